@@ -1,0 +1,256 @@
+//! The resolved, validated cluster: every default applied, every string parsed, every derived value
+//! (the kubernetes service IP, the cluster DNS IP, etcd members, per-host component settings)
+//! computed once. Everything after this point takes a `Cluster` and cannot fail on bad input.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::spec::{EncryptionProvider, HostPathType, KeyAlgorithm, ProxyMode, Role, TaintEffect};
+use crate::versions::{EtcdVersion, KubeVersion};
+
+/// A cluster ready to compile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    /// The cluster name.
+    pub name: String,
+    /// Target Kubernetes release.
+    pub kubernetes_version: KubeVersion,
+    /// etcd release (image tag).
+    pub etcd_version: EtcdVersion,
+    /// Registry prefix of the default images.
+    pub image_repository: String,
+    /// Where clients reach the apiservers; `None` for a single control plane without one.
+    pub control_plane_endpoint: Option<Endpoint>,
+    /// The port every apiserver listens on.
+    pub api_server_port: u16,
+    /// Address ranges and DNS.
+    pub networking: Networking,
+    /// PKI settings.
+    pub pki: PkiSettings,
+    /// Stacked or external etcd.
+    pub etcd: EtcdTopology,
+    /// Encryption at rest, when on.
+    pub encryption: Option<Encryption>,
+    /// The audit log, when on.
+    pub audit: Option<Audit>,
+    /// The aggregation layer.
+    pub aggregation: Aggregation,
+    /// kube-proxy mode, when kube-proxy runs.
+    pub kube_proxy: Option<ProxyMode>,
+    /// Hosts, in spec order.
+    pub hosts: Vec<Host>,
+}
+
+/// A host name or IP and a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// An IP address or a DNS name.
+    pub host: EndpointHost,
+    /// TCP port.
+    pub port: u16,
+}
+
+/// The host part of an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointHost {
+    /// An IP address (goes into IP SANs).
+    Ip(IpAddr),
+    /// A DNS name (goes into DNS SANs).
+    Dns(String),
+}
+
+/// Address ranges and DNS of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Networking {
+    /// Service CIDRs (one per IP family; IPv4 only for now).
+    pub service_subnets: Vec<IpNet>,
+    /// Pod CIDRs (one per IP family; IPv4 only for now).
+    pub pod_subnets: Vec<IpNet>,
+    /// The cluster DNS domain.
+    pub dns_domain: String,
+    /// The cluster DNS service IP.
+    pub cluster_dns: IpAddr,
+    /// The `kubernetes` service IP: the first address of the service subnet.
+    pub kubernetes_service_ip: IpAddr,
+}
+
+/// A subject alternative name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum San {
+    /// A DNS name (possibly `*.` wildcard).
+    Dns(String),
+    /// An IP address.
+    Ip(IpAddr),
+}
+
+/// PKI settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PkiSettings {
+    /// Algorithm of every key.
+    pub key_algorithm: KeyAlgorithm,
+    /// CA validity.
+    pub ca_validity: Duration,
+    /// Leaf validity.
+    pub certificate_validity: Duration,
+    /// Extra apiserver SANs.
+    pub api_server_sans: Vec<San>,
+    /// Extra etcd server and peer SANs.
+    pub etcd_sans: Vec<San>,
+}
+
+/// Where etcd runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EtcdTopology {
+    /// Members on the hosts with role `etcd`.
+    Stacked {
+        /// Data directory on each member.
+        data_dir: String,
+    },
+    /// A cluster kcompile does not manage.
+    External {
+        /// Client URLs.
+        endpoints: Vec<String>,
+        /// CA certificate path on the control-plane hosts.
+        ca_file: String,
+        /// Client certificate path on the control-plane hosts.
+        cert_file: String,
+        /// Client key path on the control-plane hosts.
+        key_file: String,
+    },
+}
+
+/// Encryption at rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encryption {
+    /// The provider that writes.
+    pub provider: EncryptionProvider,
+    /// Resources to encrypt.
+    pub resources: Vec<String>,
+}
+
+/// The audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    /// A user policy file on the operator's machine, or the built-in policy.
+    pub policy_file: Option<PathBuf>,
+    /// Log path on the host.
+    pub log_path: String,
+    /// Days to keep.
+    pub max_age: u32,
+    /// Files to keep.
+    pub max_backups: u32,
+    /// Megabytes per file.
+    pub max_size: u32,
+}
+
+/// The aggregation layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aggregation {
+    /// CN of the front-proxy client certificate.
+    pub client_common_name: String,
+    /// `--requestheader-allowed-names`.
+    pub allowed_names: Vec<String>,
+}
+
+/// One machine, with its component settings resolved (cluster settings + its overrides).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Host {
+    /// Node name.
+    pub name: String,
+    /// IP address.
+    pub address: IpAddr,
+    /// Roles.
+    pub roles: BTreeSet<Role>,
+    /// Node labels.
+    pub labels: BTreeMap<String, String>,
+    /// Node taints.
+    pub taints: Vec<Taint>,
+    /// etcd pod settings (stacked members).
+    pub etcd: PodSettings,
+    /// kube-apiserver pod settings.
+    pub api_server: PodSettings,
+    /// kube-controller-manager pod settings.
+    pub controller_manager: PodSettings,
+    /// kube-scheduler pod settings.
+    pub scheduler: PodSettings,
+    /// kube-proxy pod settings.
+    pub kube_proxy: PodSettings,
+    /// kubelet settings.
+    pub kubelet: KubeletSettings,
+}
+
+impl Host {
+    /// Whether the host has `role`.
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// A node taint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taint {
+    /// Key.
+    pub key: String,
+    /// Value (may be empty).
+    pub value: String,
+    /// Effect.
+    pub effect: TaintEffect,
+}
+
+/// How one component's pod runs on one host.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PodSettings {
+    /// Full image reference.
+    pub image: String,
+    /// Flags (without dashes) that replace defaults of the same name.
+    pub extra_args: BTreeMap<String, String>,
+    /// Extra hostPath volumes.
+    pub extra_volumes: Vec<Volume>,
+    /// Extra environment.
+    pub extra_env: Vec<(String, String)>,
+    /// Resource requests.
+    pub requests: BTreeMap<String, String>,
+    /// Resource limits.
+    pub limits: BTreeMap<String, String>,
+}
+
+/// A hostPath volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    /// Name.
+    pub name: String,
+    /// Host path.
+    pub host_path: String,
+    /// Container path.
+    pub mount_path: String,
+    /// Read-only mount.
+    pub read_only: bool,
+    /// hostPath type.
+    pub path_type: Option<HostPathType>,
+}
+
+/// How the kubelet runs on one host.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KubeletSettings {
+    /// Binary path.
+    pub binary_path: String,
+    /// CRI socket.
+    pub container_runtime_endpoint: String,
+    /// Fields merged over the generated KubeletConfiguration.
+    pub config: BTreeMap<String, serde_json::Value>,
+    /// Flags.
+    pub extra_args: BTreeMap<String, String>,
+    /// Unit environment.
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl Cluster {
+    /// The hosts with `role`, in spec order.
+    pub fn hosts_with(&self, role: Role) -> impl Iterator<Item = &Host> {
+        self.hosts.iter().filter(move |host| host.has(role))
+    }
+}

@@ -1,0 +1,172 @@
+//! The Kubernetes components kcompile configures, their binaries, and the flags the compiler owns
+//! (a user who sets one in `extraArgs` is sent to the spec field that drives it).
+
+use std::fmt;
+
+/// A component that takes command-line flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Component {
+    /// etcd (stacked members).
+    Etcd,
+    /// kube-apiserver.
+    ApiServer,
+    /// kube-controller-manager.
+    ControllerManager,
+    /// kube-scheduler.
+    Scheduler,
+    /// kube-proxy.
+    KubeProxy,
+    /// kubelet.
+    Kubelet,
+}
+
+impl Component {
+    /// Every component, in the order they start.
+    pub const ALL: [Component; 6] = [
+        Component::Etcd,
+        Component::ApiServer,
+        Component::ControllerManager,
+        Component::Scheduler,
+        Component::KubeProxy,
+        Component::Kubelet,
+    ];
+
+    /// The binary (and image) name.
+    pub fn binary(self) -> &'static str {
+        match self {
+            Component::Etcd => "etcd",
+            Component::ApiServer => "kube-apiserver",
+            Component::ControllerManager => "kube-controller-manager",
+            Component::Scheduler => "kube-scheduler",
+            Component::KubeProxy => "kube-proxy",
+            Component::Kubelet => "kubelet",
+        }
+    }
+
+    /// The spec key that configures it.
+    pub fn spec_key(self) -> &'static str {
+        match self {
+            Component::Etcd => "etcd",
+            Component::ApiServer => "apiServer",
+            Component::ControllerManager => "controllerManager",
+            Component::Scheduler => "scheduler",
+            Component::KubeProxy => "kubeProxy",
+            Component::Kubelet => "kubelet",
+        }
+    }
+
+    /// If kcompile sets `flag` itself, what to use instead of `extraArgs`.
+    pub fn owned_flag_hint(self, flag: &str) -> Option<&'static str> {
+        const CERTS: &str = "kcompile issues every certificate and key and sets their paths itself; \
+                             bring your own CA through the state dir";
+        const KUBECONFIG: &str = "kcompile writes and mounts this kubeconfig itself";
+        let hint = match (self, flag) {
+            (
+                Component::ApiServer,
+                "client-ca-file"
+                | "etcd-cafile"
+                | "etcd-certfile"
+                | "etcd-keyfile"
+                | "kubelet-client-certificate"
+                | "kubelet-client-key"
+                | "kubelet-certificate-authority"
+                | "proxy-client-cert-file"
+                | "proxy-client-key-file"
+                | "requestheader-client-ca-file"
+                | "service-account-key-file"
+                | "service-account-signing-key-file"
+                | "tls-cert-file"
+                | "tls-private-key-file",
+            ) => CERTS,
+            (Component::ApiServer, "advertise-address") => "set the host's `address`",
+            (Component::ApiServer, "etcd-servers") => {
+                "stacked etcd members are the hosts with role `etcd`; for an external cluster set \
+                 `etcd.external.endpoints`"
+            }
+            (Component::ApiServer, "secure-port") => "set `apiServer.bindPort`",
+            (Component::ApiServer | Component::ControllerManager, "service-cluster-ip-range") => {
+                "set `networking.serviceSubnet`"
+            }
+            (Component::ApiServer, "requestheader-allowed-names") => {
+                "set `aggregation.allowedNames`"
+            }
+            (Component::ApiServer, "encryption-provider-config") => "set `encryption`",
+            (Component::ApiServer, "audit-policy-file") => "set `audit.policyFile`",
+            (Component::ApiServer, "audit-log-path") => "set `audit.logPath`",
+            (Component::ApiServer, "audit-log-maxage") => "set `audit.maxAge`",
+            (Component::ApiServer, "audit-log-maxbackup") => "set `audit.maxBackups`",
+            (Component::ApiServer, "audit-log-maxsize") => "set `audit.maxSize`",
+            (
+                Component::ControllerManager,
+                "client-ca-file"
+                | "cluster-signing-cert-file"
+                | "cluster-signing-key-file"
+                | "requestheader-client-ca-file"
+                | "root-ca-file"
+                | "service-account-private-key-file",
+            ) => CERTS,
+            (
+                Component::ControllerManager | Component::Scheduler,
+                "kubeconfig" | "authentication-kubeconfig" | "authorization-kubeconfig",
+            ) => KUBECONFIG,
+            (Component::ControllerManager | Component::KubeProxy, "cluster-cidr") => {
+                "set `networking.podSubnet`"
+            }
+            (Component::ControllerManager, "cluster-name") => "set `name`",
+            (
+                Component::Etcd,
+                "cert-file"
+                | "key-file"
+                | "peer-cert-file"
+                | "peer-key-file"
+                | "trusted-ca-file"
+                | "peer-trusted-ca-file",
+            ) => CERTS,
+            (
+                Component::Etcd,
+                "name"
+                | "initial-cluster"
+                | "initial-cluster-token"
+                | "initial-cluster-state"
+                | "advertise-client-urls"
+                | "initial-advertise-peer-urls"
+                | "listen-client-urls"
+                | "listen-peer-urls",
+            ) => {
+                "kcompile derives etcd membership from the hosts with role `etcd` and their addresses"
+            }
+            (Component::Etcd, "data-dir") => "set `etcd.dataDir`",
+            (Component::KubeProxy, "config") => {
+                "kcompile writes the KubeProxyConfiguration; set `kubeProxy` fields"
+            }
+            (Component::KubeProxy, "kubeconfig") => KUBECONFIG,
+            (Component::KubeProxy, "proxy-mode") => "set `kubeProxy.mode`",
+            (Component::KubeProxy | Component::Kubelet, "hostname-override") => {
+                "the node name is the host's `name`"
+            }
+            (Component::Kubelet, "config") => {
+                "kcompile writes the KubeletConfiguration; put fields in `kubelet.config`"
+            }
+            (Component::Kubelet, "kubeconfig" | "bootstrap-kubeconfig") => KUBECONFIG,
+            (Component::Kubelet, "node-ip") => "set the host's `address`",
+            (Component::Kubelet, "container-runtime-endpoint") => {
+                "set `kubelet.containerRuntimeEndpoint`"
+            }
+            (Component::Kubelet, "tls-cert-file" | "tls-private-key-file" | "client-ca-file") => {
+                CERTS
+            }
+            (Component::Kubelet, "cluster-dns") => "set `networking.clusterDNS`",
+            (Component::Kubelet, "cluster-domain") => "set `networking.dnsDomain`",
+            (Component::Kubelet, "node-labels") => "set the host's `labels`",
+            (Component::Kubelet, "register-with-taints") => "set the host's `taints`",
+            _ => return None,
+        };
+        Some(hint)
+    }
+}
+
+impl fmt::Display for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.binary())
+    }
+}

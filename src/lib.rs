@@ -1,0 +1,26 @@
+//! kcompile compiles one Kubernetes cluster spec into every file each host of the cluster needs.
+//! The pipeline: [`spec`] (parse, profiles, validation) → [`cluster::Cluster`] → (next: PKI,
+//! rendering, bundles). `main.rs` only calls [`run`].
+
+pub mod cli;
+pub mod cluster;
+pub mod component;
+pub mod error;
+pub mod init;
+pub mod spec;
+pub mod versions;
+
+use clap::Parser;
+
+/// Parses the command line, runs it, prints any error, and returns the exit code.
+pub fn run() -> u8 {
+    let cli = cli::Cli::parse();
+    let status = match cli::execute(cli) {
+        Ok(status) => status,
+        Err(error) => {
+            eprint!("{error}");
+            error.status()
+        }
+    };
+    status as u8
+}

@@ -1,0 +1,51 @@
+//! The front half of the compiler: a spec's text to a validated [`Cluster`], through its profiles,
+//! with every problem reported at its line and column.
+
+mod diagnostic;
+mod layer;
+mod names;
+mod parse;
+mod resolved;
+mod source;
+mod types;
+mod validate;
+
+use std::path::Path;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use layer::{DEFAULT_PROFILES, Layered, PROFILES};
+pub use names::dns_subdomain_problem;
+pub use source::Source;
+pub use types::*;
+
+use crate::cluster::Cluster;
+
+/// A spec that compiled: the cluster, the layers it came from, and its warnings.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The validated cluster.
+    pub cluster: Cluster,
+    /// The spec and its profiles.
+    pub layered: Layered,
+    /// Warnings (never errors).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// The resolved spec as YAML, each value a profile or kcompile contributed marked with it.
+    pub fn resolved_yaml(&self) -> String {
+        resolved::render(&self.layered, &self.cluster)
+    }
+}
+
+/// Parses, layers and validates a spec. `spec_dir` anchors relative paths in it. On failure,
+/// every diagnostic found (at least one error).
+pub fn load(source: Source, spec_dir: &Path) -> Result<Loaded, Vec<Diagnostic>> {
+    let layered = layer::layer(source).map_err(|diagnostic| vec![diagnostic])?;
+    let (cluster, warnings) = validate::validate(&layered, spec_dir)?;
+    Ok(Loaded {
+        cluster,
+        layered,
+        warnings,
+    })
+}

@@ -1,0 +1,164 @@
+//! `kcompile validate --show-resolved`: the spec after its profiles and kcompile's computed defaults,
+//! as YAML that validates again, each value that the spec did not write marked with where it came
+//! from (`# profile kubeadm`, `# kcompile default`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use super::layer::Layered;
+use super::source::{child, element};
+use crate::cluster::Cluster;
+
+/// Renders the resolved spec.
+pub fn render(layered: &Layered, cluster: &Cluster) -> String {
+    // Through the typed spec, so fields come out in the order docs/spec.md lists them.
+    let mut merged = serde_json::to_value(&layered.spec).unwrap_or_else(|_| layered.merged.clone());
+    let mut origins = layered.origins.clone();
+    let computed = layered.layers.len();
+    let mut labels: Vec<&str> = layered
+        .layers
+        .iter()
+        .map(|layer| layer.label.as_str())
+        .collect();
+    labels.push("kcompile default");
+
+    let defaults = [
+        (
+            "",
+            "kubernetesVersion",
+            cluster.kubernetes_version.to_string(),
+        ),
+        ("etcd", "version", cluster.etcd_version.tag.clone()),
+        (
+            "networking",
+            "clusterDNS",
+            cluster.networking.cluster_dns.to_string(),
+        ),
+    ];
+    for (parent, key, value) in defaults {
+        let object = if parent.is_empty() {
+            Some(&mut merged)
+        } else {
+            merged.get_mut(parent)
+        };
+        if let Some(Value::Object(fields)) = object
+            && !fields.contains_key(key)
+        {
+            fields.insert(key.to_owned(), Value::String(value));
+            origins.insert(child(parent, key), computed);
+        }
+    }
+
+    let mut out =
+        String::from("# The resolved spec: values without a comment come from the spec itself.\n");
+    let printer = Printer {
+        origins: &origins,
+        labels: &labels,
+        spec: computed - 1,
+    };
+    if let Value::Object(fields) = &merged {
+        printer.object(&mut out, fields, "", 0, false);
+    }
+    out
+}
+
+struct Printer<'a> {
+    origins: &'a BTreeMap<String, usize>,
+    labels: &'a [&'a str],
+    spec: usize,
+}
+
+impl Printer<'_> {
+    /// The one layer that wrote `path` and everything under it, if there is one.
+    fn sole_origin(&self, path: &str) -> Option<usize> {
+        let mut layers = self
+            .origins
+            .range(path.to_owned()..)
+            .take_while(|(known, _)| known.starts_with(path))
+            .filter(|(known, _)| {
+                known.len() == path.len() || matches!(known.as_bytes()[path.len()], b'.' | b'[')
+            })
+            .map(|(_, layer)| *layer);
+        let first = layers.next()?;
+        layers.all(|layer| layer == first).then_some(first)
+    }
+
+    /// ` # label` when `path` came wholly from a layer other than the spec.
+    fn comment(&self, path: &str, quiet: bool) -> String {
+        match self.sole_origin(path) {
+            Some(layer) if !quiet && layer != self.spec => format!("  # {}", self.labels[layer]),
+            _ => String::new(),
+        }
+    }
+
+    fn object(
+        &self,
+        out: &mut String,
+        fields: &serde_json::Map<String, Value>,
+        path: &str,
+        indent: usize,
+        quiet: bool,
+    ) {
+        let pad = " ".repeat(indent);
+        for (key, value) in fields {
+            let at = child(path, key);
+            let comment = self.comment(&at, quiet);
+            let inner_quiet = quiet || !comment.is_empty();
+            let key = scalar(&Value::String(key.clone()));
+            match value {
+                Value::Object(inner) if !inner.is_empty() => {
+                    let _ = writeln!(out, "{pad}{key}:{comment}");
+                    self.object(out, inner, &at, indent + 2, inner_quiet);
+                }
+                Value::Array(items) if !items.is_empty() => {
+                    let _ = writeln!(out, "{pad}{key}:{comment}");
+                    self.array(out, items, &at, indent + 2, inner_quiet);
+                }
+                leaf => {
+                    let _ = writeln!(out, "{pad}{key}: {}{comment}", scalar(leaf));
+                }
+            }
+        }
+    }
+
+    fn array(&self, out: &mut String, items: &[Value], path: &str, indent: usize, quiet: bool) {
+        let pad = " ".repeat(indent);
+        for (index, item) in items.iter().enumerate() {
+            let at = element(path, index);
+            match item {
+                Value::Object(fields) if !fields.is_empty() => {
+                    let mut block = String::new();
+                    self.object(&mut block, fields, &at, indent + 2, quiet);
+                    let _ = write!(out, "{pad}- {}", &block[indent + 2..]);
+                }
+                Value::Array(inner) if !inner.is_empty() => {
+                    let _ = writeln!(out, "{pad}-");
+                    self.array(out, inner, &at, indent + 2, quiet);
+                }
+                leaf => {
+                    let _ = writeln!(out, "{pad}- {}", scalar(leaf));
+                }
+            }
+        }
+    }
+}
+
+/// One scalar (or empty collection) as YAML, quoted where YAML would misread it.
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::String(_) => {
+            let text = serde_saphyr::to_string(value).unwrap_or_default();
+            let text = text.trim_end_matches('\n');
+            if text.contains('\n') {
+                serde_json::to_string(value).unwrap_or_default()
+            } else {
+                text.to_owned()
+            }
+        }
+        Value::Array(_) => "[]".to_owned(),
+        Value::Object(_) => "{}".to_owned(),
+        other => other.to_string(),
+    }
+}

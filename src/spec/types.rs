@@ -1,0 +1,538 @@
+//! The cluster spec as the user writes it: plain serde types, every field optional so that profiles
+//! can layer under it, unknown fields rejected. Values that need checking beyond their YAML type
+//! (addresses, subnets, versions, durations) stay strings here and are parsed by validation, which
+//! can then say what is wrong with them at their line and column.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The API version every spec and profile declares.
+pub const API_VERSION: &str = "kcompile.io/v1alpha1";
+
+/// One cluster spec (`kind: Cluster`) or one profile (`kind: Profile`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Spec {
+    /// Always `kcompile.io/v1alpha1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// `Cluster` for a spec, `Profile` for a profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The cluster name (kubeconfig cluster name, controller-manager `--cluster-name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The profiles this spec builds on, lowest first; the spec's own values win.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<Vec<String>>,
+    /// Target Kubernetes version, `vMAJOR.MINOR.PATCH`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
+    /// Registry and path prefix of every control-plane image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_repository: Option<String>,
+    /// The address clients use to reach the apiservers (a VIP or a DNS name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control_plane_endpoint: Option<EndpointSpec>,
+    /// Service and pod address ranges and the cluster DNS domain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub networking: Option<NetworkingSpec>,
+    /// Key algorithm, validity periods and extra SANs of the PKI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pki: Option<PkiSpec>,
+    /// Encryption of resources at rest in etcd.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<EncryptionSpec>,
+    /// The apiserver's audit log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditSpec>,
+    /// The aggregation layer (front-proxy) settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregation: Option<AggregationSpec>,
+    /// etcd: its version, stacked or external, and its pod settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<EtcdSpec>,
+    /// kube-apiserver settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_server: Option<ApiServerSpec>,
+    /// kube-controller-manager settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controller_manager: Option<ComponentSpec>,
+    /// kube-scheduler settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<ComponentSpec>,
+    /// kube-proxy settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube_proxy: Option<KubeProxySpec>,
+    /// kubelet settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubelet: Option<KubeletSpec>,
+    /// The machines of the cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<HostSpec>>,
+}
+
+/// Where clients reach the apiservers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EndpointSpec {
+    /// An IP address or a DNS name, without a trailing dot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The TCP port; default 6443.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+/// Address ranges of the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NetworkingSpec {
+    /// Service CIDR (comma-separated when dual-stack arrives).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_subnet: Option<String>,
+    /// Pod CIDR (comma-separated when dual-stack arrives).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_subnet: Option<String>,
+    /// The cluster DNS domain, without a trailing dot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_domain: Option<String>,
+    /// The cluster DNS service IP; default the 10th address of the service subnet.
+    #[serde(rename = "clusterDNS", skip_serializing_if = "Option::is_none")]
+    pub cluster_dns: Option<String>,
+}
+
+/// Key algorithm of every key kcompile generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyAlgorithm {
+    /// RSA with a 2048-bit modulus (kubeadm's default).
+    #[serde(rename = "RSA-2048")]
+    Rsa2048,
+    /// RSA with a 3072-bit modulus.
+    #[serde(rename = "RSA-3072")]
+    Rsa3072,
+    /// RSA with a 4096-bit modulus.
+    #[serde(rename = "RSA-4096")]
+    Rsa4096,
+    /// ECDSA on the NIST P-256 curve.
+    #[serde(rename = "ECDSA-P256")]
+    EcdsaP256,
+    /// ECDSA on the NIST P-384 curve.
+    #[serde(rename = "ECDSA-P384")]
+    EcdsaP384,
+}
+
+/// PKI settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PkiSpec {
+    /// Algorithm of every key, `sa.key` included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_algorithm: Option<KeyAlgorithm>,
+    /// Validity of the three CAs, e.g. `87600h` or `3650d`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_validity: Option<String>,
+    /// Validity of every leaf certificate, e.g. `8760h` or `365d`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_validity: Option<String>,
+    /// Extra DNS names and IPs of the apiserver serving certificate.
+    #[serde(rename = "apiServerCertSANs", skip_serializing_if = "Option::is_none")]
+    pub api_server_cert_sans: Option<Vec<String>>,
+    /// Extra DNS names and IPs of the etcd server and peer certificates.
+    #[serde(rename = "etcdCertSANs", skip_serializing_if = "Option::is_none")]
+    pub etcd_cert_sans: Option<Vec<String>>,
+}
+
+/// Encryption providers for secrets at rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncryptionProvider {
+    /// XSalsa20 and Poly1305 (recommended local provider).
+    Secretbox,
+    /// AES-GCM with a random nonce; rotate keys every 200k writes.
+    Aesgcm,
+    /// AES-CBC with PKCS#7 padding (weak against padding oracles; not recommended).
+    Aescbc,
+}
+
+/// Encryption at rest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EncryptionSpec {
+    /// Write an EncryptionConfiguration and pass it to the apiserver.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The provider that encrypts new writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<EncryptionProvider>,
+    /// The resources to encrypt (`secrets`, `configmaps`, `deployments.apps`, `*.*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<String>>,
+}
+
+/// The apiserver's audit log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuditSpec {
+    /// Write an audit policy and turn the audit log on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// A policy file (relative to the spec) instead of the built-in policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_file: Option<String>,
+    /// Where the apiserver writes the log, on the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_path: Option<String>,
+    /// Days to keep old log files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u32>,
+    /// Number of old log files to keep.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_backups: Option<u32>,
+    /// Size in megabytes at which a log file is rotated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u32>,
+}
+
+/// The aggregation layer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AggregationSpec {
+    /// The CN of the front-proxy client certificate the apiserver presents to extension servers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_common_name: Option<String>,
+    /// `--requestheader-allowed-names`: client CNs allowed to assert a user through headers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_names: Option<Vec<String>>,
+}
+
+/// How a Kubernetes component pod is run; shared by the control-plane components.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ComponentSpec {
+    /// A full image reference replacing `<imageRepository>/<component>:<version>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Flags without leading dashes; each replaces the default of the same name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_args: Option<BTreeMap<String, ArgValue>>,
+    /// Extra hostPath volumes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_volumes: Option<Vec<VolumeSpec>>,
+    /// Extra environment variables.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_env: Option<Vec<EnvSpec>>,
+    /// Resource requests and limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourcesSpec>,
+}
+
+/// kube-apiserver: a component plus its port.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiServerSpec {
+    /// The port each apiserver listens on (`--secure-port`); default 6443.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind_port: Option<u16>,
+    /// See [`ComponentSpec::image`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// See [`ComponentSpec::extra_args`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_args: Option<BTreeMap<String, ArgValue>>,
+    /// See [`ComponentSpec::extra_volumes`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_volumes: Option<Vec<VolumeSpec>>,
+    /// See [`ComponentSpec::extra_env`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_env: Option<Vec<EnvSpec>>,
+    /// See [`ComponentSpec::resources`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourcesSpec>,
+}
+
+/// etcd: version, topology and pod settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EtcdSpec {
+    /// etcd image tag, e.g. `3.6.6-0`; default the one kubeadm pins for the Kubernetes minor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Data directory of stacked members.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<String>,
+    /// An etcd cluster kcompile does not run; when set, no host may have the `etcd` role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalEtcdSpec>,
+    /// See [`ComponentSpec::image`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// See [`ComponentSpec::extra_args`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_args: Option<BTreeMap<String, ArgValue>>,
+    /// See [`ComponentSpec::extra_volumes`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_volumes: Option<Vec<VolumeSpec>>,
+    /// See [`ComponentSpec::extra_env`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_env: Option<Vec<EnvSpec>>,
+    /// See [`ComponentSpec::resources`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourcesSpec>,
+}
+
+/// An external etcd cluster.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExternalEtcdSpec {
+    /// Client URLs, `https://host:port`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Vec<String>>,
+    /// Path on the control-plane hosts of the etcd CA certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// Path on the control-plane hosts of the apiserver's etcd client certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<String>,
+    /// Path on the control-plane hosts of the apiserver's etcd client key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+}
+
+/// kube-proxy modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyMode {
+    /// iptables rules (the default).
+    Iptables,
+    /// IPVS (deprecated since v1.35).
+    Ipvs,
+    /// nftables rules (GA since v1.33).
+    Nftables,
+}
+
+/// kube-proxy: mode and pod settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubeProxySpec {
+    /// Run kube-proxy (off when the network plugin replaces it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The proxy mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ProxyMode>,
+    /// See [`ComponentSpec::image`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// See [`ComponentSpec::extra_args`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_args: Option<BTreeMap<String, ArgValue>>,
+    /// See [`ComponentSpec::extra_volumes`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_volumes: Option<Vec<VolumeSpec>>,
+    /// See [`ComponentSpec::extra_env`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_env: Option<Vec<EnvSpec>>,
+    /// See [`ComponentSpec::resources`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourcesSpec>,
+}
+
+/// kubelet: binary, runtime, configuration overrides. It runs under systemd, not in a pod, so it
+/// has no image, volumes or resources.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubeletSpec {
+    /// Path of the kubelet binary on the hosts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary_path: Option<String>,
+    /// CRI socket, `unix:///run/containerd/containerd.sock`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_runtime_endpoint: Option<String>,
+    /// Fields merged over the generated KubeletConfiguration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<BTreeMap<String, serde_json::Value>>,
+    /// Command-line flags, without leading dashes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_args: Option<BTreeMap<String, ArgValue>>,
+    /// `Environment=` lines of the systemd unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_env: Option<Vec<EnvSpec>>,
+}
+
+/// A hostPath volume added to a pod.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VolumeSpec {
+    /// Volume name (DNS-1123 label); a default volume of the same name is replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Absolute path on the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_path: Option<String>,
+    /// Absolute path in the container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mount_path: Option<String>,
+    /// Mount read-only (default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+    /// hostPath type, e.g. `DirectoryOrCreate`, `File`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_type: Option<HostPathType>,
+}
+
+/// Kubernetes hostPath volume types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum HostPathType {
+    DirectoryOrCreate,
+    Directory,
+    FileOrCreate,
+    File,
+    Socket,
+    CharDevice,
+    BlockDevice,
+}
+
+/// An environment variable.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvSpec {
+    /// Variable name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Variable value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// Resource requests and limits, as Kubernetes quantities.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourcesSpec {
+    /// e.g. `{cpu: 250m, memory: 512Mi}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<BTreeMap<String, ArgValue>>,
+    /// e.g. `{memory: 2Gi}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<BTreeMap<String, ArgValue>>,
+}
+
+/// What a host runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// apiserver, controller-manager and scheduler.
+    ControlPlane,
+    /// A stacked etcd member.
+    Etcd,
+    /// Runs workloads.
+    Worker,
+}
+
+/// One machine.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HostSpec {
+    /// Node name (DNS-1123 subdomain), also the etcd member name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The host's IP address: node IP, advertise address, etcd peer address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// `control-plane`, `etcd`, `worker`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<Role>>,
+    /// Node labels the kubelet registers with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    /// Node taints the kubelet registers with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taints: Option<Vec<TaintSpec>>,
+    /// Component settings for this host only, merged over the cluster's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<HostOverridesSpec>,
+}
+
+/// A node taint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TaintSpec {
+    /// Taint key (a qualified name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Taint value (may be empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effect: Option<TaintEffect>,
+}
+
+/// Taint effects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum TaintEffect {
+    NoSchedule,
+    PreferNoSchedule,
+    NoExecute,
+}
+
+/// Per-host component settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HostOverridesSpec {
+    /// Merged over `etcd` (pod settings only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<ComponentSpec>,
+    /// Merged over `apiServer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_server: Option<ComponentSpec>,
+    /// Merged over `controllerManager`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controller_manager: Option<ComponentSpec>,
+    /// Merged over `scheduler`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<ComponentSpec>,
+    /// Merged over `kubeProxy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube_proxy: Option<ComponentSpec>,
+    /// Merged over `kubelet`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubelet: Option<KubeletSpec>,
+}
+
+/// A flag value or quantity: YAML strings, numbers and booleans all become the string the
+/// component reads, so `allow-privileged: true` and `v: 2` need no quotes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ArgValue(pub String);
+
+impl<'de> Deserialize<'de> for ArgValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Scalar;
+        impl serde::de::Visitor<'_> for Scalar {
+            type Value = ArgValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ArgValue, E> {
+                Ok(ArgValue(v.to_owned()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<ArgValue, E> {
+                Ok(ArgValue(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ArgValue, E> {
+                Ok(ArgValue(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ArgValue, E> {
+                Ok(ArgValue(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ArgValue, E> {
+                Ok(ArgValue(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Scalar)
+    }
+}
