@@ -13,8 +13,7 @@ use crate::cluster::Cluster;
 
 /// Renders the resolved spec.
 pub fn render(layered: &Layered, cluster: &Cluster) -> String {
-    // Through the typed spec, so fields come out in the order docs/spec.md lists them.
-    let mut merged = serde_json::to_value(&layered.spec).unwrap_or_else(|_| layered.merged.clone());
+    let mut spec = layered.spec.clone();
     let mut origins = layered.origins.clone();
     let computed = layered.layers.len();
     let mut labels: Vec<&str> = layered
@@ -24,32 +23,31 @@ pub fn render(layered: &Layered, cluster: &Cluster) -> String {
         .collect();
     labels.push("kcompile default");
 
-    let defaults = [
-        (
-            "",
-            "kubernetesVersion",
-            cluster.kubernetes_version.to_string(),
-        ),
-        ("etcd", "version", cluster.etcd_version.tag.clone()),
-        (
-            "networking",
-            "clusterDNS",
-            cluster.networking.cluster_dns.to_string(),
-        ),
-    ];
-    for (parent, key, value) in defaults {
-        let object = if parent.is_empty() {
-            Some(&mut merged)
-        } else {
-            merged.get_mut(parent)
-        };
-        if let Some(Value::Object(fields)) = object
-            && !fields.contains_key(key)
-        {
-            fields.insert(key.to_owned(), Value::String(value));
-            origins.insert(child(parent, key), computed);
+    let mut fill = |slot: &mut Option<String>, path: &str, value: String| {
+        if slot.is_none() {
+            *slot = Some(value);
+            origins.insert(path.to_owned(), computed);
         }
-    }
+    };
+    fill(
+        &mut spec.kubernetes_version,
+        "kubernetesVersion",
+        cluster.kubernetes_version.to_string(),
+    );
+    let etcd = spec.etcd.get_or_insert_with(Default::default);
+    fill(
+        &mut etcd.version,
+        "etcd.version",
+        cluster.etcd_version.tag.clone(),
+    );
+    let networking = spec.networking.get_or_insert_with(Default::default);
+    fill(
+        &mut networking.cluster_dns,
+        "networking.clusterDNS",
+        cluster.networking.cluster_dns.to_string(),
+    );
+    // Through the typed spec, so fields come out in the order docs/spec.md lists them.
+    let merged = serde_json::to_value(&spec).unwrap_or_default();
 
     let mut out =
         String::from("# The resolved spec: values without a comment come from the spec itself.\n");

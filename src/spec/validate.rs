@@ -352,10 +352,7 @@ impl Checker<'_> {
         let service_net = *service.first()?;
         let kubernetes_service_ip = service_net.hosts().next()?;
         let cluster_dns = match net.cluster_dns.as_deref() {
-            None => match service_net.hosts().nth(9) {
-                Some(ip) => ip,
-                None => return None,
-            },
+            None => service_net.hosts().nth(9)?,
             Some(text) => match text.parse::<IpAddr>() {
                 Ok(ip) if !service_net.contains(&ip) => {
                     self.error(
@@ -1090,7 +1087,7 @@ impl Checker<'_> {
             );
             return None;
         }
-        if members.len() % 2 == 0 && !members.is_empty() {
+        if members.len().is_multiple_of(2) && !members.is_empty() {
             self.warn(
                 "hosts",
                 format!(
@@ -1618,9 +1615,7 @@ fn image_problem(image: &str) -> Option<&'static str> {
 /// Labels under `kubernetes.io` / `k8s.io` that the NodeRestriction admission plugin refuses to
 /// let a kubelet set on itself (the kubelet then fails to start).
 fn restricted_node_label(key: &str) -> Option<String> {
-    let Some((prefix, _)) = key.rsplit_once('/') else {
-        return None;
-    };
+    let (prefix, _) = key.rsplit_once('/')?;
     let restricted_domain = ["kubernetes.io", "k8s.io"]
         .iter()
         .any(|domain| prefix == *domain || prefix.ends_with(&format!(".{domain}")));
