@@ -101,9 +101,21 @@ impl EtcdVersion {
     /// Parses an etcd image tag and checks it against the Kubernetes version.
     pub fn parse(text: &str, kube: KubeVersion) -> Result<EtcdVersion, VersionError> {
         let bare = text.strip_prefix('v').unwrap_or(text);
-        let (release, _revision) = bare.split_once('-').unwrap_or((bare, ""));
+        let (release, revision) = bare.split_once('-').unwrap_or((bare, ""));
         let parts: Option<Vec<u32>> = release.split('.').map(parse_number).collect();
-        let Some(&[major, minor, patch]) = parts.as_deref() else {
+        if revision.is_empty() && parts.as_ref().is_some_and(|p| p.len() == 3) {
+            return Err(VersionError {
+                message: format!("etcd image tag `{text}` has no revision"),
+                hint: format!(
+                    "registry.k8s.io tags etcd images `{bare}-0`; kubeadm pins {} for {kube}",
+                    kube.pinned_etcd()
+                ),
+            });
+        }
+        let Some(&[major, minor, patch]) = parts
+            .as_deref()
+            .filter(|_| parse_number(revision).is_some())
+        else {
             return Err(VersionError {
                 message: format!("`{text}` is not an etcd version"),
                 hint: format!(
@@ -239,7 +251,7 @@ pub enum GateStatus {
     Known,
     /// The gate was removed in `version`.
     Removed {
-        /// `v1.19`.
+        /// `in v1.19`, or `before v1.33` where the exact release is not recorded.
         version: String,
         /// What to do instead.
         hint: String,
@@ -254,11 +266,11 @@ pub enum GateStatus {
 /// Looks a feature gate up for the target Kubernetes version.
 pub fn gate_status(gate: &str, kube: KubeVersion) -> GateStatus {
     let gates = &*FEATURE_GATES;
-    if let Some((minor, hint)) = gates.removed.get(gate)
+    if let Some((minor, shown, hint)) = gates.removed.get(gate)
         && kube.minor >= *minor
     {
         return GateStatus::Removed {
-            version: format!("v1.{minor}"),
+            version: shown.clone(),
             hint: hint.clone(),
         };
     }
@@ -340,7 +352,8 @@ fn parse_flag_table(text: &str) -> Vec<FlagEntry> {
 }
 
 struct FeatureGates {
-    removed: HashMap<String, (u32, String)>,
+    /// Gate → (first minor without it, "in v1.19" / "before v1.33", hint).
+    removed: HashMap<String, (u32, String, String)>,
     known: Vec<String>,
 }
 
@@ -351,10 +364,22 @@ static FEATURE_GATES: LazyLock<FeatureGates> = LazyLock::new(|| {
         known: Vec::new(),
     };
     for columns in table_rows(text) {
-        match columns.get(1).and_then(|c| parse_minor(c)) {
+        let removed = columns.get(1).copied().unwrap_or("-");
+        let (before, version) = match removed.strip_prefix('<') {
+            Some(version) => (true, version),
+            None => (false, removed),
+        };
+        match parse_minor(version) {
             Some((_, minor)) => {
                 let hint = columns.get(2).map_or("", |c| c).to_owned();
-                gates.removed.insert(columns[0].to_owned(), (minor, hint));
+                let shown = if before {
+                    format!("before v1.{minor}")
+                } else {
+                    format!("in v1.{minor}")
+                };
+                gates
+                    .removed
+                    .insert(columns[0].to_owned(), (minor, shown, hint));
             }
             None => gates.known.push(columns[0].to_owned()),
         }

@@ -88,9 +88,14 @@ pub fn parse_san(text: &str) -> Result<San, (String, String)> {
         ));
     }
     if let Some(problem) = dns_subdomain_problem(rest) {
+        let hint = if text.contains(':') {
+            "a SAN is a DNS name or an IP address alone, without a scheme or a port"
+        } else {
+            "write an IP address or a DNS name such as `api.example.com`"
+        };
         return Err((
             format!("SAN `{text}` is not a valid DNS name: it {problem}"),
-            "write an IP address or a DNS name such as `api.example.com`".into(),
+            hint.into(),
         ));
     }
     Ok(San::Dns(text.to_owned()))

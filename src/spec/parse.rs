@@ -49,8 +49,21 @@ fn diagnostic(source: &Source, error: &serde_saphyr::Error) -> Diagnostic {
     );
     let full = error.to_string();
     let message = strip_location(full.lines().next().unwrap_or_default());
-    let (message, hint) = explain(message);
     let mut position = position;
+    if message.contains("found a tab") || message.contains("tabs disallowed") {
+        // The scanner notices a tab late; point at the first indenting tab from its line on.
+        if let Some(at) = first_indenting_tab(&source.text, position.line) {
+            position = at;
+        }
+        return Diagnostic::new(
+            Severity::Error,
+            source,
+            position,
+            "a tab indents this line; YAML indents with spaces only",
+            Some("replace the tab with spaces (set your editor to expand tabs)".into()),
+        );
+    }
+    let (message, hint) = explain(message);
     if let Some(word) = quoted_word(&message) {
         position.len = word.chars().count().max(1);
     }
@@ -108,13 +121,56 @@ fn explain(message: &str) -> (String, Option<String>) {
     if message.starts_with("invalid u16") {
         return (
             "expected a port number between 1 and 65535".into(),
-            Some("ports are written without quotes, e.g. `port: 6443`".into()),
+            Some("e.g. `port: 6443`".into()),
+        );
+    }
+    if message.starts_with("expected sequence start") {
+        return (
+            "expected a list".into(),
+            Some("write `[a, b]` or one `- item` per line".into()),
+        );
+    }
+    if message.starts_with("expected mapping start") {
+        return (
+            "expected a mapping of fields".into(),
+            Some("write `key: value` pairs under it, e.g. `controlPlaneEndpoint: {host: 10.0.0.100, port: 6443}`".into()),
+        );
+    }
+    if message.starts_with("invalid type: unit value") {
+        return (
+            "this value is empty".into(),
+            Some("give a value, or remove the key; an empty value is YAML's null".into()),
+        );
+    }
+    if message.starts_with("multiple YAML documents") {
+        return (
+            "the spec has more than one YAML document".into(),
+            Some("a spec is one document: remove the `---` and what follows, or move it into the spec's fields (e.g. `kubelet.config`)".into()),
         );
     }
     if message.starts_with("invalid u32") {
         return ("expected a whole number that is 0 or more".into(), None);
     }
     (message.to_owned(), None)
+}
+
+/// The first tab in a line's leading whitespace, from line `from` on (or before it, if none).
+fn first_indenting_tab(text: &str, from: usize) -> Option<Position> {
+    let tabbed = |(index, line): (usize, &str)| {
+        let indent = &line[..line.len() - line.trim_start().len()];
+        indent.find('\t').map(|column| Position {
+            line: index + 1,
+            column: column + 1,
+            len: 1,
+        })
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let start = from.saturating_sub(1).min(lines.len());
+    lines[start..]
+        .iter()
+        .enumerate()
+        .find_map(|(offset, line)| tabbed((start + offset, line)))
+        .or_else(|| lines.iter().copied().enumerate().find_map(tabbed))
 }
 
 fn quoted_word(message: &str) -> Option<&str> {

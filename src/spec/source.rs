@@ -85,14 +85,18 @@ impl SourceMap {
         map
     }
 
-    /// The position of the value at `path`, or of its nearest ancestor that has one.
+    /// The position of the value at `path`; for a path nobody wrote, the key of its nearest
+    /// written ancestor (`external:` when `external.endpoints` is missing).
     pub fn value(&self, path: &str) -> Option<Position> {
+        if let Some(position) = self.values.get(path) {
+            return Some(*position);
+        }
         let mut path = path;
         loop {
-            if let Some(position) = self.values.get(path) {
+            path = parent(path)?;
+            if let Some(position) = self.keys.get(path).or_else(|| self.values.get(path)) {
                 return Some(*position);
             }
-            path = parent(path)?;
         }
     }
 
@@ -180,6 +184,8 @@ mod tests {
         assert_eq!((address.line, address.column, address.len), (4, 14, 8));
         assert_eq!(map.key("hosts[0].address").unwrap().column, 5);
         assert_eq!(map.value("hosts[0][\"a.b/c\"]"), map.value("hosts[0]"));
+        // A missing field points at its parent's key.
+        assert_eq!(map.value("hosts[0].labels.x").unwrap().column, 5);
         assert_eq!(map.value("hosts[0].labels[\"a.b/c\"]").unwrap().line, 6);
         // A path nobody wrote falls back to its nearest written ancestor.
         assert_eq!(map.value("hosts[0].roles[2]").unwrap().line, 3);

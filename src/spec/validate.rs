@@ -107,6 +107,16 @@ impl Checker<'_> {
         ));
     }
 
+    /// The first of `paths` that the spec itself wrote (so an error about two values lands on the
+    /// one the user chose), or the first.
+    fn written_by_spec<'p>(&self, paths: &[&'p str]) -> &'p str {
+        let spec = self.layered.spec_layer();
+        paths
+            .iter()
+            .find(|path| spec.map.contains(path))
+            .unwrap_or(&paths[0])
+    }
+
     fn error(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
         self.report(
             Severity::Error,
@@ -335,8 +345,10 @@ impl Checker<'_> {
         }
         if let (Some(service_net), Some(pod_net)) = (service.first(), pod.first()) {
             if service_net.contains(pod_net) || pod_net.contains(service_net) {
+                let at =
+                    self.written_by_spec(&["networking.podSubnet", "networking.serviceSubnet"]);
                 self.error(
-                    "networking.podSubnet",
+                    at,
                     format!("pod subnet {pod_net} overlaps the service subnet {service_net}"),
                     "pods and services need separate ranges, e.g. podSubnet 10.244.0.0/16 with serviceSubnet 10.96.0.0/12",
                 );
@@ -359,6 +371,14 @@ impl Checker<'_> {
                         "networking.clusterDNS",
                         format!("cluster DNS IP {ip} is outside the service subnet {service_net}"),
                         "the DNS service gets its ClusterIP from the service subnet; kubeadm uses its 10th address",
+                    );
+                    return None;
+                }
+                Ok(ip) if ip == service_net.network() || ip == service_net.broadcast() => {
+                    self.error(
+                        "networking.clusterDNS",
+                        format!("cluster DNS IP {ip} is the network or broadcast address of {service_net}"),
+                        format!("the service IP allocator never hands it out; kubeadm uses {}", service_net.hosts().nth(9)?),
                     );
                     return None;
                 }
@@ -935,6 +955,14 @@ impl Checker<'_> {
             return None;
         }
         let host = match text.parse::<IpAddr>() {
+            Ok(ip) if ip.is_loopback() || ip.is_unspecified() => {
+                self.error(
+                    "controlPlaneEndpoint.host",
+                    format!("control-plane endpoint {ip} is not reachable from other hosts"),
+                    "kubelets and kube-proxy on every host dial this address; use a VIP, a DNS name or a control-plane host's address",
+                );
+                return None;
+            }
             Ok(ip) => {
                 if let Some(net) = networking
                     && let Some(range) = net
@@ -976,7 +1004,9 @@ impl Checker<'_> {
                 }
                 Err((message, hint)) => {
                     let message = message.replacen("SAN", "endpoint", 1);
-                    let hint = if text.contains(':') {
+                    let hint = if text.contains("://") {
+                        "write the host alone, without a scheme: `api.example.com`".to_owned()
+                    } else if text.contains(':') {
                         "put the port under `controlPlaneEndpoint.port`".to_owned()
                     } else {
                         hint
@@ -1467,6 +1497,29 @@ impl Checker<'_> {
         if flag == "feature-gates" && component != Component::Etcd {
             self.feature_gates(value, at, kube);
         }
+        if component == Component::ApiServer && flag == "enable-admission-plugins" {
+            for plugin in value.split(',').map(str::trim) {
+                if let Some((removed, hint)) = removed_admission_plugin(plugin)
+                    && kube.minor >= removed
+                {
+                    self.error(
+                        at,
+                        format!("admission plugin `{plugin}` was removed in v1.{removed} (target {kube})"),
+                        hint,
+                    );
+                }
+            }
+        }
+        if component == Component::ApiServer
+            && flag == "authorization-mode"
+            && value.split(',').any(|mode| mode.trim() == "AlwaysAllow")
+        {
+            self.warn(
+                at,
+                "authorization mode AlwaysAllow lets every authenticated request do anything",
+                "use `Node,RBAC` (kubeadm's default)",
+            );
+        }
     }
 
     fn feature_gates(&mut self, value: &str, at: &str, kube: KubeVersion) {
@@ -1497,7 +1550,7 @@ impl Checker<'_> {
                 GateStatus::Known => {}
                 GateStatus::Removed { version, hint } => self.error(
                     at,
-                    format!("feature gate `{gate}` was removed in {version} (target {kube})"),
+                    format!("feature gate `{gate}` was removed {version} (target {kube})"),
                     if hint.is_empty() {
                         "remove it".to_owned()
                     } else {
@@ -1525,7 +1578,7 @@ impl Checker<'_> {
         let mut ok = true;
         if !is_dns_label(&name) {
             self.error(
-                at,
+                &child(at, "name"),
                 format!("volume name `{name}` is not a DNS-1123 label"),
                 "e.g. `audit-webhook`",
             );
@@ -1642,6 +1695,23 @@ fn restricted_node_label(key: &str) -> Option<String> {
             "NodeRestriction allows only `kubelet.kubernetes.io/`, `node.kubernetes.io/` and a few well-known `kubernetes.io` labels; use your own prefix".to_owned()
         }
     })
+}
+
+/// Admission plugins kube-apiserver no longer knows: the minor that removed each, and what to use.
+fn removed_admission_plugin(plugin: &str) -> Option<(u32, &'static str)> {
+    match plugin {
+        "PodSecurityPolicy" => Some((
+            25,
+            "use Pod Security Admission (the `PodSecurity` plugin, on by default) with namespace labels",
+        )),
+        "SecurityContextDeny" => Some((30, "use Pod Security Admission's `restricted` level")),
+        "DenyEscalatingExec" | "DenyExecOnPrivileged" => Some((
+            21,
+            "use Pod Security Admission or a validating admission policy",
+        )),
+        "Initializers" => Some((14, "use admission webhooks")),
+        _ => None,
+    }
 }
 
 /// KubeletConfiguration fields kcompile derives, with where they come from.
