@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod component;
 pub mod error;
 pub mod init;
+pub mod pki;
 pub mod spec;
 pub mod versions;
 

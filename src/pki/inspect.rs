@@ -1,0 +1,146 @@
+//! Reading certificates back: validity, CA flag, subject, SANs, whether a key is theirs, whether a
+//! CA signed them. Used for reuse decisions, external-CA mode and `kcompile certs`.
+
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use x509_parser::extensions::GeneralName;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use super::catalog::CertSpec;
+use super::keys::Key;
+
+/// What kcompile needs to know of a certificate.
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    /// DER bytes.
+    pub der: Vec<u8>,
+    /// Expiry.
+    pub not_after: OffsetDateTime,
+    /// Whether it is a CA.
+    pub is_ca: bool,
+    /// Subject CN.
+    pub common_name: String,
+    /// Issuer CN.
+    pub issuer_common_name: String,
+    /// SANs as `DNS:x` / `IP:y`.
+    pub sans: Vec<String>,
+    /// The public key bits (PKCS#1 for RSA, the point for ECDSA).
+    pub public_key: Vec<u8>,
+}
+
+impl Inspected {
+    /// Parses the first certificate of a PEM text.
+    pub fn parse(pem: &str) -> Result<Inspected, String> {
+        let block = pem::parse(pem).map_err(|e| format!("not a PEM certificate: {e}"))?;
+        if block.tag() != "CERTIFICATE" {
+            return Err(format!("a `{}` block, not a CERTIFICATE", block.tag()));
+        }
+        Inspected::from_der(block.contents())
+    }
+
+    /// Parses a DER certificate.
+    pub fn from_der(der: &[u8]) -> Result<Inspected, String> {
+        let (_, cert) =
+            X509Certificate::from_der(der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
+        let name = |n: &x509_parser::x509::X509Name| {
+            n.iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let mut sans = Vec::new();
+        if let Ok(Some(extension)) = cert.subject_alternative_name() {
+            for general in &extension.value.general_names {
+                match general {
+                    GeneralName::DNSName(dns) => sans.push(format!("DNS:{dns}")),
+                    GeneralName::IPAddress(bytes) => {
+                        let ip = match bytes.len() {
+                            4 => <[u8; 4]>::try_from(*bytes).map(std::net::IpAddr::from).ok(),
+                            16 => <[u8; 16]>::try_from(*bytes)
+                                .map(std::net::IpAddr::from)
+                                .ok(),
+                            _ => None,
+                        };
+                        if let Some(ip) = ip {
+                            sans.push(format!("IP:{ip}"));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(Inspected {
+            der: der.to_vec(),
+            not_after: cert.validity().not_after.to_datetime(),
+            is_ca: cert.is_ca(),
+            common_name: name(cert.subject()),
+            issuer_common_name: name(cert.issuer()),
+            sans,
+            public_key: cert.public_key().subject_public_key.data.to_vec(),
+        })
+    }
+
+    /// Whether `key` is the private half of this certificate's public key.
+    pub fn matches_key(&self, key: &Key) -> bool {
+        self.public_key == key.pair.public_key_raw()
+    }
+
+    /// Whether the CA in `ca_pem` signed this certificate.
+    pub fn signed_by(&self, ca_pem: &str) -> bool {
+        let Ok(ca) = pem::parse(ca_pem) else {
+            return false;
+        };
+        let (Ok((_, ca)), Ok((_, cert))) = (
+            X509Certificate::from_der(ca.contents()),
+            X509Certificate::from_der(&self.der),
+        ) else {
+            return false;
+        };
+        cert.verify_signature(Some(ca.public_key())).is_ok()
+    }
+
+    /// For external-CA mode: the leaf is signed by its CA, has its key, and covers every SAN the
+    /// catalog asks for (extra names are fine, as kubeadm).
+    pub fn check_external(&self, spec: &CertSpec, ca_pem: &str, key: &Key) -> Result<(), String> {
+        if !self.matches_key(key) {
+            return Err("the certificate does not match its key".into());
+        }
+        if !self.signed_by(ca_pem) {
+            return Err(format!("not signed by {}", spec.issuer.file()));
+        }
+        let missing: Vec<&String> = spec
+            .sans
+            .iter()
+            .filter(|san| !self.sans.contains(san))
+            .collect();
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+            return Err(format!(
+                "lacks SANs {}: reissue it with your CA",
+                names.join(", ")
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The sha256 of a PEM certificate's DER, hex; the PEM text's own hash if it does not parse.
+pub fn fingerprint(pem: &str) -> String {
+    let bytes = pem::parse(pem)
+        .map(|p| p.contents().to_vec())
+        .unwrap_or_else(|_| pem.as_bytes().to_vec());
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `Jan 02, 2027 15:04 UTC`, as kubeadm's expiration table prints dates.
+pub fn date(when: OffsetDateTime) -> String {
+    let format =
+        time::macros::format_description!("[month repr:short] [day], [year] [hour]:[minute] UTC");
+    when.format(&format).unwrap_or_else(|_| when.to_string())
+}

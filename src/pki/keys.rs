@@ -1,0 +1,127 @@
+//! Private keys: generated with rcgen (aws-lc-rs backend), written as kubeadm writes them
+//! (`RSA PRIVATE KEY` PKCS#1, `EC PRIVATE KEY` SEC1 with its curve, `PUBLIC KEY` PKIX), read back
+//! from any of those forms.
+
+use pkcs8::der::{Decode, Encode};
+use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256, RsaKeySize};
+
+use crate::spec::KeyAlgorithm;
+
+/// A private key and the algorithm it was made for.
+pub struct Key {
+    /// The key pair rcgen signs with.
+    pub pair: KeyPair,
+    /// The algorithm, as the spec names it.
+    pub algorithm: KeyAlgorithm,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        write!(f, "Key({:?})", self.algorithm)
+    }
+}
+
+impl Key {
+    /// Generates a new key.
+    pub fn generate(algorithm: KeyAlgorithm) -> Result<Key, String> {
+        let pair = match algorithm {
+            KeyAlgorithm::Rsa2048 => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048),
+            KeyAlgorithm::Rsa3072 => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_3072),
+            KeyAlgorithm::Rsa4096 => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_4096),
+            KeyAlgorithm::EcdsaP256 => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256),
+            KeyAlgorithm::EcdsaP384 => KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384),
+        }
+        .map_err(|e| format!("cannot generate a {algorithm:?} key: {e}"))?;
+        Ok(Key { pair, algorithm })
+    }
+
+    /// Reads a PEM key in PKCS#1, SEC1 or PKCS#8 form.
+    pub fn from_pem(pem: &str) -> Result<Key, String> {
+        let pair =
+            KeyPair::from_pem(pem).map_err(|e| format!("not an RSA or ECDSA private key: {e}"))?;
+        let algorithm = algorithm_of(&pair)?;
+        Ok(Key { pair, algorithm })
+    }
+
+    /// The key as kubeadm writes it: PKCS#1 for RSA, SEC1 (with the named curve) for ECDSA.
+    pub fn to_pem(&self) -> String {
+        let pkcs8 = self.pair.serialize_der();
+        let converted = pkcs8::PrivateKeyInfo::from_der(&pkcs8)
+            .ok()
+            .and_then(|info| match self.algorithm {
+                KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 => {
+                    let curve = info.algorithm.parameters_oid().ok()?;
+                    let mut ec = sec1::EcPrivateKey::from_der(info.private_key).ok()?;
+                    ec.parameters = Some(sec1::EcParameters::NamedCurve(curve));
+                    Some(("EC PRIVATE KEY", ec.to_der().ok()?))
+                }
+                _ => Some(("RSA PRIVATE KEY", info.private_key.to_vec())),
+            });
+        match converted {
+            Some((tag, der)) => pem_block(tag, der),
+            // Unreachable for keys rcgen made; PKCS#8 is still a key every consumer reads.
+            None => self.pair.serialize_pem(),
+        }
+    }
+
+    /// The public half as `PUBLIC KEY` (PKIX), as kubeadm writes `sa.pub`.
+    pub fn public_pem(&self) -> String {
+        self.pair.public_key_pem()
+    }
+}
+
+/// The spec's name for a key pair's algorithm. RSA sizes are told by the modulus length.
+fn algorithm_of(pair: &KeyPair) -> Result<KeyAlgorithm, String> {
+    let alg = pair.algorithm();
+    if alg == &PKCS_ECDSA_P256_SHA256 {
+        Ok(KeyAlgorithm::EcdsaP256)
+    } else if alg == &PKCS_ECDSA_P384_SHA384 {
+        Ok(KeyAlgorithm::EcdsaP384)
+    } else if alg == &PKCS_RSA_SHA256 {
+        // The public key is a PKCS#1 RSAPublicKey: its length follows the modulus.
+        match pair.public_key_raw().len() {
+            0..=300 => Ok(KeyAlgorithm::Rsa2048),
+            301..=430 => Ok(KeyAlgorithm::Rsa3072),
+            _ => Ok(KeyAlgorithm::Rsa4096),
+        }
+    } else {
+        Err("unsupported key algorithm (kcompile uses RSA and ECDSA P-256/P-384)".into())
+    }
+}
+
+/// A PEM block with 64-character lines and a trailing newline, as Go's encoding/pem writes it.
+pub fn pem_block(tag: &str, der: Vec<u8>) -> String {
+    pem::encode_config(
+        &pem::Pem::new(tag, der),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ecdsa_keys_round_trip_as_sec1_with_their_curve() {
+        for algorithm in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::EcdsaP384] {
+            let key = Key::generate(algorithm).unwrap();
+            let pem = key.to_pem();
+            assert!(pem.starts_with("-----BEGIN EC PRIVATE KEY-----\n"), "{pem}");
+            let back = Key::from_pem(&pem).unwrap();
+            assert_eq!(back.algorithm, algorithm);
+            assert_eq!(back.pair.public_key_raw(), key.pair.public_key_raw());
+            assert!(key.public_pem().starts_with("-----BEGIN PUBLIC KEY-----\n"));
+        }
+    }
+
+    #[test]
+    fn rsa_keys_round_trip_as_pkcs1() {
+        let key = Key::generate(KeyAlgorithm::Rsa2048).unwrap();
+        let pem = key.to_pem();
+        assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
+        let back = Key::from_pem(&pem).unwrap();
+        assert_eq!(back.algorithm, KeyAlgorithm::Rsa2048);
+        assert_eq!(back.pair.public_key_raw(), key.pair.public_key_raw());
+    }
+}

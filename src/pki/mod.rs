@@ -1,0 +1,551 @@
+//! The PKI: the only stateful stage. It reads the state dir, issues what is missing or changed,
+//! reuses everything else byte for byte, and hands the material to rendering.
+//!
+//! A leaf certificate is reused when the record it was issued from equals what the catalog asks
+//! for now and it is outside the renewal window; reissued with the same key when its subject,
+//! SANs, usage, validity or issuer changed; given a new key only when the key algorithm changed.
+//! A CA is never regenerated: with its certificate but not its key, kcompile runs in external-CA
+//! mode for it (uses and verifies leaves, never signs).
+
+pub mod catalog;
+pub mod inspect;
+pub mod keys;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+    KeyUsagePurpose, SanType, SerialNumber,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::cluster::{Cluster, EtcdTopology};
+use crate::spec::KeyAlgorithm;
+use catalog::{Authority, CertSpec, Usage, catalog};
+use inspect::Inspected;
+use keys::Key;
+use store::{StateDir, StateError};
+
+/// Backdating of `notBefore`, as kubeadm (`CertificateBackdate`): tolerates clock skew.
+const BACKDATE: Duration = Duration::from_secs(5 * 60);
+
+/// A CA's certificate and, unless it is externally managed, its key.
+#[derive(Debug, Clone)]
+pub struct CaMaterial {
+    /// PEM certificate.
+    pub cert_pem: String,
+    /// PEM key; `None` in external-CA mode.
+    pub key_pem: Option<String>,
+}
+
+/// An issued leaf.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// What it was issued for.
+    pub spec: CertSpec,
+    /// PEM certificate.
+    pub cert_pem: String,
+    /// PEM key.
+    pub key_pem: String,
+}
+
+/// All PKI material of a cluster.
+#[derive(Debug, Clone)]
+pub struct Pki {
+    /// The CAs that the cluster uses.
+    pub authorities: BTreeMap<Authority, CaMaterial>,
+    /// Leaves by id (`admin`, `master01/apiserver`).
+    pub certs: BTreeMap<String, Issued>,
+    /// `sa.key` (PEM).
+    pub service_account_key: String,
+    /// `sa.pub` (PEM).
+    pub service_account_public: String,
+}
+
+impl Pki {
+    /// The leaf `file` of `host` (or the cluster-wide one when `host` is `None`).
+    pub fn leaf(&self, host: Option<&str>, file: &str) -> Option<&Issued> {
+        let id = match host {
+            Some(host) => format!("{host}/{file}"),
+            None => file.to_owned(),
+        };
+        self.certs.get(&id)
+    }
+}
+
+/// How a build treats existing certificates.
+#[derive(Debug, Clone, Default)]
+pub struct IssueOptions {
+    /// Reissue leaves that expire within this window.
+    pub renew_within: Duration,
+    /// Reissue these leaves (ids, or `all`) with a new validity, keeping their keys.
+    pub renew: Vec<String>,
+}
+
+/// What a build did to the state.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Keys generated (ids).
+    pub new_keys: Vec<String>,
+    /// Certificates issued or reissued, with why.
+    pub issued: Vec<(String, String)>,
+}
+
+/// What a leaf was issued from, stored beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Record {
+    spec: CertSpec,
+    key_algorithm: KeyAlgorithm,
+    issuer_sha256: String,
+}
+
+/// Issues what is missing or stale, reuses the rest.
+pub fn ensure(
+    state: &StateDir,
+    cluster: &Cluster,
+    options: &IssueOptions,
+) -> Result<(Pki, Report), StateError> {
+    let algorithm = cluster.pki.key_algorithm;
+    let now = OffsetDateTime::now_utc();
+    let mut report = Report::default();
+    let leaves = catalog(cluster);
+    let mut needed: Vec<Authority> = vec![Authority::Cluster, Authority::FrontProxy];
+    if matches!(cluster.etcd, EtcdTopology::Stacked { .. }) {
+        needed.push(Authority::Etcd);
+    }
+
+    // 1. What exists.
+    let mut ca_state = BTreeMap::new();
+    for authority in &needed {
+        let cert = state.read_text(&ca_path(*authority, "crt"))?;
+        let key = state
+            .read_text(&ca_path(*authority, "key"))?
+            .map(|pem| load_key(&pem, &ca_path(*authority, "key")))
+            .transpose()?;
+        ca_state.insert(*authority, (cert, key));
+    }
+    let sa_key = state
+        .read_text("pki/sa.key")?
+        .map(|pem| load_key(&pem, "pki/sa.key"))
+        .transpose()?;
+    let mut leaf_keys: BTreeMap<String, Key> = BTreeMap::new();
+    for leaf in &leaves {
+        let path = leaf_path(leaf, "key");
+        if let Some(pem) = state.read_text(&path)? {
+            let key = load_key(&pem, &path)?;
+            if key.algorithm == algorithm {
+                leaf_keys.insert(leaf.id.clone(), key);
+            }
+        }
+    }
+
+    // 2. Generate every missing key at once, in parallel: the slow part of a cold build.
+    let mut wanted: Vec<String> = Vec::new();
+    for (authority, (cert, key)) in &ca_state {
+        if cert.is_none() && key.is_none() {
+            wanted.push(format!("ca:{authority}"));
+        }
+    }
+    if sa_key.is_none() {
+        wanted.push("sa".into());
+    }
+    let external: Vec<Authority> = ca_state
+        .iter()
+        .filter(|(_, (cert, key))| cert.is_some() && key.is_none())
+        .map(|(authority, _)| *authority)
+        .collect();
+    for leaf in &leaves {
+        if !leaf_keys.contains_key(&leaf.id) && !external.contains(&leaf.issuer) {
+            wanted.push(leaf.id.clone());
+        }
+    }
+    let mut generated = generate_keys(&wanted, algorithm)?;
+    report.new_keys = wanted;
+
+    // 3. CAs: a CA is never regenerated; a key without its certificate gets its certificate back.
+    let mut authorities = BTreeMap::new();
+    for (authority, (cert, key)) in ca_state {
+        let key_file = ca_path(authority, "key");
+        let cert_file = ca_path(authority, "crt");
+        let key = match key {
+            Some(key) => Some(key),
+            None if cert.is_none() => {
+                let key = generated
+                    .remove(&format!("ca:{authority}"))
+                    .expect("generated above");
+                state.write(&key_file, key.to_pem().as_bytes(), 0o600)?;
+                Some(key)
+            }
+            None => None,
+        };
+        let cert_pem = match (cert, &key) {
+            (Some(cert), key) => {
+                let inspected = Inspected::parse(&cert)
+                    .map_err(|e| StateError(format!("`{cert_file}`: {e}")))?;
+                if !inspected.is_ca {
+                    return Err(StateError(format!("`{cert_file}` is not a CA certificate")));
+                }
+                if let Some(key) = key
+                    && !inspected.matches_key(key)
+                {
+                    return Err(StateError(format!(
+                        "`{key_file}` is not the key of `{cert_file}`"
+                    )));
+                }
+                cert
+            }
+            (None, Some(key)) => {
+                let pem = self_signed_ca(authority, key, cluster.pki.ca_validity, now)?;
+                state.write(&cert_file, pem.as_bytes(), 0o644)?;
+                report
+                    .issued
+                    .push((authority.file().to_owned(), "new CA".into()));
+                pem
+            }
+            (None, None) => unreachable!("a CA without certificate and key got a key above"),
+        };
+        authorities.insert(authority, (cert_pem, key));
+    }
+
+    // 4. The service-account key pair.
+    let sa_key = match sa_key {
+        Some(key) => key,
+        None => {
+            let key = generated.remove("sa").expect("generated above");
+            state.write("pki/sa.key", key.to_pem().as_bytes(), 0o600)?;
+            key
+        }
+    };
+    let sa_public = sa_key.public_pem();
+    if state.read_text("pki/sa.pub")?.as_deref() != Some(sa_public.as_str()) {
+        state.write("pki/sa.pub", sa_public.as_bytes(), 0o644)?;
+    }
+
+    // 5. Leaves.
+    let mut certs = BTreeMap::new();
+    for leaf in leaves {
+        let (ca_pem, ca_key) = &authorities[&leaf.issuer];
+        let key_file = leaf_path(&leaf, "key");
+        let cert_file = leaf_path(&leaf, "crt");
+        let record_file = leaf_path(&leaf, "json");
+        let new_key = generated.remove(&leaf.id);
+        if let Some(key) = &new_key {
+            state.write(&key_file, key.to_pem().as_bytes(), 0o600)?;
+        }
+        let existing = state.read_text(&cert_file)?;
+        let Some(ca_key) = ca_key else {
+            // External CA: the leaf must be there, signed by the CA, with the names it needs.
+            let (Some(cert), Some(key)) = (existing, leaf_keys.remove(&leaf.id)) else {
+                return Err(StateError(format!(
+                    "`{cert_file}` and its key are missing, and `{}` has no key to issue them (external CA mode): issue them with your CA and put them in the state dir",
+                    ca_path(leaf.issuer, "crt")
+                )));
+            };
+            Inspected::parse(&cert)
+                .and_then(|inspected| inspected.check_external(&leaf, ca_pem, &key))
+                .map_err(|e| StateError(format!("`{cert_file}`: {e}")))?;
+            certs.insert(
+                leaf.id.clone(),
+                Issued {
+                    spec: leaf,
+                    cert_pem: cert,
+                    key_pem: key.to_pem(),
+                },
+            );
+            continue;
+        };
+        let key = match new_key {
+            Some(key) => key,
+            None => leaf_keys.remove(&leaf.id).expect("kept or generated above"),
+        };
+        let desired = Record {
+            spec: leaf.clone(),
+            key_algorithm: algorithm,
+            issuer_sha256: inspect::fingerprint(ca_pem),
+        };
+        let recorded: Option<Record> = state
+            .read_text(&record_file)?
+            .and_then(|text| serde_json::from_str(&text).ok());
+        let reason = reissue_reason(
+            &leaf,
+            &desired,
+            recorded.as_ref(),
+            existing.as_deref(),
+            &key,
+            options,
+            now,
+            &report,
+        );
+        let cert_pem = match (reason, existing) {
+            (None, Some(cert)) => cert,
+            (reason, _) => {
+                let pem = sign_leaf(&leaf, &key, ca_pem, ca_key, now)?;
+                state.write(&cert_file, pem.as_bytes(), 0o644)?;
+                let record = serde_json::to_string_pretty(&desired).unwrap_or_default();
+                state.write(&record_file, record.as_bytes(), 0o600)?;
+                report
+                    .issued
+                    .push((leaf.id.clone(), reason.unwrap_or_else(|| "missing".into())));
+                pem
+            }
+        };
+        let key_pem = key.to_pem();
+        certs.insert(
+            leaf.id.clone(),
+            Issued {
+                spec: leaf,
+                cert_pem,
+                key_pem,
+            },
+        );
+    }
+
+    let authorities = authorities
+        .into_iter()
+        .map(|(authority, (cert_pem, key))| {
+            (
+                authority,
+                CaMaterial {
+                    cert_pem,
+                    key_pem: key.map(|k| k.to_pem()),
+                },
+            )
+        })
+        .collect();
+    Ok((
+        Pki {
+            authorities,
+            certs,
+            service_account_key: sa_key.to_pem(),
+            service_account_public: sa_public,
+        },
+        report,
+    ))
+}
+
+/// Why a leaf must be (re)issued, or `None` to reuse it.
+#[allow(clippy::too_many_arguments)]
+fn reissue_reason(
+    leaf: &CertSpec,
+    desired: &Record,
+    recorded: Option<&Record>,
+    existing: Option<&str>,
+    key: &Key,
+    options: &IssueOptions,
+    now: OffsetDateTime,
+    report: &Report,
+) -> Option<String> {
+    let Some(existing) = existing else {
+        return Some("missing".into());
+    };
+    if report.new_keys.contains(&leaf.id) {
+        return Some("new key".into());
+    }
+    let Ok(inspected) = Inspected::parse(existing) else {
+        return Some("unreadable certificate".into());
+    };
+    if !inspected.matches_key(key) {
+        return Some("certificate does not match its key".into());
+    }
+    match recorded {
+        None => return Some("no issue record".into()),
+        Some(recorded) if recorded.issuer_sha256 != desired.issuer_sha256 => {
+            return Some("CA changed".into());
+        }
+        Some(recorded) if recorded.spec != desired.spec => {
+            return Some(describe_change(&recorded.spec, &desired.spec));
+        }
+        Some(_) => {}
+    }
+    if options
+        .renew
+        .iter()
+        .any(|name| name == "all" || *name == leaf.id)
+    {
+        return Some("renewal asked for".into());
+    }
+    let window = time::Duration::try_from(options.renew_within).unwrap_or(time::Duration::ZERO);
+    if inspected.not_after <= now + window {
+        return Some(format!("expires {}", inspect::date(inspected.not_after)));
+    }
+    None
+}
+
+fn describe_change(old: &CertSpec, new: &CertSpec) -> String {
+    let mut changes = Vec::new();
+    if old.sans != new.sans {
+        changes.push("SANs");
+    }
+    if old.common_name != new.common_name || old.organizations != new.organizations {
+        changes.push("subject");
+    }
+    if old.usage != new.usage {
+        changes.push("usage");
+    }
+    if old.validity_seconds != new.validity_seconds {
+        changes.push("validity");
+    }
+    if old.issuer != new.issuer {
+        changes.push("issuer");
+    }
+    format!(
+        "{} changed",
+        if changes.is_empty() {
+            "spec".to_owned()
+        } else {
+            changes.join(", ")
+        }
+    )
+}
+
+/// Generates keys for `ids` in parallel; a progress bar appears on a terminal after a second.
+fn generate_keys(
+    ids: &[String],
+    algorithm: KeyAlgorithm,
+) -> Result<BTreeMap<String, Key>, StateError> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let bar = ProgressBar::with_draw_target(Some(ids.len() as u64), ProgressDrawTarget::hidden());
+    bar.set_style(
+        ProgressStyle::with_template("generating {pos}/{len} {msg} keys {bar:30} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("{algorithm:?}"));
+    let start = Instant::now();
+    let terminal = std::io::stderr().is_terminal();
+    let keys = ids
+        .par_iter()
+        .map(|id| {
+            let key = Key::generate(algorithm).map_err(StateError);
+            bar.inc(1);
+            if terminal && bar.is_hidden() && start.elapsed() > Duration::from_secs(1) {
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+            }
+            key.map(|key| (id.clone(), key))
+        })
+        .collect::<Result<BTreeMap<_, _>, _>>();
+    bar.finish_and_clear();
+    keys
+}
+
+fn load_key(pem: &str, path: &str) -> Result<Key, StateError> {
+    Key::from_pem(pem).map_err(|e| StateError(format!("`{path}`: {e}")))
+}
+
+/// State path of a CA file.
+fn ca_path(authority: Authority, extension: &str) -> String {
+    format!("pki/{}.{extension}", authority.file())
+}
+
+/// State path of a leaf file: cluster-wide leaves under `pki/`, host leaves under `hosts/<host>/`.
+fn leaf_path(leaf: &CertSpec, extension: &str) -> String {
+    match &leaf.host {
+        Some(host) => format!("hosts/{host}/{}.{extension}", leaf.file),
+        None => format!("pki/{}.{extension}", leaf.file),
+    }
+}
+
+fn serial() -> Result<SerialNumber, StateError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| StateError(format!("no randomness for a serial number: {e}")))?;
+    // Uniform in [1, 2^63), as kubeadm: positive and fits an int64.
+    let value = (u64::from_be_bytes(bytes) & (u64::MAX >> 1)).max(1);
+    Ok(SerialNumber::from(value))
+}
+
+fn validity_window(params: &mut CertificateParams, validity: Duration, now: OffsetDateTime) {
+    params.not_before = now - BACKDATE;
+    params.not_after = now + validity;
+}
+
+fn self_signed_ca(
+    authority: Authority,
+    key: &Key,
+    validity: Duration,
+    now: OffsetDateTime,
+) -> Result<String, StateError> {
+    let mut params = CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, authority.common_name());
+    params.subject_alt_names = vec![dns(authority.common_name())?];
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+        KeyUsagePurpose::KeyCertSign,
+    ];
+    params.serial_number = Some(serial()?);
+    validity_window(&mut params, validity, now);
+    let cert = params
+        .self_signed(&key.pair)
+        .map_err(|e| StateError(format!("cannot self-sign {}: {e}", authority.file())))?;
+    Ok(cert.pem())
+}
+
+fn sign_leaf(
+    leaf: &CertSpec,
+    key: &Key,
+    ca_pem: &str,
+    ca_key: &Key,
+    now: OffsetDateTime,
+) -> Result<String, StateError> {
+    let mut params = CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, leaf.common_name.as_str());
+    for organization in &leaf.organizations {
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, organization.as_str());
+    }
+    params.subject_alt_names = leaf
+        .sans
+        .iter()
+        .map(|san| match san.split_once(':') {
+            Some(("IP", ip)) => ip
+                .parse::<IpAddr>()
+                .map(SanType::IpAddress)
+                .map_err(|_| StateError(format!("bad IP SAN `{ip}`"))),
+            Some((_, name)) => dns(name),
+            None => dns(san),
+        })
+        .collect::<Result<_, _>>()?;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = match leaf.usage {
+        Usage::Server => vec![ExtendedKeyUsagePurpose::ServerAuth],
+        Usage::Client => vec![ExtendedKeyUsagePurpose::ClientAuth],
+        Usage::ServerAndClient => vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ],
+    };
+    params.use_authority_key_identifier_extension = true;
+    params.serial_number = Some(serial()?);
+    validity_window(&mut params, Duration::from_secs(leaf.validity_seconds), now);
+    let issuer = Issuer::from_ca_cert_pem(ca_pem, &ca_key.pair)
+        .map_err(|e| StateError(format!("cannot use CA {} to sign: {e}", leaf.issuer.file())))?;
+    let cert = params
+        .signed_by(&key.pair, &issuer)
+        .map_err(|e| StateError(format!("cannot sign {}: {e}", leaf.id)))?;
+    Ok(cert.pem())
+}
+
+fn dns(name: &str) -> Result<SanType, StateError> {
+    name.try_into()
+        .map(SanType::DnsName)
+        .map_err(|_| StateError(format!("bad DNS SAN `{name}`")))
+}
