@@ -1,12 +1,16 @@
 //! The command line: clap definitions and the thin layer that turns them into calls.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::bundle;
+use crate::cluster::{Cluster, Host};
 use crate::error::{Error, ExitStatus};
 use crate::init::{InitOptions, starter_spec};
+use crate::pki::{self, IssueOptions, store::StateDir};
+use crate::render;
 use crate::spec::{self, Diagnostic, Loaded, PROFILES, Source};
 
 /// Compiles one Kubernetes cluster spec into every file each host of the cluster needs.
@@ -40,6 +44,55 @@ Examples:
 
 Exit status: 0 valid (warnings may be printed), 2 invalid.")]
     Validate(ValidateArgs),
+    /// Compile host bundles: issue or reuse the PKI in the state dir, render each host's files.
+    #[command(after_help = "\
+Examples:
+  kcompile build --host master01 > master01.tar    # one host, as a tar on stdout
+  kcompile build --host master01 --out /srv/master01
+  kcompile build --all --out out/                  # out/<host>/ for every host
+  kcompile build --all --out out/ --format tar     # out/<host>.tar
+  kcompile build --all --out out/ --renew-within 30d
+
+The first build creates the state dir (CAs, keys, certificates, secrets); later builds reuse it and
+change only what the spec changed.")]
+    Build(BuildArgs),
+}
+
+#[derive(Debug, Args)]
+struct BuildArgs {
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// The host to build.
+    #[arg(
+        long,
+        value_name = "HOST",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    host: Option<String>,
+    /// Build every host (needs --out).
+    #[arg(long)]
+    all: bool,
+    /// Write under DIR instead of a tar on stdout: the host's root for --host, DIR/<host> for --all.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// With --all --out: `dir` writes DIR/<host>/, `tar` writes DIR/<host>.tar.
+    #[arg(long, value_enum, default_value_t = Format::Dir)]
+    format: Format,
+    /// Reissue certificates that expire within this time (`30d`, `720h`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    renew_within: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Dir,
+    Tar,
+}
+
+fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    spec::parse_duration(text)
+        .ok_or_else(|| "write hours, minutes, seconds or days: `30d`, `720h`".to_owned())
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +171,7 @@ pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
     match cli.command {
         Command::Init(args) => init(args),
         Command::Validate(args) => validate(&args),
+        Command::Build(args) => build(&args),
     }
 }
 
@@ -169,6 +223,95 @@ fn validate(args: &ValidateArgs) -> Result<ExitStatus, Error> {
         );
     }
     Ok(ExitStatus::Success)
+}
+
+fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
+    if args.all && args.out.is_none() {
+        return Err(Error::Usage {
+            message: "--all needs --out DIR".into(),
+            hint: "`kcompile build --all --out out/` writes out/<host>/ for every host".into(),
+        });
+    }
+    if args.out.is_none() && io::stdout().is_terminal() {
+        return Err(Error::Usage {
+            message: "refusing to write a tar archive to a terminal".into(),
+            hint: "redirect it (`kcompile build --host H > bundle.tar`) or write a tree with `--out DIR`".into(),
+        });
+    }
+    let loaded = load(&args.spec)?;
+    let cluster = &loaded.cluster;
+    let hosts: Vec<&Host> = match &args.host {
+        Some(name) => vec![find_host(cluster, name)?],
+        None => cluster.hosts.iter().collect(),
+    };
+    let state_dir = args.spec.state_dir();
+    let state = StateDir::open(&state_dir).map_err(|e| Error::State(e.0))?;
+    let options = IssueOptions {
+        renew_within: args.renew_within.unwrap_or_default(),
+        renew: Vec::new(),
+    };
+    let (pki, report) = pki::ensure(&state, cluster, &options).map_err(|e| Error::State(e.0))?;
+    for (id, why) in &report.issued {
+        eprintln!("issued {id} ({why})");
+    }
+    eprintln!(
+        "state {}: {} keys generated, {} certificates issued, {} reused",
+        state_dir.display(),
+        report.new_keys.len(),
+        report.issued.len(),
+        pki.certs.len() + pki.authorities.len()
+            - report
+                .issued
+                .len()
+                .min(pki.certs.len() + pki.authorities.len()),
+    );
+    for host in hosts {
+        let files = render::host_files(cluster, &pki, host);
+        match (&args.out, args.all, args.format) {
+            (None, _, _) => {
+                let mut stdout = io::stdout().lock();
+                match bundle::tar::write(&files, &mut stdout) {
+                    Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {}
+                    other => other.map_err(Error::Write)?,
+                }
+            }
+            (Some(out), false, _) => bundle::dir::write(&files, out).map_err(Error::Write)?,
+            (Some(out), true, Format::Dir) => {
+                bundle::dir::write(&files, &out.join(&host.name)).map_err(Error::Write)?;
+            }
+            (Some(out), true, Format::Tar) => {
+                std::fs::create_dir_all(out).map_err(Error::Write)?;
+                let mut archive = Vec::new();
+                bundle::tar::write(&files, &mut archive).map_err(Error::Write)?;
+                let mut single = bundle::FileSet::default();
+                single.add(format!("{}.tar", host.name), archive, bundle::SECRET);
+                bundle::dir::write(&single, out).map_err(Error::Write)?;
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn find_host<'c>(cluster: &'c Cluster, name: &str) -> Result<&'c Host, Error> {
+    cluster
+        .hosts
+        .iter()
+        .find(|host| host.name == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = cluster
+                .hosts
+                .iter()
+                .map(|host| host.name.as_str())
+                .collect();
+            let hint = match crate::versions::closest(name, names.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`? (hosts: {})", names.join(", ")),
+                None => format!("hosts: {}", names.join(", ")),
+            };
+            Error::Usage {
+                message: format!("the spec has no host `{name}`"),
+                hint,
+            }
+        })
 }
 
 /// Reads, layers and validates the spec; prints its warnings.

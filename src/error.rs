@@ -32,6 +32,9 @@ pub enum Error {
     },
     /// Writing the output failed.
     Write(std::io::Error),
+    /// The state dir cannot be used (unreadable, a key that does not match, an external CA
+    /// that cannot issue what is missing).
+    State(String),
     /// The command line asks for something impossible.
     Usage {
         /// What is wrong.
@@ -45,7 +48,9 @@ impl Error {
     /// The exit status this error ends the process with.
     pub fn status(&self) -> ExitStatus {
         match self {
-            Error::Spec(_) | Error::Read { .. } | Error::Usage { .. } => ExitStatus::UserError,
+            Error::Spec(_) | Error::Read { .. } | Error::Usage { .. } | Error::State(_) => {
+                ExitStatus::UserError
+            }
             Error::Write(_) => ExitStatus::InternalError,
         }
     }
@@ -76,6 +81,7 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Write(source) => writeln!(f, "error: cannot write the output: {source}"),
+            Error::State(message) => writeln!(f, "error: state dir: {message}"),
             Error::Usage { message, hint } => writeln!(f, "error: {message}\n  hint: {hint}"),
         }
     }

@@ -5,12 +5,14 @@
 // A diagnostic is returned at most once per run; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod bundle;
 pub mod cli;
 pub mod cluster;
 pub mod component;
 pub mod error;
 pub mod init;
 pub mod pki;
+pub mod render;
 pub mod spec;
 pub mod versions;
 

@@ -13,6 +13,8 @@ pub struct Key {
     pub pair: KeyPair,
     /// The algorithm, as the spec names it.
     pub algorithm: KeyAlgorithm,
+    /// The key as kubeadm writes it (see [`Key::to_pem`]).
+    pem: String,
 }
 
 impl std::fmt::Debug for Key {
@@ -33,41 +35,57 @@ impl Key {
             KeyAlgorithm::EcdsaP384 => KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384),
         }
         .map_err(|e| format!("cannot generate a {algorithm:?} key: {e}"))?;
-        Ok(Key { pair, algorithm })
+        let pem =
+            kubeadm_pem(&pair.serialize_der(), algorithm).unwrap_or_else(|| pair.serialize_pem());
+        Ok(Key {
+            pair,
+            algorithm,
+            pem,
+        })
     }
 
     /// Reads a PEM key in PKCS#1, SEC1 or PKCS#8 form.
-    pub fn from_pem(pem: &str) -> Result<Key, String> {
+    pub fn from_pem(text: &str) -> Result<Key, String> {
         let pair =
-            KeyPair::from_pem(pem).map_err(|e| format!("not an RSA or ECDSA private key: {e}"))?;
+            KeyPair::from_pem(text).map_err(|e| format!("not an RSA or ECDSA private key: {e}"))?;
         let algorithm = algorithm_of(&pair)?;
-        Ok(Key { pair, algorithm })
+        let block = pem::parse(text).map_err(|e| format!("not PEM: {e}"))?;
+        // Keys already in kubeadm's form keep their bytes; PKCS#8 keys are converted.
+        let pem = match block.tag() {
+            "PRIVATE KEY" => {
+                kubeadm_pem(block.contents(), algorithm).unwrap_or_else(|| text.to_owned())
+            }
+            tag => pem_block(tag, block.contents().to_vec()),
+        };
+        Ok(Key {
+            pair,
+            algorithm,
+            pem,
+        })
     }
 
     /// The key as kubeadm writes it: PKCS#1 for RSA, SEC1 (with the named curve) for ECDSA.
     pub fn to_pem(&self) -> String {
-        let pkcs8 = self.pair.serialize_der();
-        let converted = pkcs8::PrivateKeyInfo::from_der(&pkcs8)
-            .ok()
-            .and_then(|info| match self.algorithm {
-                KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 => {
-                    let curve = info.algorithm.parameters_oid().ok()?;
-                    let mut ec = sec1::EcPrivateKey::from_der(info.private_key).ok()?;
-                    ec.parameters = Some(sec1::EcParameters::NamedCurve(curve));
-                    Some(("EC PRIVATE KEY", ec.to_der().ok()?))
-                }
-                _ => Some(("RSA PRIVATE KEY", info.private_key.to_vec())),
-            });
-        match converted {
-            Some((tag, der)) => pem_block(tag, der),
-            // Unreachable for keys rcgen made; PKCS#8 is still a key every consumer reads.
-            None => self.pair.serialize_pem(),
-        }
+        self.pem.clone()
     }
 
     /// The public half as `PUBLIC KEY` (PKIX), as kubeadm writes `sa.pub`.
     pub fn public_pem(&self) -> String {
         self.pair.public_key_pem()
+    }
+}
+
+/// A PKCS#8 key as PKCS#1 (RSA) or SEC1 with its named curve (ECDSA), in PEM.
+fn kubeadm_pem(pkcs8: &[u8], algorithm: KeyAlgorithm) -> Option<String> {
+    let info = pkcs8::PrivateKeyInfo::from_der(pkcs8).ok()?;
+    match algorithm {
+        KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 => {
+            let curve = info.algorithm.parameters_oid().ok()?;
+            let mut ec = sec1::EcPrivateKey::from_der(info.private_key).ok()?;
+            ec.parameters = Some(sec1::EcParameters::NamedCurve(curve));
+            Some(pem_block("EC PRIVATE KEY", ec.to_der().ok()?))
+        }
+        _ => Some(pem_block("RSA PRIVATE KEY", info.private_key.to_vec())),
     }
 }
 
@@ -110,6 +128,13 @@ mod tests {
             assert!(pem.starts_with("-----BEGIN EC PRIVATE KEY-----\n"), "{pem}");
             let back = Key::from_pem(&pem).unwrap();
             assert_eq!(back.algorithm, algorithm);
+            assert_eq!(back.to_pem(), pem, "a loaded key writes the same bytes");
+            let pkcs8 = Key::from_pem(&key.pair.serialize_pem()).unwrap();
+            assert_eq!(
+                pkcs8.to_pem(),
+                pem,
+                "a PKCS#8 key is converted to kubeadm's form"
+            );
             assert_eq!(back.pair.public_key_raw(), key.pair.public_key_raw());
             assert!(key.public_pem().starts_with("-----BEGIN PUBLIC KEY-----\n"));
         }
@@ -122,6 +147,7 @@ mod tests {
         assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
         let back = Key::from_pem(&pem).unwrap();
         assert_eq!(back.algorithm, KeyAlgorithm::Rsa2048);
+        assert_eq!(back.to_pem(), pem);
         assert_eq!(back.pair.public_key_raw(), key.pair.public_key_raw());
     }
 }

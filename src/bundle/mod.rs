@@ -1,0 +1,54 @@
+//! A host's bundle: the set of files (path, bytes, mode) that rendering produces, and the sinks
+//! that consume it (a deterministic tar, a directory tree).
+
+pub mod dir;
+pub mod tar;
+
+use std::collections::BTreeMap;
+
+/// Mode of files that hold secrets: private keys, kubeconfigs, static pods (as kubeadm).
+pub const SECRET: u32 = 0o600;
+/// Mode of public files: certificates, configs readable by everyone.
+pub const PUBLIC: u32 = 0o644;
+
+/// One file of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    /// Contents.
+    pub bytes: Vec<u8>,
+    /// Unix permission bits.
+    pub mode: u32,
+}
+
+/// Every file one host needs, by path relative to the host's root (`etc/kubernetes/admin.conf`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileSet {
+    /// Files by relative path, sorted.
+    pub files: BTreeMap<String, File>,
+}
+
+impl FileSet {
+    /// Adds (or replaces) a file.
+    pub fn add(&mut self, path: impl Into<String>, bytes: impl Into<Vec<u8>>, mode: u32) {
+        self.files.insert(
+            path.into(),
+            File {
+                bytes: bytes.into(),
+                mode,
+            },
+        );
+    }
+
+    /// Every directory that holds a file, parents first, sorted.
+    pub fn directories(&self) -> Vec<String> {
+        let mut dirs = std::collections::BTreeSet::new();
+        for path in self.files.keys() {
+            let mut current = path.as_str();
+            while let Some((parent, _)) = current.rsplit_once('/') {
+                dirs.insert(parent.to_owned());
+                current = parent;
+            }
+        }
+        dirs.into_iter().collect()
+    }
+}
