@@ -56,6 +56,63 @@ Examples:
 The first build creates the state dir (CAs, keys, certificates, secrets); later builds reuse it and
 change only what the spec changed.")]
     Build(BuildArgs),
+    /// Show when each certificate expires; `certs renew` reissues them.
+    #[command(args_conflicts_with_subcommands = true)]
+    #[command(after_help = "\
+Examples:
+  kcompile certs                            # the state dir's certificates and CAs
+  kcompile certs --host master01
+  kcompile certs --root /                   # what is installed on this machine
+  kcompile certs renew master01/apiserver
+  kcompile certs renew apiserver            # that certificate on every host
+  kcompile certs renew all")]
+    Certs(CertsArgs),
+    /// Adopt the CAs and service-account keys of an existing kubeadm cluster.
+    #[command(after_help = "\
+Examples:
+  kcompile import --from-pki /etc/kubernetes/pki -f cluster.yaml
+  kcompile import --from-pki ./copied-pki --state prod.state
+
+The CAs (with their keys when present; without a key a CA is external: kcompile verifies with it
+but never signs) and sa.key/sa.pub are copied into the state dir. The next `kcompile build` issues
+every leaf certificate from them, so the running cluster keeps trusting the new files.")]
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+struct CertsArgs {
+    #[command(subcommand)]
+    action: Option<CertsAction>,
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// Only the certificates of this host.
+    #[arg(long, value_name = "HOST", conflicts_with = "root")]
+    host: Option<String>,
+    /// Read the certificates installed under this root (`/` on a host) instead of the state dir.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum CertsAction {
+    /// Reissue leaf certificates with a new validity, keeping their keys (CAs are never renewed).
+    Renew {
+        /// `all`, a certificate id (`master01/apiserver`, `admin`), or a file name (`apiserver`)
+        /// for that certificate on every host.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// A kubeadm PKI directory (`/etc/kubernetes/pki` or a copy of it).
+    #[arg(long, value_name = "DIR")]
+    from_pki: PathBuf,
+    #[command(flatten)]
+    spec: SpecArgs,
 }
 
 #[derive(Debug, Args)]
@@ -172,6 +229,8 @@ pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Init(args) => init(args),
         Command::Validate(args) => validate(&args),
         Command::Build(args) => build(&args),
+        Command::Certs(args) => certs(&args),
+        Command::Import(args) => import(&args),
     }
 }
 
@@ -259,11 +318,7 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
         state_dir.display(),
         report.new_keys.len(),
         report.issued.len(),
-        pki.certs.len() + pki.authorities.len()
-            - report
-                .issued
-                .len()
-                .min(pki.certs.len() + pki.authorities.len()),
+        (pki.certs.len() + pki.authorities.len()).saturating_sub(report.issued.len()),
     );
     for host in hosts {
         let files = render::host_files(cluster, &pki, host);
@@ -289,6 +344,97 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
             }
         }
     }
+    Ok(ExitStatus::Success)
+}
+
+fn certs(args: &CertsArgs) -> Result<ExitStatus, Error> {
+    if let Some(CertsAction::Renew { names, spec }) = &args.action {
+        return renew(names, spec);
+    }
+    let (certs, authorities) = match &args.root {
+        Some(root) => pki::expiry::root_rows(root).map_err(Error::State)?,
+        None => {
+            let loaded = load(&args.spec)?;
+            let cluster = &loaded.cluster;
+            let state_dir = args.spec.state_dir();
+            if !state_dir.is_dir() {
+                return Err(Error::Usage {
+                    message: format!("there is no state dir `{}` yet", state_dir.display()),
+                    hint: "`kcompile build` creates it; name another with --state".into(),
+                });
+            }
+            let mut leaves = pki::catalog::catalog(cluster);
+            if let Some(name) = &args.host {
+                let host = find_host(cluster, name)?;
+                leaves.retain(|leaf| match &leaf.host {
+                    Some(owner) => owner == name,
+                    None => host.has(crate::spec::Role::ControlPlane),
+                });
+            }
+            let state = StateDir::open(&state_dir).map_err(|e| Error::State(e.0))?;
+            pki::expiry::state_rows(&state, &leaves).map_err(|e| Error::State(e.0))?
+        }
+    };
+    print(&pki::expiry::render(
+        &certs,
+        &authorities,
+        time::OffsetDateTime::now_utc(),
+    ))
+}
+
+fn renew(names: &[String], args: &SpecArgs) -> Result<ExitStatus, Error> {
+    let loaded = load(args)?;
+    let cluster = &loaded.cluster;
+    let leaves = pki::catalog::catalog(cluster);
+    let mut ids = Vec::new();
+    for name in names {
+        let matching: Vec<String> = leaves
+            .iter()
+            .filter(|leaf| name == "all" || leaf.id == *name || leaf.file == *name)
+            .map(|leaf| leaf.id.clone())
+            .collect();
+        if matching.is_empty() {
+            let known: Vec<&str> = leaves.iter().map(|leaf| leaf.id.as_str()).collect();
+            let hint = match crate::versions::closest(name, known.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`? (`kcompile certs` lists them)"),
+                None => "`kcompile certs` lists the certificates; CAs are never renewed".into(),
+            };
+            return Err(Error::Usage {
+                message: format!("no certificate `{name}`"),
+                hint,
+            });
+        }
+        ids.extend(matching);
+    }
+    let state = StateDir::open(&args.state_dir()).map_err(|e| Error::State(e.0))?;
+    let options = IssueOptions {
+        renew_within: std::time::Duration::ZERO,
+        renew: ids,
+    };
+    let (_, report) = pki::ensure(&state, cluster, &options).map_err(|e| Error::State(e.0))?;
+    for (id, why) in &report.issued {
+        eprintln!("issued {id} ({why})");
+    }
+    eprintln!(
+        "renewed {} certificates; `kcompile build` writes them into the bundles",
+        report.issued.len()
+    );
+    Ok(ExitStatus::Success)
+}
+
+fn import(args: &ImportArgs) -> Result<ExitStatus, Error> {
+    let state_dir = args.spec.state_dir();
+    let state = StateDir::open(&state_dir).map_err(|e| Error::State(e.0))?;
+    let imported = pki::import::from_pki(&state, &args.from_pki).map_err(|e| Error::State(e.0))?;
+    for file in &imported.adopted {
+        eprintln!("adopted {file}");
+    }
+    eprintln!(
+        "state {}: {} files adopted, {} already there",
+        state_dir.display(),
+        imported.adopted.len(),
+        imported.unchanged.len()
+    );
     Ok(ExitStatus::Success)
 }
 

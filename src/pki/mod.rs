@@ -8,6 +8,8 @@
 //! mode for it (uses and verifies leaves, never signs).
 
 pub mod catalog;
+pub mod expiry;
+pub mod import;
 pub mod inspect;
 pub mod keys;
 pub mod store;
@@ -446,7 +448,7 @@ fn ca_path(authority: Authority, extension: &str) -> String {
 }
 
 /// State path of a leaf file: cluster-wide leaves under `pki/`, host leaves under `hosts/<host>/`.
-fn leaf_path(leaf: &CertSpec, extension: &str) -> String {
+pub(crate) fn leaf_path(leaf: &CertSpec, extension: &str) -> String {
     match &leaf.host {
         Some(host) => format!("hosts/{host}/{}.{extension}", leaf.file),
         None => format!("pki/{}.{extension}", leaf.file),

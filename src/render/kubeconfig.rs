@@ -103,6 +103,6 @@ impl Kubeconfig<'_> {
                 },
             }],
         };
-        serde_saphyr::to_string(&file).unwrap_or_default()
+        super::yaml(&file)
     }
 }

@@ -157,6 +157,13 @@ pub fn host_files(cluster: &Cluster, pki: &Pki, host: &Host) -> FileSet {
     files
 }
 
+/// YAML as Kubernetes tools write it: long strings (base64 credentials) stay on one line.
+pub fn yaml<T: serde::Serialize>(value: &T) -> String {
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.prefer_block_scalars = false;
+    serde_saphyr::to_string_with_options(value, options).unwrap_or_default()
+}
+
 /// The server admins and workers dial: the control-plane endpoint, else the first control plane.
 pub fn shared_server(cluster: &Cluster) -> String {
     match &cluster.control_plane_endpoint {
