@@ -101,6 +101,9 @@ enum CertsAction {
         /// for that certificate on every host.
         #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
+        /// Also give them new keys (a key rotation); dependent files change on the next build.
+        #[arg(long)]
+        new_key: bool,
         #[command(flatten)]
         spec: SpecArgs,
     },
@@ -307,7 +310,7 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
     let state = StateDir::open(&state_dir).map_err(|e| Error::State(e.0))?;
     let options = IssueOptions {
         renew_within: args.renew_within.unwrap_or_default(),
-        renew: Vec::new(),
+        ..IssueOptions::default()
     };
     let (pki, report) = pki::ensure(&state, cluster, &options).map_err(|e| Error::State(e.0))?;
     for (id, why) in &report.issued {
@@ -348,8 +351,13 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
 }
 
 fn certs(args: &CertsArgs) -> Result<ExitStatus, Error> {
-    if let Some(CertsAction::Renew { names, spec }) = &args.action {
-        return renew(names, spec);
+    if let Some(CertsAction::Renew {
+        names,
+        new_key,
+        spec,
+    }) = &args.action
+    {
+        return renew(names, *new_key, spec);
     }
     let (certs, authorities) = match &args.root {
         Some(root) => pki::expiry::root_rows(root).map_err(Error::State)?,
@@ -382,7 +390,7 @@ fn certs(args: &CertsArgs) -> Result<ExitStatus, Error> {
     ))
 }
 
-fn renew(names: &[String], args: &SpecArgs) -> Result<ExitStatus, Error> {
+fn renew(names: &[String], new_key: bool, args: &SpecArgs) -> Result<ExitStatus, Error> {
     let loaded = load(args)?;
     let cluster = &loaded.cluster;
     let leaves = pki::catalog::catalog(cluster);
@@ -409,6 +417,7 @@ fn renew(names: &[String], args: &SpecArgs) -> Result<ExitStatus, Error> {
     let state = StateDir::open(&args.state_dir()).map_err(|e| Error::State(e.0))?;
     let options = IssueOptions {
         renew_within: std::time::Duration::ZERO,
+        rotate_keys: if new_key { ids.clone() } else { Vec::new() },
         renew: ids,
     };
     let (_, report) = pki::ensure(&state, cluster, &options).map_err(|e| Error::State(e.0))?;

@@ -387,3 +387,74 @@ fn import_adopts_a_kubeadm_pki_and_build_issues_from_it() {
         .code(2)
         .stderr(predicate::str::contains("has no ca.crt"));
 }
+
+#[test]
+fn renew_with_new_key_rotates_the_key() {
+    let (temp, state) = built();
+    let key = read(state.join("pki/admin.key"));
+    let output = kcompile(temp.path())
+        .args([
+            "certs",
+            "renew",
+            "admin",
+            "--new-key",
+            "-f",
+            EXAMPLE,
+            "--state",
+            "st",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stderr_lines(&output, "issued "), ["issued admin (new key)"]);
+    assert_ne!(read(state.join("pki/admin.key")), key);
+}
+
+#[test]
+fn a_second_build_waits_for_the_lock_and_says_who_holds_it() {
+    use std::io::Write;
+    let (temp, state) = built();
+    let mut lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(state.join("lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    lock.set_len(0).unwrap();
+    writeln!(lock, "pid {}", std::process::id()).unwrap();
+    let child = Process::new(assert_cmd::cargo::cargo_bin("kcompile"))
+        .current_dir(temp.path())
+        .args([
+            "build", "-f", EXAMPLE, "--state", "st", "--all", "--out", "out",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Guard(child);
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "the second build must wait"
+    );
+    drop(lock);
+    let output = std::mem::replace(&mut child.0, Process::new("true").spawn().unwrap())
+        .wait_with_output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "waiting for the state dir lock `st/lock`, held by pid {}",
+            std::process::id()
+        )),
+        "{stderr}"
+    );
+}
+
+/// Kills the child if the test fails before it ends.
+struct Guard(std::process::Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -12,6 +12,7 @@ pub mod expiry;
 pub mod import;
 pub mod inspect;
 pub mod keys;
+pub mod secrets;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -69,6 +70,8 @@ pub struct Pki {
     pub service_account_key: String,
     /// `sa.pub` (PEM).
     pub service_account_public: String,
+    /// Generated secrets (encryption key, etcd token, bootstrap token).
+    pub secrets: secrets::Secrets,
 }
 
 impl Pki {
@@ -89,6 +92,8 @@ pub struct IssueOptions {
     pub renew_within: Duration,
     /// Reissue these leaves (ids, or `all`) with a new validity, keeping their keys.
     pub renew: Vec<String>,
+    /// Give these leaves (ids, or `all`) new keys (and so new certificates).
+    pub rotate_keys: Vec<String>,
 }
 
 /// What a build did to the state.
@@ -142,7 +147,11 @@ pub fn ensure(
         let path = leaf_path(leaf, "key");
         if let Some(pem) = state.read_text(&path)? {
             let key = load_key(&pem, &path)?;
-            if key.algorithm == algorithm {
+            let rotate = options
+                .rotate_keys
+                .iter()
+                .any(|name| name == "all" || *name == leaf.id);
+            if key.algorithm == algorithm && !rotate {
                 leaf_keys.insert(leaf.id.clone(), key);
             }
         }
@@ -327,6 +336,7 @@ pub fn ensure(
             certs,
             service_account_key: sa_key.to_pem(),
             service_account_public: sa_public,
+            secrets: secrets::ensure(state)?,
         },
         report,
     ))
