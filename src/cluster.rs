@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -135,8 +134,8 @@ pub struct Encryption {
 /// The audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Audit {
-    /// A user policy file on the operator's machine, or the built-in policy.
-    pub policy_file: Option<PathBuf>,
+    /// The text of the spec's policy file; `None` for the built-in policy.
+    pub policy: Option<String>,
     /// Log path on the host.
     pub log_path: String,
     /// Days to keep.

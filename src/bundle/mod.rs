@@ -28,10 +28,11 @@ pub struct FileSet {
 }
 
 impl FileSet {
-    /// Adds (or replaces) a file.
+    /// Adds (or replaces) a file; `path` is absolute on the host or relative to its root.
     pub fn add(&mut self, path: impl Into<String>, bytes: impl Into<Vec<u8>>, mode: u32) {
+        let path = path.into();
         self.files.insert(
-            path.into(),
+            path.trim_start_matches('/').to_owned(),
             File {
                 bytes: bytes.into(),
                 mode,

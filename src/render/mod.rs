@@ -1,30 +1,60 @@
 //! Rendering: a cluster, its PKI material and one host to that host's files. Pure: no clock, no
 //! randomness, no file system; the same inputs give the same bytes.
 
+pub mod apiserver;
+pub mod audit;
+pub mod controller_manager;
+pub mod encryption;
+pub mod etcd;
+pub mod kube_proxy;
 pub mod kubeconfig;
+pub mod kubelet;
+pub mod pod;
+pub mod scheduler;
 
 use crate::bundle::{FileSet, PUBLIC, SECRET};
 use crate::cluster::{Cluster, EndpointHost, Host};
-use crate::pki::Pki;
 use crate::pki::catalog::Authority;
+use crate::pki::{Issued, Pki};
 use crate::spec::Role;
 use kubeconfig::Kubeconfig;
+use pod::Mount;
 
-/// Where the PKI lives on a host.
-pub const PKI_DIR: &str = "etc/kubernetes/pki";
-/// Where kubeconfigs live on a host.
-pub const KUBERNETES_DIR: &str = "etc/kubernetes";
+/// The PKI directory on a host.
+pub const PKI: &str = "/etc/kubernetes/pki";
+/// Where kubeconfigs, configs and manifests live on a host.
+pub const KUBERNETES: &str = "/etc/kubernetes";
+/// Static pod manifests.
+pub const MANIFESTS: &str = "/etc/kubernetes/manifests";
 /// Where the kubelet keeps its serving certificate (the kubelet's own `--cert-dir` default).
-pub const KUBELET_PKI_DIR: &str = "var/lib/kubelet/pki";
+pub const KUBELET_PKI: &str = "/var/lib/kubelet/pki";
+/// The KubeletConfiguration.
+pub const KUBELET_CONFIG: &str = "/var/lib/kubelet/config.yaml";
+/// The kubelet's systemd unit.
+pub const KUBELET_UNIT: &str = "/etc/systemd/system/kubelet.service";
+/// The KubeProxyConfiguration.
+pub const KUBE_PROXY_CONFIG: &str = "/var/lib/kube-proxy/config.conf";
+/// The EncryptionConfiguration.
+pub const ENCRYPTION_CONFIG: &str = "/etc/kubernetes/encryption-config.yaml";
+/// The audit policy.
+pub const AUDIT_POLICY: &str = "/etc/kubernetes/audit-policy.yaml";
 
 /// Every file `host` needs. A host receives only what its roles use: workers get the cluster CA
 /// certificate, their own kubelet credentials and kube-proxy's, and nothing else.
 pub fn host_files(cluster: &Cluster, pki: &Pki, host: &Host) -> FileSet {
     let mut files = FileSet::default();
+    pki_files(&mut files, pki, host);
+    kubeconfigs(&mut files, cluster, pki, host);
+    configs(&mut files, cluster, pki, host);
+    manifests(&mut files, cluster, pki, host);
+    files
+}
+
+/// Certificates and keys, by role.
+fn pki_files(files: &mut FileSet, pki: &Pki, host: &Host) {
     let cluster_ca = &pki.authorities[&Authority::Cluster];
-    let name = host.name.as_str();
-    let leaf = |files: &mut FileSet, file: &str, dir: &str, as_name: &str| {
-        if let Some(issued) = pki.leaf(Some(name), file) {
+    let mut pair = |dir: &str, file: &str, as_name: &str| {
+        if let Some(issued) = pki.leaf(Some(&host.name), file) {
             files.add(
                 format!("{dir}/{as_name}.crt"),
                 issued.cert_pem.as_bytes(),
@@ -37,40 +67,46 @@ pub fn host_files(cluster: &Cluster, pki: &Pki, host: &Host) -> FileSet {
             );
         }
     };
-
-    files.add(
-        format!("{PKI_DIR}/ca.crt"),
-        cluster_ca.cert_pem.as_bytes(),
-        PUBLIC,
-    );
-    leaf(&mut files, "kubelet-serving", KUBELET_PKI_DIR, "kubelet");
-
+    pair(KUBELET_PKI, "kubelet-serving", "kubelet");
     if host.has(Role::ControlPlane) {
-        // The controller-manager signs kubelet client certificate renewals with the CA key.
-        if let Some(key) = &cluster_ca.key_pem {
-            files.add(format!("{PKI_DIR}/ca.key"), key.as_bytes(), SECRET);
-        }
         for file in [
             "apiserver",
             "apiserver-kubelet-client",
             "apiserver-etcd-client",
             "front-proxy-client",
         ] {
-            leaf(&mut files, file, PKI_DIR, file);
+            pair(PKI, file, file);
+        }
+    }
+    if host.has(Role::Etcd) {
+        for file in ["etcd/server", "etcd/peer", "etcd/healthcheck-client"] {
+            pair(PKI, file, file);
+        }
+    }
+    files.add(
+        format!("{PKI}/ca.crt"),
+        cluster_ca.cert_pem.as_bytes(),
+        PUBLIC,
+    );
+    if host.has(Role::ControlPlane) {
+        // The controller-manager signs kubelet certificate renewals with the CA key. The etcd and
+        // front-proxy CA keys never leave the state dir: nothing on a host signs with them.
+        if let Some(key) = &cluster_ca.key_pem {
+            files.add(format!("{PKI}/ca.key"), key.as_bytes(), SECRET);
         }
         let front_proxy = &pki.authorities[&Authority::FrontProxy];
         files.add(
-            format!("{PKI_DIR}/front-proxy-ca.crt"),
+            format!("{PKI}/front-proxy-ca.crt"),
             front_proxy.cert_pem.as_bytes(),
             PUBLIC,
         );
         files.add(
-            format!("{PKI_DIR}/sa.key"),
+            format!("{PKI}/sa.key"),
             pki.service_account_key.as_bytes(),
             SECRET,
         );
         files.add(
-            format!("{PKI_DIR}/sa.pub"),
+            format!("{PKI}/sa.pub"),
             pki.service_account_public.as_bytes(),
             PUBLIC,
         );
@@ -79,89 +115,155 @@ pub fn host_files(cluster: &Cluster, pki: &Pki, host: &Host) -> FileSet {
         && (host.has(Role::ControlPlane) || host.has(Role::Etcd))
     {
         files.add(
-            format!("{PKI_DIR}/etcd/ca.crt"),
+            format!("{PKI}/etcd/ca.crt"),
             etcd_ca.cert_pem.as_bytes(),
             PUBLIC,
         );
     }
-    if host.has(Role::Etcd) {
-        for file in ["etcd/server", "etcd/peer", "etcd/healthcheck-client"] {
-            leaf(&mut files, file, PKI_DIR, file);
-        }
-    }
+}
 
-    // Kubeconfigs, with the server each one dials.
+/// Kubeconfigs, each with the server it dials: the control-plane endpoint for admins and
+/// workers, the local apiserver for control-plane components and control-plane kubelets
+/// (kubeadm's ControlPlaneKubeletLocalMode).
+fn kubeconfigs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
+    let cluster_ca = &pki.authorities[&Authority::Cluster];
     let local = format!("https://{}:{}", host.address, cluster.api_server_port);
     let shared = shared_server(cluster);
-    let kubeconfig =
-        |files: &mut FileSet, file: &str, issued: Option<&crate::pki::Issued>, server: &str| {
-            if let Some(issued) = issued {
-                let text = Kubeconfig {
-                    cluster: &cluster.name,
-                    server,
-                    ca_pem: &cluster_ca.cert_pem,
-                    user: &issued.spec.common_name,
-                    cert_pem: &issued.cert_pem,
-                    key_pem: &issued.key_pem,
-                }
-                .render();
-                files.add(format!("{KUBERNETES_DIR}/{file}"), text, SECRET);
+    let mut write = |file: &str, issued: Option<&Issued>, server: &str| {
+        if let Some(issued) = issued {
+            let text = Kubeconfig {
+                cluster: &cluster.name,
+                server,
+                ca_pem: &cluster_ca.cert_pem,
+                user: &issued.spec.common_name,
+                cert_pem: &issued.cert_pem,
+                key_pem: &issued.key_pem,
             }
-        };
+            .render();
+            files.add(format!("{KUBERNETES}/{file}"), text, SECRET);
+        }
+    };
+    let name = Some(host.name.as_str());
     if host.has(Role::ControlPlane) {
-        kubeconfig(&mut files, "admin.conf", pki.leaf(None, "admin"), &shared);
+        write("admin.conf", pki.leaf(None, "admin"), &shared);
         // As kubeadm: only the first control-plane host gets the break-glass super-admin.
         if cluster
             .hosts_with(Role::ControlPlane)
             .next()
             .is_some_and(|first| first.name == host.name)
         {
-            kubeconfig(
-                &mut files,
-                "super-admin.conf",
-                pki.leaf(None, "super-admin"),
-                &shared,
-            );
+            write("super-admin.conf", pki.leaf(None, "super-admin"), &shared);
         }
-        kubeconfig(
-            &mut files,
+        write(
             "controller-manager.conf",
-            pki.leaf(Some(name), "controller-manager"),
+            pki.leaf(name, "controller-manager"),
             &local,
         );
-        kubeconfig(
-            &mut files,
-            "scheduler.conf",
-            pki.leaf(Some(name), "scheduler"),
-            &local,
-        );
+        write("scheduler.conf", pki.leaf(name, "scheduler"), &local);
     }
-    // Control-plane kubelets talk to their own apiserver (kubeadm's ControlPlaneKubeletLocalMode).
     let node_server = if host.has(Role::ControlPlane) {
         &local
     } else {
         &shared
     };
-    kubeconfig(
-        &mut files,
+    write(
         "kubelet.conf",
-        pki.leaf(Some(name), "kubelet-client"),
+        pki.leaf(name, "kubelet-client"),
         node_server,
     );
-    kubeconfig(
-        &mut files,
-        "kube-proxy.conf",
-        pki.leaf(Some(name), "kube-proxy"),
-        node_server,
-    );
-    files
+    write("kube-proxy.conf", pki.leaf(name, "kube-proxy"), node_server);
+}
+
+/// The encryption config, audit policy, kube-proxy and kubelet configs, the kubelet unit.
+fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
+    if host.has(Role::ControlPlane) {
+        if let Some(encryption) = &cluster.encryption {
+            files.add(
+                ENCRYPTION_CONFIG,
+                encryption::config(encryption, &pki.secrets.encryption_key),
+                SECRET,
+            );
+        }
+        if let Some(audit) = &cluster.audit {
+            files.add(AUDIT_POLICY, audit::policy(audit), SECRET);
+        }
+    }
+    if let Some(mode) = cluster.kube_proxy {
+        files.add(
+            KUBE_PROXY_CONFIG,
+            kube_proxy::config(cluster, host, mode),
+            PUBLIC,
+        );
+    }
+    files.add(KUBELET_CONFIG, kubelet::config(cluster, host), PUBLIC);
+    files.add(KUBELET_UNIT, kubelet::unit(host), PUBLIC);
+}
+
+/// The static pods, rendered last: each one's config hash covers the files it mounts.
+fn manifests(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
+    let signs = pki.authorities[&Authority::Cluster].key_pem.is_some();
+    let mut pods = Vec::new();
+    if host.has(Role::Etcd) {
+        pods.extend(etcd::pod(cluster, host, &pki.secrets.etcd_token));
+    }
+    if host.has(Role::ControlPlane) {
+        pods.push(apiserver::pod(cluster, host));
+        pods.push(controller_manager::pod(cluster, host, signs));
+        pods.push(scheduler::pod(cluster, host));
+    }
+    if cluster.kube_proxy.is_some() {
+        pods.push(kube_proxy::pod(cluster, host));
+    }
+    let rendered: Vec<(String, String)> = pods
+        .iter()
+        .map(|pod| {
+            (
+                format!("{MANIFESTS}/{}.yaml", pod.component.binary()),
+                pod.render(files),
+            )
+        })
+        .collect();
+    for (path, text) in rendered {
+        files.add(path, text, SECRET);
+    }
+}
+
+/// The host's CA trust directories, mounted read-only into the apiserver and the
+/// controller-manager (kubeadm adds those that exist on the machine it runs on; kcompile, which
+/// does not run there, mounts Debian's common ones, created empty if absent).
+pub fn ca_trust_mounts() -> Vec<Mount> {
+    vec![
+        Mount::same("ca-certs", "/etc/ssl/certs", true, "DirectoryOrCreate"),
+        Mount::same(
+            "etc-ca-certificates",
+            "/etc/ca-certificates",
+            true,
+            "DirectoryOrCreate",
+        ),
+        Mount::same(
+            "usr-local-share-ca-certificates",
+            "/usr/local/share/ca-certificates",
+            true,
+            "DirectoryOrCreate",
+        ),
+        Mount::same(
+            "usr-share-ca-certificates",
+            "/usr/share/ca-certificates",
+            true,
+            "DirectoryOrCreate",
+        ),
+    ]
 }
 
 /// YAML as Kubernetes tools write it: long strings (base64 credentials) stay on one line.
 pub fn yaml<T: serde::Serialize>(value: &T) -> String {
     let mut options = serde_saphyr::SerializerOptions::default();
     options.prefer_block_scalars = false;
-    serde_saphyr::to_string_with_options(value, options).unwrap_or_default()
+    let mut text = serde_saphyr::to_string_with_options(value, options).unwrap_or_default();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }
 
 /// The server admins and workers dial: the control-plane endpoint, else the first control plane.

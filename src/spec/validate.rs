@@ -593,23 +593,25 @@ impl Checker<'_> {
                 "write an absolute path on the host, e.g. `/var/log/kubernetes/audit/audit.log`",
             );
         }
-        let policy_file = match audit.policy_file {
+        let policy = match audit.policy_file {
             None => None,
             Some(file) => {
                 let path = spec_dir.join(&file);
-                if !path.is_file() {
-                    self.error(
-                        "audit.policyFile",
-                        format!("audit policy file `{}` does not exist", path.display()),
-                        "the path is relative to the spec's directory; leave it out for the built-in policy",
-                    );
-                    return None;
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Some(text),
+                    Err(error) => {
+                        self.error(
+                            "audit.policyFile",
+                            format!("cannot read audit policy file `{}`: {error}", path.display()),
+                            "the path is relative to the spec's directory; leave it out for the built-in policy",
+                        );
+                        return None;
+                    }
                 }
-                Some(path)
             }
         };
         Some(Some(Audit {
-            policy_file,
+            policy,
             log_path,
             max_age: *self.required(audit.max_age.as_ref(), "audit.maxAge")?,
             max_backups: *self.required(audit.max_backups.as_ref(), "audit.maxBackups")?,

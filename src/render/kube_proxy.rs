@@ -1,0 +1,73 @@
+//! kube-proxy as a static pod on every host that runs pods: its KubeProxyConfiguration (mode,
+//! cluster CIDR, the kubelet's node name, bind, healthz and metrics addresses) and the pod.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::pod::{Mount, Probes, StaticPod};
+use super::{KUBE_PROXY_CONFIG, KUBERNETES, yaml};
+use crate::cluster::{Cluster, Host};
+use crate::component::Component;
+use crate::spec::ProxyMode;
+
+/// kube-proxy's KubeProxyConfiguration for `host`.
+pub fn config(cluster: &Cluster, host: &Host, mode: ProxyMode) -> String {
+    let cidrs: Vec<String> = cluster
+        .networking
+        .pod_subnets
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let mode = match mode {
+        ProxyMode::Iptables => "iptables",
+        ProxyMode::Ipvs => "ipvs",
+        ProxyMode::Nftables => "nftables",
+    };
+    yaml(&json!({
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "bindAddress": "0.0.0.0",
+        "clientConnection": {"kubeconfig": format!("{KUBERNETES}/kube-proxy.conf")},
+        "clusterCIDR": cidrs.join(","),
+        "healthzBindAddress": "0.0.0.0:10256",
+        "hostnameOverride": host.name,
+        "metricsBindAddress": "127.0.0.1:10249",
+        "mode": mode,
+    }))
+}
+
+/// The kube-proxy static pod for `host`.
+pub fn pod<'a>(cluster: &Cluster, host: &'a Host) -> StaticPod<'a> {
+    let config = format!("{KUBE_PROXY_CONFIG}");
+    let config_dir = config
+        .rsplit_once('/')
+        .map_or("/", |(dir, _)| dir)
+        .to_owned();
+    let kubeconfig = format!("{KUBERNETES}/kube-proxy.conf");
+    StaticPod {
+        component: Component::KubeProxy,
+        version: cluster.kubernetes_version,
+        args: vec![
+            ("config".to_owned(), config),
+            ("hostname-override".to_owned(), host.name.clone()),
+        ],
+        mounts: vec![
+            Mount::same("kube-proxy", &config_dir, true, "DirectoryOrCreate"),
+            Mount::same("kubeconfig", &kubeconfig, true, "FileOrCreate"),
+            Mount::same("lib-modules", "/lib/modules", true, "DirectoryOrCreate"),
+            Mount::same("xtables-lock", "/run/xtables.lock", false, "FileOrCreate"),
+        ],
+        probes: Some(Probes {
+            host: "127.0.0.1".into(),
+            port: 10256,
+            scheme: "HTTP",
+            liveness: "/healthz".into(),
+            readiness: None,
+            startup: "/healthz".into(),
+        }),
+        annotations: BTreeMap::new(),
+        privileged: true,
+        settings: &host.kube_proxy,
+    }
+}

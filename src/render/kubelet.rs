@@ -1,0 +1,140 @@
+//! The kubelet: its systemd unit (ExecStart with the config, the kubeconfig, the node IP and name,
+//! labels and taints; ordered after the container runtime) and its KubeletConfiguration, with the
+//! spec's `kubelet.config` merged over kcompile's fields.
+
+use std::fmt::Write;
+
+use serde_json::{Value, json};
+
+use super::{KUBELET_CONFIG, KUBELET_PKI, KUBERNETES, PKI, yaml};
+use crate::cluster::{Cluster, Host};
+use crate::spec::{TaintEffect, merge_json};
+
+/// Where the kubelet reads static pods.
+pub const STATIC_POD_PATH: &str = "/etc/kubernetes/manifests";
+
+/// `/var/lib/kubelet/config.yaml` for `host`.
+pub fn config(cluster: &Cluster, host: &Host) -> String {
+    let mut config = json!({
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "authentication": {
+            "anonymous": {"enabled": false},
+            "webhook": {"enabled": true},
+            "x509": {"clientCAFile": format!("{PKI}/ca.crt")},
+        },
+        "authorization": {"mode": "Webhook"},
+        "cgroupDriver": "systemd",
+        "clusterDNS": [cluster.networking.cluster_dns.to_string()],
+        "clusterDomain": cluster.networking.dns_domain,
+        "containerRuntimeEndpoint": host.kubelet.container_runtime_endpoint,
+        "healthzBindAddress": "127.0.0.1",
+        "healthzPort": 10248,
+        "readOnlyPort": 0,
+        "rotateCertificates": true,
+        "serverTLSBootstrap": false,
+        "staticPodPath": STATIC_POD_PATH,
+        "tlsCertFile": format!("{KUBELET_PKI}/kubelet.crt"),
+        "tlsPrivateKeyFile": format!("{KUBELET_PKI}/kubelet.key"),
+    });
+    let overrides: serde_json::Map<String, Value> = host
+        .kubelet
+        .config
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    merge_json(&mut config, Value::Object(overrides));
+    yaml(&sorted(config))
+}
+
+/// `/etc/systemd/system/kubelet.service` for `host`.
+pub fn unit(host: &Host) -> String {
+    let kubelet = &host.kubelet;
+    let runtime = if kubelet.container_runtime_endpoint.contains("crio") {
+        Some("crio.service")
+    } else if kubelet.container_runtime_endpoint.contains("containerd") {
+        Some("containerd.service")
+    } else {
+        None
+    };
+    let mut flags: Vec<(String, String)> = vec![
+        ("config".into(), format!("{KUBELET_CONFIG}")),
+        ("hostname-override".into(), host.name.clone()),
+        ("kubeconfig".into(), format!("{KUBERNETES}/kubelet.conf")),
+        ("node-ip".into(), host.address.to_string()),
+    ];
+    if !host.labels.is_empty() {
+        let labels: Vec<String> = host
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        flags.push(("node-labels".into(), labels.join(",")));
+    }
+    if !host.taints.is_empty() {
+        let taints: Vec<String> = host
+            .taints
+            .iter()
+            .map(|taint| {
+                let effect = match taint.effect {
+                    TaintEffect::NoSchedule => "NoSchedule",
+                    TaintEffect::PreferNoSchedule => "PreferNoSchedule",
+                    TaintEffect::NoExecute => "NoExecute",
+                };
+                format!("{}={}:{effect}", taint.key, taint.value)
+            })
+            .collect();
+        flags.push(("register-with-taints".into(), taints.join(",")));
+    }
+    flags.retain(|(name, _)| !kubelet.extra_args.contains_key(name));
+    flags.extend(
+        kubelet
+            .extra_args
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    flags.sort();
+
+    let mut unit = String::from(
+        "# Written by kcompile: the kubelet, configured by /var/lib/kubelet/config.yaml.\n[Unit]\n\
+         Description=kubelet: The Kubernetes Node Agent\nDocumentation=https://kubernetes.io/docs/\n",
+    );
+    match runtime {
+        Some(service) => {
+            let _ = writeln!(
+                unit,
+                "Wants=network-online.target {service}\nAfter=network-online.target {service}"
+            );
+        }
+        None => unit.push_str("Wants=network-online.target\nAfter=network-online.target\n"),
+    }
+    unit.push_str("\n[Service]\n");
+    let mut env = kubelet.extra_env.clone();
+    env.sort();
+    for (name, value) in env {
+        let _ = writeln!(
+            unit,
+            "Environment=\"{name}={}\"",
+            value.replace('"', "\\\"")
+        );
+    }
+    let _ = write!(unit, "ExecStart={}", kubelet.binary_path);
+    for (name, value) in flags {
+        let _ = write!(unit, " \\\n  --{name}={value}");
+    }
+    unit.push_str("\nRestart=always\nStartLimitInterval=0\nRestartSec=10\n\n[Install]\nWantedBy=multi-user.target\n");
+    unit
+}
+
+/// The value with every object's keys in alphabetical order, as Kubernetes writes configs.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
