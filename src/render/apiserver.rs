@@ -111,24 +111,24 @@ pub fn pod<'a>(cluster: &Cluster, host: &'a Host) -> StaticPod<'a> {
     if cluster.encryption.is_some() {
         args.push((
             "encryption-provider-config".into(),
-            format!("{ENCRYPTION_CONFIG}"),
+            ENCRYPTION_CONFIG.to_owned(),
         ));
         mounts.push(Mount::same(
             "encryption-config",
-            &format!("{ENCRYPTION_CONFIG}"),
+            ENCRYPTION_CONFIG,
             true,
             "File",
         ));
     }
     if let Some(audit) = &cluster.audit {
-        args.push(("audit-policy-file".into(), format!("{AUDIT_POLICY}")));
+        args.push(("audit-policy-file".into(), AUDIT_POLICY.to_owned()));
         args.push(("audit-log-path".into(), audit.log_path.clone()));
         args.push(("audit-log-maxage".into(), audit.max_age.to_string()));
         args.push(("audit-log-maxbackup".into(), audit.max_backups.to_string()));
         args.push(("audit-log-maxsize".into(), audit.max_size.to_string()));
         mounts.push(Mount::same(
             "audit-policy",
-            &format!("{AUDIT_POLICY}"),
+            AUDIT_POLICY,
             true,
             "File",
         ));

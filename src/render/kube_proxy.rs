@@ -39,7 +39,7 @@ pub fn config(cluster: &Cluster, host: &Host, mode: ProxyMode) -> String {
 
 /// The kube-proxy static pod for `host`.
 pub fn pod<'a>(cluster: &Cluster, host: &'a Host) -> StaticPod<'a> {
-    let config = format!("{KUBE_PROXY_CONFIG}");
+    let config = KUBE_PROXY_CONFIG.to_owned();
     let config_dir = config
         .rsplit_once('/')
         .map_or("/", |(dir, _)| dir)

@@ -58,7 +58,7 @@ pub fn unit(host: &Host) -> String {
         None
     };
     let mut flags: Vec<(String, String)> = vec![
-        ("config".into(), format!("{KUBELET_CONFIG}")),
+        ("config".into(), KUBELET_CONFIG.to_owned()),
         ("hostname-override".into(), host.name.clone()),
         ("kubeconfig".into(), format!("{KUBERNETES}/kubelet.conf")),
         ("node-ip".into(), host.address.to_string()),
