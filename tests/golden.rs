@@ -22,6 +22,7 @@ fn goldened(path: &str) -> bool {
                 | "var/lib/kubelet/config.yaml"
                 | "var/lib/kube-proxy/config.conf"
                 | "etc/kubernetes/encryption-config.yaml"
+                | "etc/kubernetes/addons/rbac.yaml"
         )
 }
 
@@ -58,7 +59,14 @@ fn certificate_subjects(root: &Path) -> String {
             .subject_alternative_name()
             .ok()
             .flatten()
-            .map(|ext| ext.value.general_names.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+            .map(|ext| {
+                ext.value
+                    .general_names
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
             .unwrap_or_default();
         lines.push(format!(
             "{}: subject [{}] issuer [{}] sans [{sans}]",
@@ -74,11 +82,18 @@ fn certificate_subjects(root: &Path) -> String {
 fn rendered_files_match_the_golden_files() {
     let bless = std::env::var_os("KCOMPILE_BLESS").is_some();
     let golden_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ha-3-masters.yaml")).unwrap();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/ha-3-masters.yaml"
+    ))
+    .unwrap();
     let mut mismatches = Vec::new();
     for version in VERSIONS {
         let temp = tempfile::tempdir().unwrap();
-        let spec = example.replace("kubernetesVersion: v1.36.3", &format!("kubernetesVersion: {version}"));
+        let spec = example.replace(
+            "kubernetesVersion: v1.36.3",
+            &format!("kubernetesVersion: {version}"),
+        );
         assert_ne!(spec, example, "the example names its version on one line");
         std::fs::write(temp.path().join("cluster.yaml"), spec).unwrap();
         for host in HOSTS {
@@ -95,11 +110,24 @@ fn rendered_files_match_the_golden_files() {
                 .map(|e| e.unwrap())
                 .filter(|e| e.file_type().is_file())
                 .filter_map(|e| {
-                    let relative = e.path().strip_prefix(&root).unwrap().to_string_lossy().into_owned();
-                    goldened(&relative).then(|| (PathBuf::from(relative), filter(&std::fs::read_to_string(e.path()).unwrap())))
+                    let relative = e
+                        .path()
+                        .strip_prefix(&root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    goldened(&relative).then(|| {
+                        (
+                            PathBuf::from(relative),
+                            filter(&std::fs::read_to_string(e.path()).unwrap()),
+                        )
+                    })
                 })
                 .collect();
-            produced.push((PathBuf::from("certificates.txt"), certificate_subjects(&root)));
+            produced.push((
+                PathBuf::from("certificates.txt"),
+                certificate_subjects(&root),
+            ));
             let golden_dir = golden_root.join(version).join(host);
             for (relative, text) in &produced {
                 let golden = golden_dir.join(relative);
@@ -107,15 +135,23 @@ fn rendered_files_match_the_golden_files() {
                     std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
                     std::fs::write(&golden, text).unwrap();
                 } else if std::fs::read_to_string(&golden).ok().as_deref() != Some(text.as_str()) {
-                    mismatches.push(format!("{} differs (KCOMPILE_BLESS=1 rewrites it)", golden.display()));
+                    mismatches.push(format!(
+                        "{} differs (KCOMPILE_BLESS=1 rewrites it)",
+                        golden.display()
+                    ));
                 }
             }
             // No golden file is left that the build no longer produces.
             if golden_dir.is_dir() {
-                for entry in walkdir::WalkDir::new(&golden_dir).into_iter().map(|e| e.unwrap()).filter(|e| e.file_type().is_file()) {
+                for entry in walkdir::WalkDir::new(&golden_dir)
+                    .into_iter()
+                    .map(|e| e.unwrap())
+                    .filter(|e| e.file_type().is_file())
+                {
                     let relative = entry.path().strip_prefix(&golden_dir).unwrap();
                     if !produced.iter().any(|(path, _)| path == relative) {
-                        mismatches.push(format!("{} is no longer produced", entry.path().display()));
+                        mismatches
+                            .push(format!("{} is no longer produced", entry.path().display()));
                     }
                 }
             }

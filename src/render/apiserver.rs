@@ -126,12 +126,7 @@ pub fn pod<'a>(cluster: &Cluster, host: &'a Host) -> StaticPod<'a> {
         args.push(("audit-log-maxage".into(), audit.max_age.to_string()));
         args.push(("audit-log-maxbackup".into(), audit.max_backups.to_string()));
         args.push(("audit-log-maxsize".into(), audit.max_size.to_string()));
-        mounts.push(Mount::same(
-            "audit-policy",
-            AUDIT_POLICY,
-            true,
-            "File",
-        ));
+        mounts.push(Mount::same("audit-policy", AUDIT_POLICY, true, "File"));
         if let Some((dir, _)) = audit
             .log_path
             .rsplit_once('/')

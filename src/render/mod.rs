@@ -1,6 +1,7 @@
 //! Rendering: a cluster, its PKI material and one host to that host's files. Pure: no clock, no
 //! randomness, no file system; the same inputs give the same bytes.
 
+pub mod addons;
 pub mod apiserver;
 pub mod audit;
 pub mod controller_manager;
@@ -192,6 +193,17 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         files.add(
             KUBE_PROXY_CONFIG,
             kube_proxy::config(cluster, host, mode),
+            PUBLIC,
+        );
+    }
+    if cluster
+        .hosts_with(Role::ControlPlane)
+        .next()
+        .is_some_and(|first| first.name == host.name)
+    {
+        files.add(
+            format!("{}/rbac.yaml", addons::ADDONS),
+            addons::rbac(cluster),
             PUBLIC,
         );
     }
