@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::spec::{EncryptionProvider, HostPathType, KeyAlgorithm, ProxyMode, Role, TaintEffect};
+use crate::spec::{
+    AnonymousAuth, EncryptionProvider, HostPathType, KeyAlgorithm, ProxyMode, Role, TaintEffect,
+};
 use crate::versions::{EtcdVersion, KubeVersion};
 
 /// A cluster ready to compile.
@@ -26,6 +28,8 @@ pub struct Cluster {
     pub control_plane_endpoint: Option<Endpoint>,
     /// The port every apiserver listens on.
     pub api_server_port: u16,
+    /// Anonymous access to the apiserver.
+    pub anonymous_auth: AnonymousAuth,
     /// Address ranges and DNS.
     pub networking: Networking,
     /// PKI settings.

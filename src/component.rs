@@ -91,6 +91,9 @@ impl Component {
                 "set `aggregation.allowedNames`"
             }
             (Component::ApiServer, "encryption-provider-config") => "set `encryption`",
+            (Component::ApiServer, "anonymous-auth" | "authentication-config") => {
+                "set `apiServer.anonymousAuth` (`enabled`, `health-only`, `disabled`)"
+            }
             (Component::ApiServer, "audit-policy-file") => "set `audit.policyFile`",
             (Component::ApiServer, "audit-log-path") => "set `audit.logPath`",
             (Component::ApiServer, "audit-log-maxage") => "set `audit.maxAge`",

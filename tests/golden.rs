@@ -23,6 +23,7 @@ fn goldened(path: &str) -> bool {
                 | "var/lib/kube-proxy/config.conf"
                 | "etc/kubernetes/encryption-config.yaml"
                 | "etc/kubernetes/addons/rbac.yaml"
+                | "etc/kubernetes/authentication-config.yaml"
         )
 }
 

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::pod::{Mount, Probes, StaticPod};
-use super::{AUDIT_POLICY, ENCRYPTION_CONFIG, PKI, ca_trust_mounts};
+use super::{AUDIT_POLICY, AUTHENTICATION_CONFIG, ENCRYPTION_CONFIG, PKI, ca_trust_mounts, yaml};
 use crate::cluster::{Cluster, EtcdTopology, Host};
 use crate::component::Component;
-use crate::spec::Role;
+use crate::spec::{AnonymousAuth, Role};
 
 /// The apiserver's static pod for `host`.
 pub fn pod<'a>(cluster: &Cluster, host: &'a Host) -> StaticPod<'a> {
@@ -135,6 +135,22 @@ pub fn pod<'a>(cluster: &Cluster, host: &'a Host) -> StaticPod<'a> {
             mounts.push(Mount::same("audit-log", dir, false, "DirectoryOrCreate"));
         }
     }
+    match cluster.anonymous_auth {
+        AnonymousAuth::Enabled => {}
+        AnonymousAuth::Disabled => args.push(("anonymous-auth".into(), "false".into())),
+        AnonymousAuth::HealthOnly => {
+            args.push((
+                "authentication-config".into(),
+                AUTHENTICATION_CONFIG.to_owned(),
+            ));
+            mounts.push(Mount::same(
+                "authentication-config",
+                AUTHENTICATION_CONFIG,
+                true,
+                "File",
+            ));
+        }
+    }
     // Without kube-proxy the apiserver cannot reach service IPs: route to endpoints instead.
     if cluster.kube_proxy.is_none() {
         args.push(("enable-aggregator-routing".into(), "true".into()));
@@ -166,4 +182,22 @@ fn join(nets: &[ipnet::IpNet]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// The AuthenticationConfiguration that lets anonymous requests reach the health endpoints only
+/// (`apiserver.config.k8s.io/v1` from v1.34, where structured authentication went GA).
+pub fn authentication_config(cluster: &Cluster) -> String {
+    let api_version = if cluster.kubernetes_version.minor >= 34 {
+        "apiserver.config.k8s.io/v1"
+    } else {
+        "apiserver.config.k8s.io/v1beta1"
+    };
+    yaml(&serde_json::json!({
+        "apiVersion": api_version,
+        "kind": "AuthenticationConfiguration",
+        "anonymous": {
+            "enabled": true,
+            "conditions": [{"path": "/livez"}, {"path": "/readyz"}, {"path": "/healthz"}],
+        },
+    }))
 }

@@ -39,6 +39,8 @@ pub const KUBE_PROXY_CONFIG: &str = "/var/lib/kube-proxy/config.conf";
 pub const ENCRYPTION_CONFIG: &str = "/etc/kubernetes/encryption-config.yaml";
 /// The audit policy.
 pub const AUDIT_POLICY: &str = "/etc/kubernetes/audit-policy.yaml";
+/// The apiserver's AuthenticationConfiguration (anonymous access to health endpoints only).
+pub const AUTHENTICATION_CONFIG: &str = "/etc/kubernetes/authentication-config.yaml";
 
 /// Every file `host` needs. A host receives only what its roles use: workers get the cluster CA
 /// certificate, their own kubelet credentials and kube-proxy's, and nothing else.
@@ -187,6 +189,13 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         }
         if let Some(audit) = &cluster.audit {
             files.add(AUDIT_POLICY, audit::policy(audit), SECRET);
+        }
+        if cluster.anonymous_auth == crate::spec::AnonymousAuth::HealthOnly {
+            files.add(
+                AUTHENTICATION_CONFIG,
+                apiserver::authentication_config(cluster),
+                PUBLIC,
+            );
         }
     }
     if let Some(mode) = cluster.kube_proxy {

@@ -228,13 +228,29 @@ pub struct ComponentSpec {
     pub resources: Option<ResourcesSpec>,
 }
 
-/// kube-apiserver: a component plus its port.
+/// Who may reach the apiserver without credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnonymousAuth {
+    /// The apiserver's default: anonymous requests reach authorization.
+    Enabled,
+    /// Only `/livez`, `/readyz` and `/healthz`, through an AuthenticationConfiguration (the kubelet
+    /// probes them without credentials).
+    HealthOnly,
+    /// `--anonymous-auth=false`: health probes need credentials too.
+    Disabled,
+}
+
+/// kube-apiserver: a component plus its port and anonymous access.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApiServerSpec {
     /// The port each apiserver listens on (`--secure-port`); default 6443.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bind_port: Option<u16>,
+    /// Anonymous access: `enabled`, `health-only`, `disabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anonymous_auth: Option<AnonymousAuth>,
     /// See [`ComponentSpec::image`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,

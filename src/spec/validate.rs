@@ -196,6 +196,11 @@ impl Checker<'_> {
             image_repository,
             control_plane_endpoint: endpoint?,
             api_server_port: *api_server_port?,
+            anonymous_auth: spec
+                .api_server
+                .as_ref()
+                .and_then(|a| a.anonymous_auth)
+                .unwrap_or(crate::spec::AnonymousAuth::Enabled),
             networking: networking?,
             pki: pki?,
             etcd: etcd?,
