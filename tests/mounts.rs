@@ -36,7 +36,9 @@ fn under(path: &str, dir: &str) -> Option<String> {
     if path == dir {
         Some(String::new())
     } else {
-        path.strip_prefix(dir).filter(|rest| rest.starts_with('/')).map(str::to_owned)
+        path.strip_prefix(dir)
+            .filter(|rest| rest.starts_with('/'))
+            .map(str::to_owned)
     }
 }
 
@@ -54,7 +56,12 @@ fn every_flag_path_is_mounted_and_provided() {
         // Files an external etcd's spec tells the operator to place.
         let placed: BTreeSet<&str> = spec
             .lines()
-            .filter_map(|line| line.trim().strip_prefix("caFile: ").or_else(|| line.trim().strip_prefix("certFile: ")).or_else(|| line.trim().strip_prefix("keyFile: ")))
+            .filter_map(|line| {
+                line.trim()
+                    .strip_prefix("caFile: ")
+                    .or_else(|| line.trim().strip_prefix("certFile: "))
+                    .or_else(|| line.trim().strip_prefix("keyFile: "))
+            })
             .map(|value| value.split_whitespace().next().unwrap_or_default())
             .collect();
         let temp = tempfile::tempdir().unwrap();
@@ -68,33 +75,60 @@ fn every_flag_path_is_mounted_and_provided() {
                 let pod: Value = serde_saphyr::from_str(&text).unwrap();
                 let spec = &pod["spec"];
                 let container = &spec["containers"][0];
-                let mounts = container["volumeMounts"].as_array().cloned().unwrap_or_default();
+                let mounts = container["volumeMounts"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 let volumes = spec["volumes"].as_array().cloned().unwrap_or_default();
                 let data_dirs: Vec<String> = volumes
                     .iter()
                     .filter(|v| v["hostPath"]["type"] == "DirectoryOrCreate")
                     .filter_map(|v| v["hostPath"]["path"].as_str().map(str::to_owned))
                     .collect();
-                for arg in container["command"].as_array().unwrap().iter().filter_map(Value::as_str) {
-                    let Some(value) = arg.strip_prefix("--").and_then(|a| a.split_once('=')).map(|(_, v)| v) else {
+                for arg in container["command"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(Value::as_str)
+                {
+                    let Some(value) = arg
+                        .strip_prefix("--")
+                        .and_then(|a| a.split_once('='))
+                        .map(|(_, v)| v)
+                    else {
                         continue;
                     };
                     for path in paths(value) {
                         checked += 1;
-                        let what = format!("{}: {}: {arg}: {path}", host.file_name().unwrap().to_string_lossy(), manifest.file_name().unwrap().to_string_lossy());
+                        let what = format!(
+                            "{}: {}: {arg}: {path}",
+                            host.file_name().unwrap().to_string_lossy(),
+                            manifest.file_name().unwrap().to_string_lossy()
+                        );
                         let Some((mount, rest)) = mounts.iter().find_map(|m| {
                             under(path, m["mountPath"].as_str().unwrap()).map(|rest| (m, rest))
                         }) else {
                             problems.push(format!("{what}: no volumeMount covers it"));
                             continue;
                         };
-                        let volume = volumes.iter().find(|v| v["name"] == mount["name"]).expect("mount has a volume");
-                        let host_path = format!("{}{rest}", volume["hostPath"]["path"].as_str().unwrap());
+                        let volume = volumes
+                            .iter()
+                            .find(|v| v["name"] == mount["name"])
+                            .expect("mount has a volume");
+                        let host_path =
+                            format!("{}{rest}", volume["hostPath"]["path"].as_str().unwrap());
                         let in_bundle = host.join(host_path.trim_start_matches('/'));
-                        let is_data_dir = data_dirs.iter().any(|dir| under(&host_path, dir).is_some())
-                            && (arg.starts_with("--data-dir") || arg.starts_with("--audit-log-path"));
-                        if !(in_bundle.is_file() || is_data_dir || placed.contains(host_path.as_str())) {
-                            problems.push(format!("{what}: host path {host_path} is not in the bundle"));
+                        let is_data_dir =
+                            data_dirs.iter().any(|dir| under(&host_path, dir).is_some())
+                                && (arg.starts_with("--data-dir")
+                                    || arg.starts_with("--audit-log-path"));
+                        if !(in_bundle.is_file()
+                            || is_data_dir
+                            || placed.contains(host_path.as_str()))
+                        {
+                            problems.push(format!(
+                                "{what}: host path {host_path} is not in the bundle"
+                            ));
                         }
                     }
                 }

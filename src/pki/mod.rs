@@ -261,7 +261,12 @@ pub fn ensure(
             };
             Inspected::parse(&cert)
                 .and_then(|inspected| inspected.check_external(&leaf, ca_pem, &key))
-                .map_err(|e| StateError(format!("`{cert_file}`: {e}")))?;
+                .map_err(|e| {
+                    StateError(format!(
+                        "`{cert_file}`: {e}; `{}` has no key in the state dir (external CA mode), so kcompile cannot reissue it",
+                        ca_path(leaf.issuer, "crt")
+                    ))
+                })?;
             certs.insert(
                 leaf.id.clone(),
                 Issued {

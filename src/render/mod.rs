@@ -125,8 +125,8 @@ fn pki_files(files: &mut FileSet, pki: &Pki, host: &Host) {
     }
 }
 
-/// Kubeconfigs, each with the server it dials: the control-plane endpoint for admins and
-/// workers, the local apiserver for control-plane components and control-plane kubelets
+/// Kubeconfigs, each with the server it dials: the control-plane endpoint for admins, workers and
+/// kube-proxy, the local apiserver for control-plane components and control-plane kubelets
 /// (kubeadm's ControlPlaneKubeletLocalMode).
 fn kubeconfigs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
     let cluster_ca = &pki.authorities[&Authority::Cluster];
@@ -174,7 +174,8 @@ fn kubeconfigs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         pki.leaf(name, "kubelet-client"),
         node_server,
     );
-    write("kube-proxy.conf", pki.leaf(name, "kube-proxy"), node_server);
+    // kube-proxy dials the shared endpoint on every host, as kubeadm's DaemonSet does.
+    write("kube-proxy.conf", pki.leaf(name, "kube-proxy"), &shared);
 }
 
 /// The encryption config, audit policy, kube-proxy and kubelet configs, the kubelet unit.

@@ -154,7 +154,10 @@ impl StaticPod<'_> {
         let name = self.component.binary();
         let mounts = self.mounts();
         let mut annotations = self.annotations.clone();
-        annotations.insert(CONFIG_HASH.to_owned(), config_hash(&mounts, files));
+        annotations.insert(
+            CONFIG_HASH.to_owned(),
+            config_hash(&self.flags(), &mounts, files),
+        );
         let mut command = vec![name.to_owned()];
         command.extend(
             self.flags()
@@ -327,15 +330,20 @@ fn volume_name(path: &str) -> String {
     name[..name.len().min(63)].trim_end_matches('-').to_owned()
 }
 
-/// sha256 over the path and bytes of every bundle file under a mounted host path, in path order.
-fn config_hash(mounts: &[Mount], files: &FileSet) -> String {
+/// sha256 over the path and bytes of every bundle file the pod reads: those its flags name and
+/// those mounted one by one. Other files in a mounted directory (another component's certificate
+/// in `/etc/kubernetes/pki`) do not restart it when they change.
+fn config_hash(flags: &[(String, String)], mounts: &[Mount], files: &FileSet) -> String {
+    let named: Vec<&str> = flags
+        .iter()
+        .flat_map(|(_, value)| flag_paths(value))
+        .collect();
     let mut hasher = Sha256::new();
     for (path, file) in &files.files {
         let absolute = format!("/{path}");
-        if mounts
-            .iter()
-            .any(|mount| covers(&mount.host_path, &absolute))
-        {
+        let read = named.contains(&absolute.as_str())
+            || mounts.iter().any(|mount| mount.host_path == absolute);
+        if read {
             hasher.update(absolute.as_bytes());
             hasher.update([0]);
             hasher.update(&file.bytes);
