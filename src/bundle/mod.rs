@@ -2,6 +2,7 @@
 //! that consume it (a deterministic tar, a directory tree).
 
 pub mod dir;
+pub mod manifest;
 pub mod tar;
 
 use std::collections::BTreeMap;

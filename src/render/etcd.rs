@@ -70,15 +70,6 @@ pub fn pod<'a>(cluster: &Cluster, host: &'a Host, token: &str) -> Option<StaticP
         args.push(("experimental-initial-corrupt-check", "true".into()));
         args.push(("experimental-watch-progress-notify-interval", "5s".into()));
     }
-    let (liveness, readiness, startup) = if modern {
-        ("/livez", Some("/readyz".to_owned()), "/readyz")
-    } else {
-        (
-            "/health?exclude=NOSPACE&serializable=true",
-            None,
-            "/health?serializable=false",
-        )
-    };
     Some(StaticPod {
         component: Component::Etcd,
         version: cluster.kubernetes_version,
@@ -94,9 +85,10 @@ pub fn pod<'a>(cluster: &Cluster, host: &'a Host, token: &str) -> Option<StaticP
             host: "127.0.0.1".into(),
             port: METRICS_PORT,
             scheme: "HTTP",
-            liveness: liveness.into(),
-            readiness,
-            startup: startup.into(),
+            // `/livez` and `/readyz` exist from etcd 3.5.11; kcompile's oldest etcd is 3.5.24.
+            liveness: "/livez".into(),
+            readiness: Some("/readyz".into()),
+            startup: "/readyz".into(),
         }),
         annotations: BTreeMap::from([(
             "kubeadm.kubernetes.io/etcd.advertise-client-urls".to_owned(),

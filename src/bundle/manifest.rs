@@ -1,0 +1,134 @@
+//! The MANIFEST inside every bundle (`etc/kubernetes/kcompile/MANIFEST`): which cluster, host and
+//! version it was compiled for, a hash of the resolved spec, and one line per file kcompile owns on
+//! the host (mode, sha256, path). It is what makes `diff` exact: a file listed in the MANIFEST on
+//! a machine but no longer produced is one to remove.
+
+use std::fmt::Write;
+
+use sha2::{Digest, Sha256};
+
+use super::{FileSet, PUBLIC};
+use crate::pki::inspect::hex;
+
+/// Where the MANIFEST lives in a host's root.
+pub const PATH: &str = "etc/kubernetes/kcompile/MANIFEST";
+
+/// What a bundle was compiled for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Header {
+    /// Cluster name.
+    pub cluster: String,
+    /// Host name.
+    pub host: String,
+    /// Kubernetes version.
+    pub kubernetes: String,
+    /// sha256 of the resolved spec.
+    pub spec_sha256: String,
+}
+
+/// One file of a MANIFEST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Unix mode.
+    pub mode: u32,
+    /// sha256 of the contents, hex.
+    pub sha256: String,
+    /// Path relative to the host's root.
+    pub path: String,
+}
+
+/// A parsed MANIFEST.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Manifest {
+    /// Its header.
+    pub header: Header,
+    /// Its files.
+    pub entries: Vec<Entry>,
+}
+
+/// sha256 of `bytes`, hex.
+pub fn sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Adds the MANIFEST of `files` to them.
+pub fn add(files: &mut FileSet, header: &Header) {
+    let mut text = String::from("# kcompile MANIFEST: every file kcompile owns on this host\n");
+    let _ = writeln!(text, "cluster: {}", header.cluster);
+    let _ = writeln!(text, "host: {}", header.host);
+    let _ = writeln!(text, "kubernetes: {}", header.kubernetes);
+    let _ = writeln!(text, "spec-sha256: {}", header.spec_sha256);
+    for (path, file) in &files.files {
+        let _ = writeln!(text, "{:04o} {} {path}", file.mode, sha256(&file.bytes));
+    }
+    files.add(PATH, text, PUBLIC);
+}
+
+/// Reads a MANIFEST; a line that is neither a header nor a file entry is an error naming it.
+pub fn parse(text: &str) -> Result<Manifest, String> {
+    let mut manifest = Manifest::default();
+    for (number, line) in text.lines().enumerate() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        if let Some((key, value)) = line.split_once(": ") {
+            let value = value.to_owned();
+            match key {
+                "cluster" => manifest.header.cluster = value,
+                "host" => manifest.header.host = value,
+                "kubernetes" => manifest.header.kubernetes = value,
+                "spec-sha256" => manifest.header.spec_sha256 = value,
+                _ => return Err(format!("line {}: unknown header `{key}`", number + 1)),
+            }
+            continue;
+        }
+        let mut fields = line.splitn(3, ' ');
+        let (Some(mode), Some(sha), Some(path)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(format!("line {}: expected `MODE SHA256 PATH`", number + 1));
+        };
+        let mode = u32::from_str_radix(mode, 8)
+            .map_err(|_| format!("line {}: `{mode}` is not a mode", number + 1))?;
+        if sha.len() != 64
+            || !sha.bytes().all(|b| b.is_ascii_hexdigit())
+            || path.is_empty()
+            || path.starts_with('/')
+            || path.split('/').any(|c| c == "..")
+        {
+            return Err(format!("line {}: expected `MODE SHA256 PATH`", number + 1));
+        }
+        manifest.entries.push(Entry {
+            mode,
+            sha256: sha.to_owned(),
+            path: path.to_owned(),
+        });
+    }
+    Ok(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_garbage() {
+        let mut files = FileSet::default();
+        files.add("/etc/kubernetes/admin.conf", "x", 0o600);
+        let header = Header {
+            cluster: "prod".into(),
+            host: "master01".into(),
+            kubernetes: "v1.37.1".into(),
+            spec_sha256: "ab".into(),
+        };
+        add(&mut files, &header);
+        let text = String::from_utf8(files.files[PATH].bytes.clone()).unwrap();
+        let manifest = parse(&text).unwrap();
+        assert_eq!(manifest.header, header);
+        assert_eq!(manifest.entries.len(), 1);
+        assert_eq!(manifest.entries[0].mode, 0o600);
+        assert_eq!(manifest.entries[0].path, "etc/kubernetes/admin.conf");
+        assert!(parse("0600 nothex etc/x\n").is_err());
+        assert!(parse("0600 0000000000000000000000000000000000000000000000000000000000000000 ../../etc/passwd\n").is_err());
+        assert!(parse("garbage\n").unwrap_err().starts_with("line 1:"));
+    }
+}
