@@ -77,6 +77,54 @@ The CAs (with their keys when present; without a key a CA is external: kcompile 
 but never signs) and sa.key/sa.pub are copied into the state dir. The next `kcompile build` issues
 every leaf certificate from them, so the running cluster keeps trusting the new files.")]
     Import(ImportArgs),
+    /// Show what a build would change on a machine: files, certificates, secrets, restarts.
+    #[command(after_help = "\
+Examples:
+  kcompile diff --host master01                 # against this machine's /
+  kcompile diff --host master01 --root /mnt/master01
+  kcompile diff --host worker01 --stat
+  kcompile diff --host worker01 -o json
+
+Secrets never appear: keys, kubeconfig credentials and encryption keys show as fingerprints.
+Exit status: 0 no change, 1 changes, 2 error.")]
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// The host whose bundle to compare.
+    #[arg(long, value_name = "HOST")]
+    host: String,
+    /// The machine's root (its files are under ROOT/etc/kubernetes...).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+    /// Colors: auto (when stdout is a terminal), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// One line per changed file.
+    #[arg(long, conflicts_with = "name_only")]
+    stat: bool,
+    /// Only the paths that differ.
+    #[arg(long)]
+    name_only: bool,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +282,7 @@ pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Build(args) => build(&args),
         Command::Certs(args) => certs(&args),
         Command::Import(args) => import(&args),
+        Command::Diff(args) => diff(&args),
     }
 }
 
@@ -301,30 +350,17 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
         });
     }
     let loaded = load(&args.spec)?;
-    let cluster = &loaded.cluster;
     let hosts: Vec<&Host> = match &args.host {
-        Some(name) => vec![find_host(cluster, name)?],
-        None => cluster.hosts.iter().collect(),
+        Some(name) => vec![find_host(&loaded.cluster, name)?],
+        None => loaded.cluster.hosts.iter().collect(),
     };
-    let state_dir = args.spec.state_dir();
-    let state = StateDir::open(&state_dir).map_err(|e| Error::State(e.0))?;
     let options = IssueOptions {
         renew_within: args.renew_within.unwrap_or_default(),
         ..IssueOptions::default()
     };
-    let (pki, report) = pki::ensure(&state, cluster, &options).map_err(|e| Error::State(e.0))?;
-    for (id, why) in &report.issued {
-        eprintln!("issued {id} ({why})");
-    }
-    eprintln!(
-        "state {}: {} keys generated, {} certificates issued, {} reused",
-        state_dir.display(),
-        report.new_keys.len(),
-        report.issued.len(),
-        (pki.certs.len() + pki.authorities.len()).saturating_sub(report.issued.len()),
-    );
+    let pki = issue(&loaded, &args.spec, &options)?;
     for host in hosts {
-        let files = render::host_files(cluster, &pki, host);
+        let files = host_bundle(&loaded, &pki, host);
         match (&args.out, args.all, args.format) {
             (None, _, _) => {
                 let mut stdout = io::stdout().lock();
@@ -348,6 +384,70 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
         }
     }
     Ok(ExitStatus::Success)
+}
+
+/// Opens the state dir and issues or reuses the PKI; prints what it issued.
+fn issue(loaded: &Loaded, args: &SpecArgs, options: &IssueOptions) -> Result<pki::Pki, Error> {
+    let state_dir = args.state_dir();
+    let state = StateDir::open(&state_dir).map_err(|e| Error::State(e.0))?;
+    let (pki, report) =
+        pki::ensure(&state, &loaded.cluster, options).map_err(|e| Error::State(e.0))?;
+    for (id, why) in &report.issued {
+        eprintln!("issued {id} ({why})");
+    }
+    let total = pki.certs.len() + pki.authorities.len();
+    eprintln!(
+        "state {}: {} keys generated, {} certificates issued, {} reused",
+        state_dir.display(),
+        report.new_keys.len(),
+        report.issued.len(),
+        total.saturating_sub(report.issued.len()),
+    );
+    Ok(pki)
+}
+
+/// A host's files and their MANIFEST.
+fn host_bundle(loaded: &Loaded, pki: &pki::Pki, host: &Host) -> bundle::FileSet {
+    let mut files = render::host_files(&loaded.cluster, pki, host);
+    let header = bundle::manifest::Header {
+        cluster: loaded.cluster.name.clone(),
+        host: host.name.clone(),
+        kubernetes: loaded.cluster.kubernetes_version.to_string(),
+        spec_sha256: loaded.spec_sha256(),
+    };
+    bundle::manifest::add(&mut files, &header);
+    files
+}
+
+fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
+    let loaded = load(&args.spec)?;
+    let host = find_host(&loaded.cluster, &args.host)?;
+    let pki = issue(&loaded, &args.spec, &IssueOptions::default())?;
+    let files = host_bundle(&loaded, &pki, host);
+    let report = crate::diff::compare(&host.name, &files, &args.root).map_err(Error::State)?;
+    let format = match args.output {
+        OutputFormat::Json => crate::diff::Format::Json,
+        OutputFormat::Text => crate::diff::Format::Text {
+            style: if args.stat {
+                crate::diff::Style::Stat
+            } else if args.name_only {
+                crate::diff::Style::NameOnly
+            } else {
+                crate::diff::Style::Full
+            },
+            color: match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => io::stdout().is_terminal(),
+            },
+        },
+    };
+    print(&report.render(format))?;
+    Ok(if report.has_changes() {
+        ExitStatus::Differences
+    } else {
+        ExitStatus::Success
+    })
 }
 
 fn certs(args: &CertsArgs) -> Result<ExitStatus, Error> {

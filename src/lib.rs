@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod cli;
 pub mod cluster;
 pub mod component;
+pub mod diff;
 pub mod error;
 pub mod init;
 pub mod pki;

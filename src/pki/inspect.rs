@@ -14,8 +14,14 @@ use super::keys::Key;
 pub struct Inspected {
     /// DER bytes.
     pub der: Vec<u8>,
+    /// Start of validity.
+    pub not_before: OffsetDateTime,
     /// Expiry.
     pub not_after: OffsetDateTime,
+    /// The subject, `CN=…, O=…`.
+    pub subject: String,
+    /// The issuer, `CN=…`.
+    pub issuer: String,
     /// Whether it is a CA.
     pub is_ca: bool,
     /// Subject CN.
@@ -72,7 +78,10 @@ impl Inspected {
         }
         Ok(Inspected {
             der: der.to_vec(),
+            not_before: cert.validity().not_before.to_datetime(),
             not_after: cert.validity().not_after.to_datetime(),
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
             is_ca: cert.is_ca(),
             common_name: name(cert.subject()),
             issuer_common_name: name(cert.issuer()),

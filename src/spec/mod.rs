@@ -36,6 +36,12 @@ impl Loaded {
     pub fn resolved_yaml(&self) -> String {
         resolved::render(&self.layered, &self.cluster)
     }
+
+    /// sha256 of the resolved spec: equal for two specs that compile to the same cluster.
+    pub fn spec_sha256(&self) -> String {
+        let json = serde_json::to_string(&self.layered.spec).unwrap_or_default();
+        crate::bundle::manifest::sha256(json.as_bytes())
+    }
 }
 
 /// Merges `top` over `base` the way profiles layer: mappings key by key, everything else replaced.
