@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::spec::LoadBalancerKind;
 use crate::spec::{
     AnonymousAuth, EncryptionProvider, HostPathType, KeyAlgorithm, ProxyMode, Role, TaintEffect,
 };
@@ -28,6 +29,8 @@ pub struct Cluster {
     pub control_plane_endpoint: Option<Endpoint>,
     /// The port every apiserver listens on.
     pub api_server_port: u16,
+    /// The load balancer kcompile runs, if any.
+    pub load_balancer: Option<LoadBalancer>,
     /// Anonymous access to the apiserver.
     pub anonymous_auth: AnonymousAuth,
     /// Address ranges and DNS.
@@ -64,6 +67,25 @@ pub enum EndpointHost {
     Ip(IpAddr),
     /// A DNS name (goes into DNS SANs).
     Dns(String),
+}
+
+/// A load balancer in front of the apiservers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancer {
+    /// Which kind.
+    pub kind: LoadBalancerKind,
+    /// Interface holding the VIP (keepalived, kube-vip).
+    pub interface: String,
+    /// VRRP virtual router id (keepalived).
+    pub virtual_router_id: u8,
+    /// Local proxy port on 127.0.0.1 (local-proxy).
+    pub local_port: u16,
+    /// haproxy image.
+    pub haproxy_image: String,
+    /// keepalived image.
+    pub keepalived_image: String,
+    /// kube-vip image.
+    pub kube_vip_image: String,
 }
 
 /// Address ranges and DNS of the cluster.
@@ -249,6 +271,9 @@ pub struct KubeletSettings {
     pub extra_args: BTreeMap<String, String>,
     /// Unit environment.
     pub extra_env: Vec<(String, String)>,
+    /// Join by TLS bootstrap (workers only): a bootstrap token instead of an issued client
+    /// certificate.
+    pub tls_bootstrap: bool,
 }
 
 impl Cluster {

@@ -38,6 +38,9 @@ pub struct Spec {
     /// Service and pod address ranges and the cluster DNS domain.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub networking: Option<NetworkingSpec>,
+    /// A load balancer kcompile runs in front of the apiservers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<LoadBalancerSpec>,
     /// Key algorithm, validity periods and extra SANs of the PKI.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pki: Option<PkiSpec>,
@@ -375,6 +378,49 @@ pub struct KubeletSpec {
     /// `Environment=` lines of the systemd unit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extra_env: Option<Vec<EnvSpec>>,
+    /// Join workers by TLS bootstrap (a bootstrap token) instead of an issued client certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_bootstrap: Option<bool>,
+}
+
+/// How the control-plane endpoint survives the loss of a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadBalancerKind {
+    /// keepalived holds the VIP, haproxy balances to every apiserver (static pods on each
+    /// control-plane host).
+    KeepalivedHaproxy,
+    /// kube-vip holds the VIP in ARP mode (a static pod on each control-plane host).
+    KubeVip,
+    /// haproxy on every other host listens on 127.0.0.1 and balances to every apiserver.
+    LocalProxy,
+}
+
+/// The load balancer in front of the apiservers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LoadBalancerSpec {
+    /// `keepalived-haproxy`, `kube-vip` or `local-proxy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<LoadBalancerKind>,
+    /// Network interface that holds the VIP (keepalived, kube-vip).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// VRRP virtual router id, 1-255 (keepalived); default 51.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub virtual_router_id: Option<u8>,
+    /// Port the local proxy listens on at 127.0.0.1 (local-proxy); default 6443.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_port: Option<u16>,
+    /// haproxy image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub haproxy_image: Option<String>,
+    /// keepalived image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keepalived_image: Option<String>,
+    /// kube-vip image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube_vip_image: Option<String>,
 }
 
 /// A hostPath volume added to a pod.

@@ -21,10 +21,10 @@ use super::types::{
 };
 use crate::cluster::{
     Aggregation, Audit, Cluster, Encryption, Endpoint, EndpointHost, EtcdTopology, Host,
-    KubeletSettings, Networking, PkiSettings, PodSettings, Taint, Volume,
+    KubeletSettings, LoadBalancer, Networking, PkiSettings, PodSettings, Taint, Volume,
 };
 use crate::component::Component;
-use crate::spec::ProxyMode;
+use crate::spec::{LoadBalancerKind, ProxyMode};
 use crate::versions::{
     DEFAULT_KUBERNETES_VERSION, EtcdVersion, FlagStatus, GateStatus, KubeVersion, flag_status,
     gate_status,
@@ -184,6 +184,8 @@ impl Checker<'_> {
         let kube_proxy = self.kube_proxy(spec, kubernetes_version);
         let hosts = self.hosts(spec, networking.as_ref());
         let endpoint = self.endpoint(spec, &hosts, networking.as_ref());
+        let load_balancer =
+            self.load_balancer(spec, &hosts, endpoint.as_ref(), api_server_port.copied());
         let etcd = self.etcd(spec, &hosts);
 
         let (kube, etcd_version) = (kubernetes_version?, etcd_version?);
@@ -195,6 +197,7 @@ impl Checker<'_> {
             etcd_version,
             image_repository,
             control_plane_endpoint: endpoint?,
+            load_balancer: load_balancer?,
             api_server_port: *api_server_port?,
             anonymous_auth: spec
                 .api_server
@@ -1026,6 +1029,117 @@ impl Checker<'_> {
         Some(Some(Endpoint { host, port }))
     }
 
+    fn load_balancer(
+        &mut self,
+        spec: &Spec,
+        hosts: &Option<Vec<Host>>,
+        endpoint: Option<&Option<Endpoint>>,
+        api_port: Option<u16>,
+    ) -> Option<Option<LoadBalancer>> {
+        let Some(lb) = &spec.load_balancer else {
+            return Some(None);
+        };
+        let kind = *self.required(lb.kind.as_ref(), "loadBalancer.kind")?;
+        let interface = lb.interface.clone().unwrap_or_default();
+        let vip = kind != LoadBalancerKind::LocalProxy;
+        if vip {
+            match endpoint {
+                Some(Some(Endpoint {
+                    host: EndpointHost::Ip(ip),
+                    port,
+                })) => {
+                    if hosts.iter().flatten().any(|host| host.address == *ip) {
+                        self.error(
+                            "controlPlaneEndpoint.host",
+                            format!("the VIP {ip} is a host's own address"),
+                            "the load balancer moves the VIP between control-plane hosts; pick a free address in their subnet",
+                        );
+                    }
+                    if kind == LoadBalancerKind::KeepalivedHaproxy && Some(*port) == api_port {
+                        self.error(
+                            "controlPlaneEndpoint.port",
+                            format!("haproxy and the apiserver would both listen on port {port}"),
+                            "haproxy runs on the control-plane hosts: give the endpoint another port, e.g. 8443 (the Kubernetes HA guide's choice)",
+                        );
+                    }
+                    if kind == LoadBalancerKind::KubeVip && Some(*port) != api_port {
+                        self.error(
+                            "controlPlaneEndpoint.port",
+                            format!("kube-vip forwards nothing: clients reach the apiserver's own port {}, not {port}", api_port.unwrap_or(6443)),
+                            "set `controlPlaneEndpoint.port` to `apiServer.bindPort`",
+                        );
+                    }
+                }
+                Some(Some(_)) => self.error(
+                    "controlPlaneEndpoint.host",
+                    "a VIP load balancer needs an IP address as the control-plane endpoint",
+                    "set `controlPlaneEndpoint.host` to the virtual IP",
+                ),
+                Some(None) => self.error(
+                    "loadBalancer",
+                    "a VIP load balancer needs `controlPlaneEndpoint`",
+                    "set `controlPlaneEndpoint.host` to the virtual IP and its port",
+                ),
+                None => {}
+            }
+            if interface.is_empty() {
+                self.error(
+                    "loadBalancer",
+                    "`loadBalancer.interface` is not set",
+                    "name the network interface that holds the VIP on the control-plane hosts, e.g. `eth0`",
+                );
+            } else if interface.len() > 15 || interface.contains(['/', ' ']) {
+                self.error(
+                    "loadBalancer.interface",
+                    format!("`{interface}` is not a network interface name"),
+                    "e.g. `eth0`, `ens18`",
+                );
+            }
+        }
+        let virtual_router_id = lb.virtual_router_id.unwrap_or(51);
+        if virtual_router_id == 0 {
+            self.error(
+                "loadBalancer.virtualRouterId",
+                "virtual router id 0 is reserved",
+                "use 1-255, unique on the network segment",
+            );
+        }
+        let local_port = lb.local_port.unwrap_or(6443);
+        if local_port == 0 {
+            self.error(
+                "loadBalancer.localPort",
+                "port 0 is not a port",
+                "the default is 6443",
+            );
+        }
+        let mut image = |field: &str, value: &Option<String>, default: &str| match value {
+            Some(image) => {
+                if let Some(problem) = image_problem(image) {
+                    self.error(
+                        &format!("loadBalancer.{field}"),
+                        format!("image `{image}` {problem}"),
+                        "write a full image reference",
+                    );
+                }
+                image.clone()
+            }
+            None => default.to_owned(),
+        };
+        Some(Some(LoadBalancer {
+            kind,
+            interface,
+            virtual_router_id,
+            local_port,
+            haproxy_image: image("haproxyImage", &lb.haproxy_image, DEFAULT_HAPROXY_IMAGE),
+            keepalived_image: image(
+                "keepalivedImage",
+                &lb.keepalived_image,
+                DEFAULT_KEEPALIVED_IMAGE,
+            ),
+            kube_vip_image: image("kubeVipImage", &lb.kube_vip_image, DEFAULT_KUBE_VIP_IMAGE),
+        }))
+    }
+
     fn etcd(&mut self, spec: &Spec, hosts: &Option<Vec<Host>>) -> Option<EtcdTopology> {
         let etcd = spec.etcd.clone().unwrap_or_default();
         let members: Vec<&Host> = hosts
@@ -1407,6 +1521,9 @@ impl Checker<'_> {
             settings.extra_env.retain(|(known, _)| *known != name);
             settings.extra_env.push((name, value));
         }
+        if let Some(bootstrap) = spec.tls_bootstrap {
+            settings.tls_bootstrap = bootstrap;
+        }
     }
 
     fn check_flag(
@@ -1650,6 +1767,13 @@ impl Checker<'_> {
         out
     }
 }
+
+/// The haproxy image a load balancer runs unless the spec names one.
+pub const DEFAULT_HAPROXY_IMAGE: &str = "docker.io/library/haproxy:2.8";
+/// The keepalived image.
+pub const DEFAULT_KEEPALIVED_IMAGE: &str = "docker.io/osixia/keepalived:2.0.20";
+/// The kube-vip image.
+pub const DEFAULT_KUBE_VIP_IMAGE: &str = "ghcr.io/kube-vip/kube-vip:v0.8.9";
 
 static EMPTY: ComponentSpec = ComponentSpec {
     image: None,
