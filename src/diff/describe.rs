@@ -12,7 +12,8 @@ use crate::bundle::manifest::sha256;
 use crate::pki::inspect::{Inspected, date};
 
 /// Keys whose values are secrets (or credentials too long to read) in YAML files.
-const REDACTED_KEYS: [&str; 6] = [
+const REDACTED_KEYS: [&str; 7] = [
+    "token-secret",
     "client-key-data",
     "client-certificate-data",
     "certificate-authority-data",

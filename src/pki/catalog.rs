@@ -230,16 +230,19 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
             ));
         }
         let node = format!("system:node:{}", host.name);
-        certs.push(leaf(
-            "kubelet-client",
-            on,
-            Authority::Cluster,
-            &node,
-            &["system:nodes"],
-            Usage::Client,
-            Vec::new(),
-            validity,
-        ));
+        // A worker that joins by TLS bootstrap asks the cluster for its client certificate.
+        if !joins_by_bootstrap(host) {
+            certs.push(leaf(
+                "kubelet-client",
+                on,
+                Authority::Cluster,
+                &node,
+                &["system:nodes"],
+                Usage::Client,
+                Vec::new(),
+                validity,
+            ));
+        }
         let serving = dedup(vec![San::Dns(host.name.clone()), San::Ip(host.address)]);
         certs.push(leaf(
             "kubelet-serving",
@@ -265,6 +268,11 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
         }
     }
     certs
+}
+
+/// Whether `host` joins by TLS bootstrap: a worker (not a control plane) whose kubelet asks for it.
+pub fn joins_by_bootstrap(host: &Host) -> bool {
+    host.kubelet.tls_bootstrap && !host.has(Role::ControlPlane)
 }
 
 #[allow(clippy::too_many_arguments)]

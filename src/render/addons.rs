@@ -3,6 +3,9 @@
 //! operator to apply once the apiserver answers:
 //! `kubectl --kubeconfig /etc/kubernetes/super-admin.conf apply -f /etc/kubernetes/addons/`.
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -31,6 +34,64 @@ pub fn rbac(cluster: &Cluster) -> String {
         ));
     }
     bindings.iter().map(yaml).collect::<Vec<_>>().join("---\n")
+}
+
+/// The group a bootstrap token's kubelets authenticate as (kubeadm's).
+pub const BOOTSTRAP_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
+
+/// What TLS bootstrap needs: the bootstrap token Secret, the binding that lets its kubelets create
+/// certificate requests, and the two that approve node client certificates automatically (the
+/// first one and every renewal). The token does not expire: delete the Secret (or rotate the
+/// token in the state dir) once the workers have joined.
+pub fn bootstrap(token: &str) -> String {
+    let (id, secret) = token.split_once('.').unwrap_or((token, ""));
+    let token_secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(format!("bootstrap-token-{id}")),
+            namespace: Some("kube-system".into()),
+            ..ObjectMeta::default()
+        },
+        type_: Some("bootstrap.kubernetes.io/token".into()),
+        string_data: Some(BTreeMap::from([
+            ("auth-extra-groups".to_owned(), BOOTSTRAP_GROUP.to_owned()),
+            (
+                "description".to_owned(),
+                "kcompile: joins workers by TLS bootstrap".to_owned(),
+            ),
+            ("token-id".to_owned(), id.to_owned()),
+            ("token-secret".to_owned(), secret.to_owned()),
+            (
+                "usage-bootstrap-authentication".to_owned(),
+                "true".to_owned(),
+            ),
+            ("usage-bootstrap-signing".to_owned(), "true".to_owned()),
+        ])),
+        ..Secret::default()
+    };
+    let bindings = [
+        binding(
+            "kubeadm:kubelet-bootstrap",
+            "system:node-bootstrapper",
+            "Group",
+            BOOTSTRAP_GROUP,
+        ),
+        binding(
+            "kubeadm:node-autoapprove-bootstrap",
+            "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+            "Group",
+            BOOTSTRAP_GROUP,
+        ),
+        binding(
+            "kubeadm:node-autoapprove-certificate-rotation",
+            "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+            "Group",
+            "system:nodes",
+        ),
+    ];
+    std::iter::once(yaml(&token_secret))
+        .chain(bindings.iter().map(yaml))
+        .collect::<Vec<_>>()
+        .join("---\n")
 }
 
 fn binding(name: &str, role: &str, kind: &str, subject: &str) -> ClusterRoleBinding {

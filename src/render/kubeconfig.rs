@@ -16,10 +16,22 @@ pub struct Kubeconfig<'a> {
     pub ca_pem: &'a str,
     /// User name (the client certificate's CN).
     pub user: &'a str,
-    /// PEM client certificate.
-    pub cert_pem: &'a str,
-    /// PEM client key.
-    pub key_pem: &'a str,
+    /// How the user authenticates.
+    pub credentials: Credentials<'a>,
+}
+
+/// A kubeconfig user's credentials.
+#[derive(Debug, Clone, Copy)]
+pub enum Credentials<'a> {
+    /// A client certificate and its key (PEM).
+    Certificate {
+        /// PEM client certificate.
+        cert_pem: &'a str,
+        /// PEM client key.
+        key_pem: &'a str,
+    },
+    /// A bearer token (a bootstrap token).
+    Token(&'a str),
 }
 
 #[derive(Serialize)]
@@ -67,10 +79,15 @@ struct NamedUser<'a> {
 
 #[derive(Serialize)]
 struct UserEntry {
-    #[serde(rename = "client-certificate-data")]
-    client_certificate_data: String,
-    #[serde(rename = "client-key-data")]
-    client_key_data: String,
+    #[serde(
+        rename = "client-certificate-data",
+        skip_serializing_if = "Option::is_none"
+    )]
+    client_certificate_data: Option<String>,
+    #[serde(rename = "client-key-data", skip_serializing_if = "Option::is_none")]
+    client_key_data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
 }
 
 impl Kubeconfig<'_> {
@@ -97,9 +114,17 @@ impl Kubeconfig<'_> {
             kind: "Config",
             users: [NamedUser {
                 name: self.user,
-                user: UserEntry {
-                    client_certificate_data: STANDARD.encode(self.cert_pem),
-                    client_key_data: STANDARD.encode(self.key_pem),
+                user: match self.credentials {
+                    Credentials::Certificate { cert_pem, key_pem } => UserEntry {
+                        client_certificate_data: Some(STANDARD.encode(cert_pem)),
+                        client_key_data: Some(STANDARD.encode(key_pem)),
+                        token: None,
+                    },
+                    Credentials::Token(token) => UserEntry {
+                        client_certificate_data: None,
+                        client_key_data: None,
+                        token: Some(token.to_owned()),
+                    },
                 },
             }],
         };

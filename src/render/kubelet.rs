@@ -63,6 +63,12 @@ pub fn unit(host: &Host) -> String {
         ("kubeconfig".into(), format!("{KUBERNETES}/kubelet.conf")),
         ("node-ip".into(), host.address.to_string()),
     ];
+    if crate::pki::catalog::joins_by_bootstrap(host) {
+        flags.push((
+            "bootstrap-kubeconfig".into(),
+            super::BOOTSTRAP_KUBECONFIG.to_owned(),
+        ));
+    }
     if !host.labels.is_empty() {
         let labels: Vec<String> = host
             .labels

@@ -15,10 +15,10 @@ pub mod scheduler;
 
 use crate::bundle::{FileSet, PUBLIC, SECRET};
 use crate::cluster::{Cluster, EndpointHost, Host};
-use crate::pki::catalog::Authority;
+use crate::pki::catalog::{Authority, joins_by_bootstrap};
 use crate::pki::{Issued, Pki};
 use crate::spec::Role;
-use kubeconfig::Kubeconfig;
+use kubeconfig::{Credentials, Kubeconfig};
 use pod::Mount;
 
 /// The PKI directory on a host.
@@ -37,6 +37,8 @@ pub const KUBELET_UNIT: &str = "/etc/systemd/system/kubelet.service";
 pub const KUBE_PROXY_CONFIG: &str = "/var/lib/kube-proxy/config.conf";
 /// The EncryptionConfiguration.
 pub const ENCRYPTION_CONFIG: &str = "/etc/kubernetes/encryption-config.yaml";
+/// The kubeconfig a TLS-bootstrapping kubelet starts with (the kubelet writes kubelet.conf).
+pub const BOOTSTRAP_KUBECONFIG: &str = "/etc/kubernetes/bootstrap-kubelet.conf";
 /// The audit policy.
 pub const AUDIT_POLICY: &str = "/etc/kubernetes/audit-policy.yaml";
 /// The apiserver's AuthenticationConfiguration (anonymous access to health endpoints only).
@@ -139,8 +141,10 @@ fn kubeconfigs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
                 server,
                 ca_pem: &cluster_ca.cert_pem,
                 user: &issued.spec.common_name,
-                cert_pem: &issued.cert_pem,
-                key_pem: &issued.key_pem,
+                credentials: Credentials::Certificate {
+                    cert_pem: &issued.cert_pem,
+                    key_pem: &issued.key_pem,
+                },
             }
             .render();
             files.add(format!("{KUBERNETES}/{file}"), text, SECRET);
@@ -176,6 +180,17 @@ fn kubeconfigs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
     );
     // kube-proxy dials the shared endpoint on every host, as kubeadm's DaemonSet does.
     write("kube-proxy.conf", pki.leaf(name, "kube-proxy"), &shared);
+    if joins_by_bootstrap(host) {
+        let text = Kubeconfig {
+            cluster: &cluster.name,
+            server: node_server,
+            ca_pem: &cluster_ca.cert_pem,
+            user: "tls-bootstrap-token-user",
+            credentials: Credentials::Token(&pki.secrets.bootstrap_token),
+        }
+        .render();
+        files.add(BOOTSTRAP_KUBECONFIG, text, SECRET);
+    }
 }
 
 /// The encryption config, audit policy, kube-proxy and kubelet configs, the kubelet unit.
@@ -211,6 +226,13 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         .next()
         .is_some_and(|first| first.name == host.name)
     {
+        if cluster.hosts.iter().any(joins_by_bootstrap) {
+            files.add(
+                format!("{}/bootstrap.yaml", addons::ADDONS),
+                addons::bootstrap(&pki.secrets.bootstrap_token),
+                SECRET,
+            );
+        }
         files.add(
             format!("{}/rbac.yaml", addons::ADDONS),
             addons::rbac(cluster),
