@@ -358,7 +358,7 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
         renew_within: args.renew_within.unwrap_or_default(),
         ..IssueOptions::default()
     };
-    let pki = issue(&loaded, &args.spec, &options)?;
+    let (pki, state) = issue(&loaded, &args.spec, &options)?;
     for host in hosts {
         let files = host_bundle(&loaded, &pki, host);
         match (&args.out, args.all, args.format) {
@@ -383,13 +383,32 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
             }
         }
     }
+    crate::upgrade::record(&state, loaded.cluster.kubernetes_version)
+        .map_err(|e| Error::State(e.0))?;
     Ok(ExitStatus::Success)
 }
 
 /// Opens the state dir and issues or reuses the PKI; prints what it issued.
-fn issue(loaded: &Loaded, args: &SpecArgs, options: &IssueOptions) -> Result<pki::Pki, Error> {
+fn issue(
+    loaded: &Loaded,
+    args: &SpecArgs,
+    options: &IssueOptions,
+) -> Result<(pki::Pki, StateDir), Error> {
     let state_dir = args.state_dir();
     let state = StateDir::open(&state_dir).map_err(|e| Error::State(e.0))?;
+    let target = loaded.cluster.kubernetes_version;
+    if let Some(last) = crate::upgrade::last_built(&state).map_err(|e| Error::State(e.0))?
+        && let Some((message, hint)) = crate::upgrade::refusal(last, target)
+    {
+        let diagnostic = loaded.layered.diagnostic(
+            crate::spec::Severity::Error,
+            "kubernetesVersion",
+            false,
+            message,
+            Some(hint),
+        );
+        return Err(Error::Spec(vec![diagnostic]));
+    }
     let (pki, report) =
         pki::ensure(&state, &loaded.cluster, options).map_err(|e| Error::State(e.0))?;
     for (id, why) in &report.issued {
@@ -403,7 +422,7 @@ fn issue(loaded: &Loaded, args: &SpecArgs, options: &IssueOptions) -> Result<pki
         report.issued.len(),
         total.saturating_sub(report.issued.len()),
     );
-    Ok(pki)
+    Ok((pki, state))
 }
 
 /// A host's files and their MANIFEST.
@@ -422,7 +441,7 @@ fn host_bundle(loaded: &Loaded, pki: &pki::Pki, host: &Host) -> bundle::FileSet 
 fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
     let loaded = load(&args.spec)?;
     let host = find_host(&loaded.cluster, &args.host)?;
-    let pki = issue(&loaded, &args.spec, &IssueOptions::default())?;
+    let (pki, _) = issue(&loaded, &args.spec, &IssueOptions::default())?;
     let files = host_bundle(&loaded, &pki, host);
     let report = crate::diff::compare(&host.name, &files, &args.root).map_err(Error::State)?;
     let format = match args.output {

@@ -15,6 +15,7 @@ pub mod init;
 pub mod pki;
 pub mod render;
 pub mod spec;
+pub mod upgrade;
 pub mod versions;
 
 use clap::Parser;

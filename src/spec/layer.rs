@@ -59,6 +59,28 @@ impl Layered {
         &self.layers[index]
     }
 
+    /// A diagnostic at `path` (its key when `on_key`), in the layer that wrote it.
+    pub fn diagnostic(
+        &self,
+        severity: Severity,
+        path: &str,
+        on_key: bool,
+        message: String,
+        hint: Option<String>,
+    ) -> Diagnostic {
+        let layer = self.layer_of(path);
+        let position = on_key
+            .then(|| layer.map.key(path))
+            .flatten()
+            .or_else(|| layer.map.value(path))
+            .unwrap_or(Position {
+                line: 1,
+                column: 1,
+                len: 1,
+            });
+        Diagnostic::new(severity, &layer.source, position, message, hint)
+    }
+
     /// The spec layer.
     pub fn spec_layer(&self) -> &Layer {
         &self.layers[self.layers.len() - 1]

@@ -14,7 +14,7 @@ use super::names::{
     dns_subdomain_problem, is_dns_label, is_label_value, is_qualified_name, is_quantity,
     parse_duration, parse_san,
 };
-use super::source::{Position, child, element};
+use super::source::{child, element};
 use super::types::{
     API_VERSION, ArgValue, ComponentSpec, EnvSpec, KubeletSpec, ResourcesSpec, Role, Spec,
     VolumeSpec,
@@ -88,23 +88,10 @@ impl Checker<'_> {
         message: String,
         hint: Option<String>,
     ) {
-        let layer = self.layered.layer_of(path);
-        let position = on_key
-            .then(|| layer.map.key(path))
-            .flatten()
-            .or_else(|| layer.map.value(path))
-            .unwrap_or(Position {
-                line: 1,
-                column: 1,
-                len: 1,
-            });
-        self.diagnostics.push(Diagnostic::new(
-            severity,
-            &layer.source,
-            position,
-            message,
-            hint,
-        ));
+        let diagnostic = self
+            .layered
+            .diagnostic(severity, path, on_key, message, hint);
+        self.diagnostics.push(diagnostic);
     }
 
     /// The first of `paths` that the spec itself wrote (so an error about two values lands on the
