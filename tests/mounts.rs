@@ -85,12 +85,13 @@ fn every_flag_path_is_mounted_and_provided() {
                     .filter(|v| v["hostPath"]["type"] == "DirectoryOrCreate")
                     .filter_map(|v| v["hostPath"]["path"].as_str().map(str::to_owned))
                     .collect();
-                for arg in container["command"]
+                // Load-balancer pods run their image's entrypoint and may have only `args`.
+                let command = container["command"]
                     .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter_map(Value::as_str)
-                {
+                    .into_iter()
+                    .chain(container["args"].as_array())
+                    .flatten();
+                for arg in command.filter_map(Value::as_str) {
                     let Some(value) = arg
                         .strip_prefix("--")
                         .and_then(|a| a.split_once('='))
