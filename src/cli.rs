@@ -88,6 +88,68 @@ Examples:
 Secrets never appear: keys, kubeconfig credentials and encryption keys show as fingerprints.
 Exit status: 0 no change, 1 changes, 2 error.")]
     Diff(DiffArgs),
+    /// Check one host's files as they are, without the spec or the state: certificate chains,
+    /// SANs, RBAC names, the front-proxy and service-account keys, mounts, flags, expiry.
+    #[command(after_help = "\
+Examples:
+  kcompile verify --root /                      # this machine (kcompile, kubeadm or a tutorial)
+  kcompile verify --root /mnt/master01
+  kcompile verify master01.tar                  # a bundle from `kcompile build`
+  kcompile build --host master01 | kcompile verify -
+  kcompile verify --root / --warn-within 90d
+
+One line per finding (`error: FILE: message`, `warning: FILE: message`), then a summary.
+Exit status: 0 no errors (warnings allowed), 1 errors found, 2 the input cannot be read.")]
+    Verify(VerifyArgs),
+    /// Rotate the service-account key or the encryption key in phases, without downtime.
+    #[command(after_help = "\
+Examples:
+  kcompile rotate sa-key --phase 1          # the new key verifies
+  kcompile rotate sa-key --phase 2          # the new key signs
+  kcompile rotate sa-key --phase 3          # the old key goes
+  kcompile rotate encryption-key --phase 1  # the new key can decrypt
+  kcompile rotate encryption-key --phase 2  # the new key encrypts; then rewrite every secret
+  kcompile rotate encryption-key --phase 3  # the old key goes
+
+After each phase: kcompile build, kcompile diff, roll out every control-plane host, then the next
+phase. The state dir remembers the phase; retired keys are kept under retired/ in it.")]
+    Rotate(RotateArgs),
+}
+
+#[derive(Debug, Args)]
+struct RotateArgs {
+    /// What to rotate.
+    #[arg(value_enum)]
+    what: RotateWhat,
+    /// The phase to move to: 1, 2 or 3, one after the other.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3))]
+    phase: u8,
+    #[command(flatten)]
+    spec: SpecArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RotateWhat {
+    SaKey,
+    EncryptionKey,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The host's root: its files are under ROOT/etc/kubernetes, ROOT/var/lib/kubelet...
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "bundle",
+        required_unless_present = "bundle"
+    )]
+    root: Option<PathBuf>,
+    /// A bundle tar from `kcompile build` (`-` reads stdin).
+    #[arg(value_name = "BUNDLE.tar")]
+    bundle: Option<PathBuf>,
+    /// Warn about certificates that expire within this time (`30d`, `720h`).
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_duration_arg)]
+    warn_within: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -283,6 +345,8 @@ pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Certs(args) => certs(&args),
         Command::Import(args) => import(&args),
         Command::Diff(args) => diff(&args),
+        Command::Verify(args) => verify(&args),
+        Command::Rotate(args) => rotate(&args),
     }
 }
 
@@ -463,6 +527,53 @@ fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
     };
     print(&report.render(format))?;
     Ok(if report.has_changes() {
+        ExitStatus::Differences
+    } else {
+        ExitStatus::Success
+    })
+}
+
+fn rotate(args: &RotateArgs) -> Result<ExitStatus, Error> {
+    let loaded = load(&args.spec)?;
+    let what = match args.what {
+        RotateWhat::SaKey => pki::rotation::Rotated::ServiceAccountKey,
+        RotateWhat::EncryptionKey => pki::rotation::Rotated::EncryptionKey,
+    };
+    if what == pki::rotation::Rotated::EncryptionKey && loaded.cluster.encryption.is_none() {
+        return Err(Error::Usage {
+            message: "encryption at rest is off, so there is no key to rotate".into(),
+            hint: "set `encryption.enabled: true`".into(),
+        });
+    }
+    // The PKI must exist before one of its keys can be rotated.
+    let (_, state) = issue(&loaded, &args.spec, &IssueOptions::default())?;
+    let next = pki::rotation::advance(&state, what, args.phase, loaded.cluster.pki.key_algorithm)
+        .map_err(|e| Error::State(e.0))?;
+    eprintln!("{next}");
+    Ok(ExitStatus::Success)
+}
+
+fn verify(args: &VerifyArgs) -> Result<ExitStatus, Error> {
+    let input = match (&args.root, &args.bundle) {
+        (Some(root), _) => crate::verify::Input::Root(root.clone()),
+        (None, Some(bundle)) => crate::verify::Input::Tar(bundle.clone()),
+        (None, None) => {
+            return Err(Error::Usage {
+                message: "nothing to verify".into(),
+                hint: "name a root (`--root /`) or a bundle tar".into(),
+            });
+        }
+    };
+    let options = crate::verify::Options {
+        warn_within: args.warn_within,
+        now: time::OffsetDateTime::now_utc(),
+    };
+    let report = crate::verify::run(&input, &options).map_err(|unreadable| Error::Usage {
+        message: unreadable.message,
+        hint: unreadable.hint,
+    })?;
+    print(&report.render())?;
+    Ok(if report.count(crate::verify::Severity::Error) > 0 {
         ExitStatus::Differences
     } else {
         ExitStatus::Success

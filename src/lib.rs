@@ -16,6 +16,7 @@ pub mod pki;
 pub mod render;
 pub mod spec;
 pub mod upgrade;
+pub mod verify;
 pub mod versions;
 
 use clap::Parser;

@@ -36,6 +36,8 @@ fn filter(text: &str) -> String {
                 format!("{key}--initial-cluster-token=[TOKEN]")
             } else if let Some((key, _)) = line.split_once("secret: ") {
                 format!("{key}secret: [KEY]")
+            } else if let Some((key, _)) = line.split_once("name: key-") {
+                format!("{key}name: key-[HASH]")
             } else {
                 line.to_owned()
             }

@@ -82,6 +82,16 @@ fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start().trim_start_matches("- ");
+        // keepalived writes `auth_pass SECRET`.
+        if let Some(secret) = trimmed.strip_prefix("auth_pass ") {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            let newline = if line.ends_with('\n') { "\n" } else { "" };
+            out.push_str(&format!(
+                "{indent}auth_pass <{}>{newline}",
+                fingerprint(secret.trim().as_bytes())
+            ));
+            continue;
+        }
         let key = trimmed.split(':').next().unwrap_or_default();
         match trimmed.split_once(": ") {
             Some((_, value)) if REDACTED_KEYS.contains(&key) && !value.trim().is_empty() => {
@@ -314,6 +324,7 @@ mod tests {
         );
         assert!(redacted.contains("client-key-data: <sha256:"));
         assert!(redact("- secret: zzz\n").starts_with("- secret: <sha256:"));
+        assert!(redact("    auth_pass abcdefgh\n").starts_with("    auth_pass <sha256:"));
     }
 
     #[test]

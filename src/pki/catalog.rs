@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Cluster, EndpointHost, EtcdTopology, Host, San};
-use crate::spec::Role;
+use crate::spec::{LoadBalancerKind, Role};
 
 /// One of the three certificate authorities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -302,7 +302,8 @@ fn leaf(
     }
 }
 
-/// kubeadm's apiserver SANs (`GetAPIServerAltNames`) plus the spec's extra SANs.
+/// kubeadm's apiserver SANs (`GetAPIServerAltNames`), 127.0.0.1 behind a local proxy, plus the
+/// spec's extra SANs.
 fn apiserver_sans(cluster: &Cluster, host: &Host) -> Vec<San> {
     let domain = &cluster.networking.dns_domain;
     let mut sans = vec![
@@ -319,6 +320,14 @@ fn apiserver_sans(cluster: &Cluster, host: &Host) -> Vec<San> {
             EndpointHost::Ip(ip) => San::Ip(*ip),
             EndpointHost::Dns(name) => San::Dns(name.clone()),
         });
+    }
+    // Kubelets and kube-proxies behind a local proxy dial https://127.0.0.1:<localPort>.
+    if cluster
+        .load_balancer
+        .as_ref()
+        .is_some_and(|lb| lb.kind == LoadBalancerKind::LocalProxy)
+    {
+        sans.push(San::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     }
     sans.extend(cluster.pki.api_server_sans.iter().cloned());
     dedup(sans)

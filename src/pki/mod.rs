@@ -12,6 +12,7 @@ pub mod expiry;
 pub mod import;
 pub mod inspect;
 pub mod keys;
+pub mod rotation;
 pub mod secrets;
 pub mod store;
 
@@ -72,6 +73,8 @@ pub struct Pki {
     pub service_account_public: String,
     /// Generated secrets (encryption key, etcd token, bootstrap token).
     pub secrets: secrets::Secrets,
+    /// Key rotations in progress.
+    pub rotations: rotation::Rotations,
 }
 
 impl Pki {
@@ -342,6 +345,7 @@ pub fn ensure(
             service_account_key: sa_key.to_pem(),
             service_account_public: sa_public,
             secrets: secrets::ensure(state)?,
+            rotations: rotation::load(state)?,
         },
         report,
     ))

@@ -1,5 +1,6 @@
 //! Random secrets that live in the state dir beside the PKI, created once and reused: the
-//! encryption-at-rest key, the etcd initial-cluster token and a bootstrap token.
+//! encryption-at-rest key, the etcd initial-cluster token, a bootstrap token and the VRRP
+//! password keepalived instances share.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -15,6 +16,9 @@ pub struct Secrets {
     pub etcd_token: String,
     /// A bootstrap token, `[a-z0-9]{6}.[a-z0-9]{16}`.
     pub bootstrap_token: String,
+    /// keepalived's shared VRRP `auth_pass`, `[a-z0-9]{8}` (VRRP PASS authentication uses at most
+    /// 8 characters).
+    pub vrrp_password: String,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -36,6 +40,7 @@ pub fn ensure(state: &StateDir) -> Result<Secrets, StateError> {
         bootstrap_token: get_or_create(state, "secrets/bootstrap-token", || {
             Ok(format!("{}.{}", token_chars(6)?, token_chars(16)?))
         })?,
+        vrrp_password: get_or_create(state, "secrets/vrrp-password", || token_chars(8))?,
     })
 }
 
@@ -90,6 +95,13 @@ mod tests {
                 .bootstrap_token
                 .bytes()
                 .all(|b| b == b'.' || b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
+        assert_eq!(first.vrrp_password.len(), 8);
+        assert!(
+            first
+                .vrrp_password
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         );
         assert_eq!(ensure(&state).unwrap(), first, "reused, not regenerated");
         assert_eq!(format!("{first:?}"), "Secrets(..)");

@@ -129,6 +129,31 @@ impl StateDir {
     }
 }
 
+impl StateDir {
+    /// Moves `relative` under `retired/` with a timestamp: kcompile never deletes a key, it retires
+    /// it. Does nothing if the file does not exist.
+    pub fn retire(&self, relative: &str) -> Result<(), StateError> {
+        let from = self.root.join(relative);
+        if !from.exists() {
+            return Ok(());
+        }
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let to = self.root.join(format!("retired/{relative}.{stamp}"));
+        let dir = to.parent().unwrap_or(&self.root);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| io_error("create", dir, &e))?;
+        fs::rename(&from, &to).map_err(|e| io_error("retire", &from, &e))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_error("sync", dir, &e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

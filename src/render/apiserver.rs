@@ -5,13 +5,20 @@
 use std::collections::BTreeMap;
 
 use super::pod::{Mount, Probes, StaticPod};
-use super::{AUDIT_POLICY, AUTHENTICATION_CONFIG, ENCRYPTION_CONFIG, PKI, ca_trust_mounts, yaml};
+use super::{
+    AUDIT_POLICY, AUTHENTICATION_CONFIG, ENCRYPTION_CONFIG, PKI, ServiceAccountFiles,
+    ca_trust_mounts, yaml,
+};
 use crate::cluster::{Cluster, EtcdTopology, Host};
 use crate::component::Component;
 use crate::spec::{AnonymousAuth, Role};
 
 /// The apiserver's static pod for `host`.
-pub fn pod<'a>(cluster: &Cluster, host: &'a Host) -> StaticPod<'a> {
+pub fn pod<'a>(
+    cluster: &Cluster,
+    host: &'a Host,
+    service_account: &ServiceAccountFiles,
+) -> StaticPod<'a> {
     let address = host.address.to_string();
     let port = cluster.api_server_port;
     let mut args: Vec<(String, String)> = vec![
@@ -64,8 +71,10 @@ pub fn pod<'a>(cluster: &Cluster, host: &'a Host) -> StaticPod<'a> {
                 cluster.networking.dns_domain
             ),
         ),
-        ("service-account-key-file", format!("{PKI}/sa.pub")),
-        ("service-account-signing-key-file", format!("{PKI}/sa.key")),
+        (
+            "service-account-signing-key-file",
+            service_account.signing.clone(),
+        ),
         (
             "service-cluster-ip-range",
             join(&cluster.networking.service_subnets),
@@ -76,6 +85,9 @@ pub fn pod<'a>(cluster: &Cluster, host: &'a Host) -> StaticPod<'a> {
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))
     .collect();
+    for file in &service_account.verifying {
+        args.push(("service-account-key-file".to_owned(), file.clone()));
+    }
     let mut mounts = ca_trust_mounts();
     mounts.push(Mount::same("k8s-certs", PKI, true, "DirectoryOrCreate"));
 

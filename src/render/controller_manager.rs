@@ -2,7 +2,7 @@
 //! key for signing kubelet certificates (left out in external-CA mode).
 
 use super::pod::{Mount, Probes, StaticPod};
-use super::{KUBERNETES, PKI, ca_trust_mounts};
+use super::{KUBERNETES, PKI, ServiceAccountFiles, ca_trust_mounts};
 use crate::cluster::{Cluster, Host};
 use crate::component::Component;
 
@@ -11,7 +11,12 @@ const FLEXVOLUME_DIR: &str = "/usr/libexec/kubernetes/kubelet-plugins/volume/exe
 
 /// The controller-manager's static pod for `host`. `signs` says whether the cluster CA key is
 /// present (it is not in external-CA mode).
-pub fn pod<'a>(cluster: &Cluster, host: &'a Host, signs: bool) -> StaticPod<'a> {
+pub fn pod<'a>(
+    cluster: &Cluster,
+    host: &'a Host,
+    signs: bool,
+    service_account: &ServiceAccountFiles,
+) -> StaticPod<'a> {
     let kubeconfig = format!("{KUBERNETES}/controller-manager.conf");
     let join = |nets: &[ipnet::IpNet]| {
         nets.iter()
@@ -35,7 +40,10 @@ pub fn pod<'a>(cluster: &Cluster, host: &'a Host, signs: bool) -> StaticPod<'a> 
             format!("{PKI}/front-proxy-ca.crt"),
         ),
         ("root-ca-file", format!("{PKI}/ca.crt")),
-        ("service-account-private-key-file", format!("{PKI}/sa.key")),
+        (
+            "service-account-private-key-file",
+            service_account.signing.clone(),
+        ),
         (
             "service-cluster-ip-range",
             join(&cluster.networking.service_subnets),

@@ -5,11 +5,14 @@
 use serde_json::json;
 
 use super::yaml;
+use crate::bundle::manifest::sha256;
 use crate::cluster::Encryption;
 use crate::spec::EncryptionProvider;
 
-/// The EncryptionConfiguration; `key` is the base64 secret from the state dir.
-pub fn config(encryption: &Encryption, key: &str) -> String {
+/// The EncryptionConfiguration; `keys` are base64 secrets, the one that encrypts first. Each key
+/// is named after its hash: the apiserver writes the name into every ciphertext, so a name must
+/// never move to another secret.
+pub fn config(encryption: &Encryption, keys: &[String]) -> String {
     let provider = match encryption.provider {
         EncryptionProvider::Secretbox => "secretbox",
         EncryptionProvider::Aesgcm => "aesgcm",
@@ -21,7 +24,10 @@ pub fn config(encryption: &Encryption, key: &str) -> String {
         "resources": [{
             "resources": encryption.resources,
             "providers": [
-                {provider: {"keys": [{"name": "key1", "secret": key}]}},
+                {provider: {"keys": keys.iter().map(|key| json!({
+                    "name": format!("key-{}", &sha256(key.as_bytes())[..8]),
+                    "secret": key,
+                })).collect::<Vec<_>>()}},
                 {"identity": {}},
             ],
         }],

@@ -10,6 +10,7 @@ pub mod etcd;
 pub mod kube_proxy;
 pub mod kubeconfig;
 pub mod kubelet;
+pub mod load_balancer;
 pub mod pod;
 pub mod scheduler;
 
@@ -115,6 +116,12 @@ fn pki_files(files: &mut FileSet, pki: &Pki, host: &Host) {
             pki.service_account_public.as_bytes(),
             PUBLIC,
         );
+        if let Some((key, public)) = &pki.rotations.service_account_next {
+            files.add(format!("{PKI}/sa-next.pub"), public.as_bytes(), PUBLIC);
+            if pki.rotations.service_account_phase >= 2 {
+                files.add(format!("{PKI}/sa-next.key"), key.as_bytes(), SECRET);
+            }
+        }
     }
     if let Some(etcd_ca) = pki.authorities.get(&Authority::Etcd)
         && (host.has(Role::ControlPlane) || host.has(Role::Etcd))
@@ -129,7 +136,8 @@ fn pki_files(files: &mut FileSet, pki: &Pki, host: &Host) {
 
 /// Kubeconfigs, each with the server it dials: the control-plane endpoint for admins, workers and
 /// kube-proxy, the local apiserver for control-plane components and control-plane kubelets
-/// (kubeadm's ControlPlaneKubeletLocalMode).
+/// (kubeadm's ControlPlaneKubeletLocalMode), the local proxy on 127.0.0.1 for the kubelet and
+/// kube-proxy of hosts that run one (`loadBalancer.kind: local-proxy`).
 fn kubeconfigs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
     let cluster_ca = &pki.authorities[&Authority::Cluster];
     let local = format!("https://{}:{}", host.address, cluster.api_server_port);
@@ -168,18 +176,32 @@ fn kubeconfigs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         );
         write("scheduler.conf", pki.leaf(name, "scheduler"), &local);
     }
+    // With a local proxy (`loadBalancer.kind: local-proxy`), a host without an apiserver dials
+    // it on 127.0.0.1; its kube-proxy too.
+    let local_proxy = load_balancer::local_proxy_server(cluster, host);
     let node_server = if host.has(Role::ControlPlane) {
         &local
     } else {
-        &shared
+        local_proxy.as_ref().unwrap_or(&shared)
     };
     write(
         "kubelet.conf",
         pki.leaf(name, "kubelet-client"),
         node_server,
     );
-    // kube-proxy dials the shared endpoint on every host, as kubeadm's DaemonSet does.
-    write("kube-proxy.conf", pki.leaf(name, "kube-proxy"), &shared);
+    // kube-proxy dials the shared endpoint, as kubeadm's DaemonSet does (the local proxy where
+    // there is one); on a control plane without an endpoint, its own apiserver rather than the
+    // first control plane's.
+    let proxy_server = match (&local_proxy, &cluster.control_plane_endpoint) {
+        (Some(proxy), _) => proxy,
+        (None, None) if host.has(Role::ControlPlane) => &local,
+        (None, _) => &shared,
+    };
+    write(
+        "kube-proxy.conf",
+        pki.leaf(name, "kube-proxy"),
+        proxy_server,
+    );
     if joins_by_bootstrap(host) {
         let text = Kubeconfig {
             cluster: &cluster.name,
@@ -199,7 +221,7 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         if let Some(encryption) = &cluster.encryption {
             files.add(
                 ENCRYPTION_CONFIG,
-                encryption::config(encryption, &pki.secrets.encryption_key),
+                encryption::config(encryption, &encryption_keys(pki)),
                 SECRET,
             );
         }
@@ -241,6 +263,7 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
     }
     files.add(KUBELET_CONFIG, kubelet::config(cluster, host), PUBLIC);
     files.add(KUBELET_UNIT, kubelet::unit(host), PUBLIC);
+    load_balancer::configs(files, cluster, &pki.secrets, host);
 }
 
 /// The static pods, rendered last: each one's config hash covers the files it mounts.
@@ -251,8 +274,14 @@ fn manifests(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         pods.extend(etcd::pod(cluster, host, &pki.secrets.etcd_token));
     }
     if host.has(Role::ControlPlane) {
-        pods.push(apiserver::pod(cluster, host));
-        pods.push(controller_manager::pod(cluster, host, signs));
+        let service_account = ServiceAccountFiles::of(pki);
+        pods.push(apiserver::pod(cluster, host, &service_account));
+        pods.push(controller_manager::pod(
+            cluster,
+            host,
+            signs,
+            &service_account,
+        ));
         pods.push(scheduler::pod(cluster, host));
     }
     if cluster.kube_proxy.is_some() {
@@ -269,6 +298,48 @@ fn manifests(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         .collect();
     for (path, text) in rendered {
         files.add(path, text, SECRET);
+    }
+    for (path, text) in load_balancer::pods(files, cluster, host) {
+        files.add(path, text, SECRET);
+    }
+}
+
+/// Which service-account key files the apiserver verifies with and which key signs, by the phase
+/// of a service-account key rotation.
+pub struct ServiceAccountFiles {
+    /// `--service-account-key-file` values (public keys that verify).
+    pub verifying: Vec<String>,
+    /// The private key that signs (apiserver `--service-account-signing-key-file`,
+    /// controller-manager `--service-account-private-key-file`).
+    pub signing: String,
+}
+
+impl ServiceAccountFiles {
+    /// The files for the state's rotation phase.
+    pub fn of(pki: &Pki) -> ServiceAccountFiles {
+        let phase = pki.rotations.service_account_phase;
+        let mut verifying = vec![format!("{PKI}/sa.pub")];
+        if phase >= 1 {
+            verifying.push(format!("{PKI}/sa-next.pub"));
+        }
+        let signing = if phase >= 2 { "sa-next.key" } else { "sa.key" };
+        ServiceAccountFiles {
+            verifying,
+            signing: format!("{PKI}/{signing}"),
+        }
+    }
+}
+
+/// The encryption keys, the one that encrypts first, by the phase of an encryption key rotation.
+fn encryption_keys(pki: &Pki) -> Vec<String> {
+    let current = pki.secrets.encryption_key.clone();
+    match (
+        &pki.rotations.encryption_next,
+        pki.rotations.encryption_phase,
+    ) {
+        (Some(next), 1) => vec![current, next.clone()],
+        (Some(next), _) => vec![next.clone(), current],
+        (None, _) => vec![current],
     }
 }
 

@@ -1,6 +1,8 @@
-//! PKI benchmark (issue 3): a cold build of 3 control-plane hosts + 100 workers with RSA-2048 and
-//! with ECDSA-P256, the bare generation time of the same number of keys, and a warm build with
-//! nothing changed. Not a test: run it with `cargo bench --bench pki` and read the table.
+//! Build benchmark. PKI (issue 3): a cold build of 3 control-plane hosts + 100 workers with
+//! RSA-2048 and with ECDSA-P256, the bare generation time of the same number of keys, and a warm
+//! build with nothing changed. Scale (issue 5): `build --all` of 3 control-plane hosts + 1,000
+//! workers with ECDSA-P256, cold and warm, and `diff` of one host. Not a test: run it with
+//! `cargo bench --bench build` and read the table.
 //!
 //! The builds run the real binary (`build --all --out OUT --state STATE`), so they include process
 //! start, spec loading, signing, writing the state and rendering the 103 bundles. Bare key
@@ -18,6 +20,7 @@ use rayon::prelude::*;
 
 const CONTROL_PLANES: usize = 3;
 const WORKERS: usize = 100;
+const SCALE_WORKERS: usize = 1000;
 
 /// One scenario's samples.
 struct Row {
@@ -73,6 +76,7 @@ fn main() {
     for (algorithm, name, reps) in plans {
         bench_algorithm(&binary, algorithm, name, &reps, &mut rows);
     }
+    bench_scale(&binary, &mut rows);
     print_table(&rows);
     eprintln!("\nload average at the end: {}", load_average());
 }
@@ -91,7 +95,7 @@ fn bench_algorithm(
 ) {
     let dir = tempfile::tempdir().expect("temp dir");
     let spec = dir.path().join("cluster.yaml");
-    std::fs::write(&spec, spec_text(name)).expect("write spec");
+    std::fs::write(&spec, spec_text(name, WORKERS)).expect("write spec");
 
     // Cold: a fresh state dir and output dir every time.
     let mut cold = Vec::new();
@@ -176,8 +180,64 @@ fn binary() -> PathBuf {
     path
 }
 
-/// 3 stacked control-plane hosts behind 10.0.0.100 and 100 workers, all in 10.0.0.0/16.
-fn spec_text(algorithm: &str) -> String {
+/// 3 control planes + 1,000 workers, ECDSA-P256: cold and warm `build --all`, then `diff` of a
+/// control plane and a worker against the tree the warm build wrote (no change: the whole bundle is
+/// compiled, read back and compared).
+fn bench_scale(binary: &Path, rows: &mut Vec<Row>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = dir.path().join("cluster.yaml");
+    std::fs::write(&spec, spec_text("ECDSA-P256", SCALE_WORKERS)).expect("write spec");
+    let hosts = CONTROL_PLANES + SCALE_WORKERS;
+    let state = dir.path().join("state");
+    let out = dir.path().join("out");
+    let (cold, keys) = build(binary, &spec, &state, &out);
+    rows.push(Row {
+        scenario: format!("scale: cold build --all, {hosts} hosts, ECDSA-P256"),
+        keys,
+        samples: vec![cold],
+    });
+    let mut warm = Vec::new();
+    for _ in 0..3 {
+        let (elapsed, generated) = build(binary, &spec, &state, &out);
+        assert_eq!(generated, 0, "a warm build generates no key");
+        warm.push(elapsed);
+    }
+    rows.push(Row {
+        scenario: format!("scale: warm build --all, {hosts} hosts"),
+        keys: 0,
+        samples: warm,
+    });
+    for host in ["master01", "worker0500"] {
+        let mut samples = Vec::new();
+        for _ in 0..5 {
+            let start = Instant::now();
+            let output = Command::new(binary)
+                .args(["diff", "--host", host, "-f"])
+                .arg(&spec)
+                .arg("--state")
+                .arg(&state)
+                .arg("--root")
+                .arg(out.join(host))
+                .output()
+                .expect("run kcompile diff");
+            samples.push(start.elapsed());
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&output.stdout)
+            );
+        }
+        rows.push(Row {
+            scenario: format!("scale: diff --host {host}, no change"),
+            keys: 0,
+            samples,
+        });
+    }
+}
+
+/// 3 stacked control-plane hosts behind 10.0.0.100 and `workers` workers, all in 10.0.0.0/16.
+fn spec_text(algorithm: &str, workers: usize) -> String {
     let mut text = format!(
         "apiVersion: kcompile.io/v1alpha1
 kind: Cluster
@@ -203,10 +263,13 @@ hosts:
             10 + i
         );
     }
-    for i in 1..=WORKERS {
+    for i in 1..=workers {
         let _ = write!(
             text,
-            "  - name: worker{i:03}\n    address: 10.0.1.{i}\n    roles: [worker]\n"
+            "  - name: worker{i:0width$}\n    address: 10.0.{}.{}\n    roles: [worker]\n",
+            1 + i / 250,
+            1 + i % 250,
+            width = if workers >= 1000 { 4 } else { 3 },
         );
     }
     text
