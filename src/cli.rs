@@ -101,7 +101,7 @@ Examples:
 One line per finding (`error: FILE: message`, `warning: FILE: message`), then a summary.
 Exit status: 0 no errors (warnings allowed), 1 errors found, 2 the input cannot be read.")]
     Verify(VerifyArgs),
-    /// Rotate the service-account key or the encryption key in phases, without downtime.
+    /// Rotate the service-account key, the encryption key or a CA in phases, without downtime.
     #[command(after_help = "\
 Examples:
   kcompile rotate sa-key --phase 1          # the new key verifies
@@ -110,6 +110,9 @@ Examples:
   kcompile rotate encryption-key --phase 1  # the new key can decrypt
   kcompile rotate encryption-key --phase 2  # the new key encrypts; then rewrite every secret
   kcompile rotate encryption-key --phase 3  # the old key goes
+  kcompile rotate cluster-ca --phase 1      # every host trusts the old and the new CA
+  kcompile rotate cluster-ca --phase 2      # the new CA signs; the build reissues its certificates
+  kcompile rotate cluster-ca --phase 3      # the old CA goes (also etcd-ca, front-proxy-ca)
 
 After each phase: kcompile build, kcompile diff, roll out every control-plane host, then the next
 phase. The state dir remembers the phase; retired keys are kept under retired/ in it.")]
@@ -132,6 +135,9 @@ struct RotateArgs {
 enum RotateWhat {
     SaKey,
     EncryptionKey,
+    ClusterCa,
+    EtcdCa,
+    FrontProxyCa,
 }
 
 #[derive(Debug, Args)]
@@ -538,6 +544,9 @@ fn rotate(args: &RotateArgs) -> Result<ExitStatus, Error> {
     let what = match args.what {
         RotateWhat::SaKey => pki::rotation::Rotated::ServiceAccountKey,
         RotateWhat::EncryptionKey => pki::rotation::Rotated::EncryptionKey,
+        RotateWhat::ClusterCa => pki::rotation::Rotated::Ca(pki::catalog::Authority::Cluster),
+        RotateWhat::EtcdCa => pki::rotation::Rotated::Ca(pki::catalog::Authority::Etcd),
+        RotateWhat::FrontProxyCa => pki::rotation::Rotated::Ca(pki::catalog::Authority::FrontProxy),
     };
     if what == pki::rotation::Rotated::EncryptionKey && loaded.cluster.encryption.is_none() {
         return Err(Error::Usage {
@@ -547,7 +556,7 @@ fn rotate(args: &RotateArgs) -> Result<ExitStatus, Error> {
     }
     // The PKI must exist before one of its keys can be rotated.
     let (_, state) = issue(&loaded, &args.spec, &IssueOptions::default())?;
-    let next = pki::rotation::advance(&state, what, args.phase, loaded.cluster.pki.key_algorithm)
+    let next = pki::rotation::advance(&state, what, args.phase, &loaded.cluster.pki)
         .map_err(|e| Error::State(e.0))?;
     eprintln!("{next}");
     Ok(ExitStatus::Success)

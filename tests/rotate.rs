@@ -300,3 +300,180 @@ fn phases_go_in_order() {
         .stderr(predicate::str::contains("the next phase is 2"));
     cluster.run(&["rotate", "sa-key", "--phase", "4"]).code(2);
 }
+
+fn certificates_in(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .matches("-----BEGIN CERTIFICATE-----")
+        .count()
+}
+
+fn openssl_verify(ca: &Path, cert: &Path) -> bool {
+    std::process::Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(ca)
+        .arg(cert)
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn cluster_ca_rotates_through_a_trust_bundle() {
+    let cluster = Cluster::new();
+    let pki = |host: &str, file: &str| cluster.root(host).join("etc/kubernetes/pki").join(file);
+    let old_ca = cluster.state("pki/ca.crt");
+    let apiserver_key = cluster.state("hosts/master01/apiserver.key");
+
+    // Phase 1: every consumer trusts both CAs; nothing is reissued yet.
+    cluster
+        .run(&["rotate", "cluster-ca", "--phase", "1"])
+        .success();
+    let worker = cluster.changed("worker01");
+    for path in [
+        "etc/kubernetes/kubelet.conf",
+        "etc/kubernetes/kube-proxy.conf",
+        "etc/kubernetes/pki/ca.crt",
+    ] {
+        assert!(
+            worker.iter().any(|p| p == path),
+            "{path} changes on workers: {worker:?}"
+        );
+    }
+    cluster
+        .run(&["build", "--all", "--out", "roots"])
+        .success()
+        .stderr(predicate::str::is_match("(?m)^issued ").unwrap().not());
+    assert_eq!(certificates_in(&pki("master01", "ca.crt")), 2);
+    assert!(
+        pki("master01", "ca-signing.key").exists(),
+        "the signing pair gets its own files"
+    );
+    assert_eq!(
+        cluster.flags(
+            "master01",
+            "kube-controller-manager",
+            "cluster-signing-cert-file"
+        ),
+        [format!("{PKI}/ca-signing.crt")]
+    );
+    assert!(openssl_verify(
+        &pki("master01", "ca.crt"),
+        &pki("master01", "apiserver.crt")
+    ));
+
+    // Phase 2: the new CA signs; the build reissues every certificate of the cluster CA, keeping keys.
+    cluster
+        .run(&["rotate", "cluster-ca", "--phase", "2"])
+        .success();
+    let output = Command::cargo_bin("kcompile")
+        .unwrap()
+        .current_dir(cluster.dir.path())
+        .args(["build", "--all", "--out", "roots"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("issued master01/apiserver (CA changed)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("etcd/server"),
+        "the etcd CA's certificates stay: {stderr}"
+    );
+    assert_eq!(
+        cluster.state("hosts/master01/apiserver.key"),
+        apiserver_key,
+        "keys are kept"
+    );
+    let new_ca = cluster.dir.path().join("cluster.state/pki/ca-next.crt");
+    assert!(
+        openssl_verify(&new_ca, &pki("master01", "apiserver.crt")),
+        "signed by the new CA alone"
+    );
+    assert!(
+        openssl_verify(
+            &pki("master01", "ca.crt"),
+            &pki("master01", "apiserver.crt")
+        ),
+        "the bundle still verifies"
+    );
+
+    // Phase 3: only the new CA is trusted; nothing is reissued.
+    cluster
+        .run(&["rotate", "cluster-ca", "--phase", "3"])
+        .success();
+    cluster
+        .run(&["build", "--all", "--out", "roots"])
+        .success()
+        .stderr(predicate::str::is_match("(?m)^issued ").unwrap().not());
+    assert_eq!(certificates_in(&pki("master01", "ca.crt")), 1);
+    assert_ne!(std::fs::read(pki("master01", "ca.crt")).unwrap(), old_ca);
+    assert_eq!(
+        cluster.flags(
+            "master01",
+            "kube-controller-manager",
+            "cluster-signing-cert-file"
+        ),
+        [format!("{PKI}/ca.crt")]
+    );
+    assert!(pki("master01", "ca.key").exists());
+    let retired = cluster.dir.path().join("cluster.state/retired/pki");
+    let old_ca_file = std::fs::read_dir(&retired)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("ca.crt.")
+        })
+        .expect("the old CA is kept under retired/");
+    assert_eq!(std::fs::read(&old_ca_file).unwrap(), old_ca);
+    assert!(
+        !openssl_verify(&old_ca_file, &pki("master01", "apiserver.crt")),
+        "the old CA signs nothing in use"
+    );
+    // Every host checks out against its own files.
+    for host in ["master01", "worker01"] {
+        cluster
+            .run(&["verify", "--root", cluster.root(host).to_str().unwrap()])
+            .success();
+    }
+}
+
+#[test]
+fn etcd_and_front_proxy_cas_rotate_and_every_phase_verifies() {
+    let cluster = Cluster::new();
+    for (ca, reissued) in [
+        ("etcd-ca", "issued master01/etcd/peer (CA changed)"),
+        (
+            "front-proxy-ca",
+            "issued master01/front-proxy-client (CA changed)",
+        ),
+    ] {
+        for phase in ["1", "2", "3"] {
+            cluster.run(&["rotate", ca, "--phase", phase]).success();
+            let build = cluster.run(&["build", "--all", "--out", "roots"]).success();
+            if phase == "2" {
+                build.stderr(predicate::str::contains(reissued));
+            } else {
+                build.stderr(predicate::str::is_match("(?m)^issued ").unwrap().not());
+            }
+            for host in ["master01", "master03", "worker02"] {
+                cluster
+                    .run(&["verify", "--root", cluster.root(host).to_str().unwrap()])
+                    .success();
+            }
+        }
+    }
+    cluster
+        .run(&["rotate", "cluster-ca", "--phase", "3"])
+        .code(2)
+        .stderr(predicate::str::contains(
+            "the cluster-ca rotation is at phase 0; the next phase is 1",
+        ));
+}

@@ -95,18 +95,19 @@ impl Inspected {
         self.public_key == key.pair.public_key_raw()
     }
 
-    /// Whether the CA in `ca_pem` signed this certificate.
+    /// Whether a CA of `ca_pem` (one certificate, or a bundle during a CA rotation) signed this
+    /// certificate.
     pub fn signed_by(&self, ca_pem: &str) -> bool {
-        let Ok(ca) = pem::parse(ca_pem) else {
+        let Ok((_, cert)) = X509Certificate::from_der(&self.der) else {
             return false;
         };
-        let (Ok((_, ca)), Ok((_, cert))) = (
-            X509Certificate::from_der(ca.contents()),
-            X509Certificate::from_der(&self.der),
-        ) else {
-            return false;
-        };
-        cert.verify_signature(Some(ca.public_key())).is_ok()
+        pem::parse_many(ca_pem)
+            .unwrap_or_default()
+            .iter()
+            .any(|block| {
+                X509Certificate::from_der(block.contents())
+                    .is_ok_and(|(_, ca)| cert.verify_signature(Some(ca.public_key())).is_ok())
+            })
     }
 
     /// For external-CA mode: the leaf is signed by its CA, has its key, and covers every SAN the

@@ -40,13 +40,19 @@ use store::{StateDir, StateError};
 /// Backdating of `notBefore`, as kubeadm (`CertificateBackdate`): tolerates clock skew.
 const BACKDATE: Duration = Duration::from_secs(5 * 60);
 
-/// A CA's certificate and, unless it is externally managed, its key.
+/// A CA as the cluster uses it: the certificate (and, unless it is externally managed, the key)
+/// that signs, and what consumers trust — the same certificate, or during a CA rotation the old and
+/// the new one together.
 #[derive(Debug, Clone)]
 pub struct CaMaterial {
-    /// PEM certificate.
+    /// PEM certificate of the CA that signs.
     pub cert_pem: String,
-    /// PEM key; `None` in external-CA mode.
+    /// PEM key of the CA that signs; `None` in external-CA mode.
     pub key_pem: Option<String>,
+    /// PEM bundle consumers trust.
+    pub trust_pem: String,
+    /// Whether a rotation of this CA is in progress (phases 1 and 2).
+    pub rotating: bool,
 }
 
 /// An issued leaf.
@@ -228,6 +234,27 @@ pub fn ensure(
         authorities.insert(authority, (cert_pem, key));
     }
 
+    // During a CA rotation, consumers trust the old and the new CA; from phase 2 the new one signs.
+    let rotations = rotation::load(state)?;
+    let mut trust: BTreeMap<Authority, (String, bool)> = BTreeMap::new();
+    for (authority, (cert_pem, key)) in &mut authorities {
+        let Some(incoming) = rotations.authorities.get(authority) else {
+            trust.insert(*authority, (cert_pem.clone(), false));
+            continue;
+        };
+        trust.insert(
+            *authority,
+            (format!("{cert_pem}{}", incoming.cert_pem), true),
+        );
+        if incoming.phase >= 2 {
+            *cert_pem = incoming.cert_pem.clone();
+            *key = Some(load_key(
+                &incoming.key_pem,
+                &format!("pki/{}-next.key", authority.file()),
+            )?);
+        }
+    }
+
     // 4. The service-account key pair.
     let sa_key = match sa_key {
         Some(key) => key,
@@ -329,11 +356,16 @@ pub fn ensure(
     let authorities = authorities
         .into_iter()
         .map(|(authority, (cert_pem, key))| {
+            let (trust_pem, rotating) = trust
+                .remove(&authority)
+                .unwrap_or_else(|| (cert_pem.clone(), false));
             (
                 authority,
                 CaMaterial {
                     cert_pem,
                     key_pem: key.map(|k| k.to_pem()),
+                    trust_pem,
+                    rotating,
                 },
             )
         })
@@ -345,7 +377,7 @@ pub fn ensure(
             service_account_key: sa_key.to_pem(),
             service_account_public: sa_public,
             secrets: secrets::ensure(state)?,
-            rotations: rotation::load(state)?,
+            rotations,
         },
         report,
     ))
@@ -488,7 +520,7 @@ fn validity_window(params: &mut CertificateParams, validity: Duration, now: Offs
     params.not_after = now + validity;
 }
 
-fn self_signed_ca(
+pub(crate) fn self_signed_ca(
     authority: Authority,
     key: &Key,
     validity: Duration,

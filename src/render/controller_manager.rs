@@ -9,12 +9,12 @@ use crate::component::Component;
 /// Where the flexvolume plugins live (kubeadm mounts it read-write).
 const FLEXVOLUME_DIR: &str = "/usr/libexec/kubernetes/kubelet-plugins/volume/exec";
 
-/// The controller-manager's static pod for `host`. `signs` says whether the cluster CA key is
-/// present (it is not in external-CA mode).
+/// The controller-manager's static pod for `host`. `signing` names the cluster CA certificate and
+/// key it signs kubelet certificates with (`None` in external-CA mode, where the key is absent).
 pub fn pod<'a>(
     cluster: &Cluster,
     host: &'a Host,
-    signs: bool,
+    signing: Option<(String, String)>,
     service_account: &ServiceAccountFiles,
 ) -> StaticPod<'a> {
     let kubeconfig = format!("{KUBERNETES}/controller-manager.conf");
@@ -50,9 +50,9 @@ pub fn pod<'a>(
         ),
         ("use-service-account-credentials", "true".into()),
     ];
-    if signs {
-        args.push(("cluster-signing-cert-file", format!("{PKI}/ca.crt")));
-        args.push(("cluster-signing-key-file", format!("{PKI}/ca.key")));
+    if let Some((cert, key)) = signing {
+        args.push(("cluster-signing-cert-file", cert));
+        args.push(("cluster-signing-key-file", key));
     }
     let mut mounts = ca_trust_mounts();
     mounts.push(Mount::same("k8s-certs", PKI, true, "DirectoryOrCreate"));

@@ -91,19 +91,25 @@ fn pki_files(files: &mut FileSet, pki: &Pki, host: &Host) {
     }
     files.add(
         format!("{PKI}/ca.crt"),
-        cluster_ca.cert_pem.as_bytes(),
+        cluster_ca.trust_pem.as_bytes(),
         PUBLIC,
     );
     if host.has(Role::ControlPlane) {
         // The controller-manager signs kubelet certificate renewals with the CA key. The etcd and
         // front-proxy CA keys never leave the state dir: nothing on a host signs with them.
+        // While the cluster CA rotates, ca.crt is a bundle of two: the signing pair gets files of
+        // its own.
         if let Some(key) = &cluster_ca.key_pem {
-            files.add(format!("{PKI}/ca.key"), key.as_bytes(), SECRET);
+            let (cert, key_file) = signing_files(pki);
+            if cluster_ca.rotating {
+                files.add(cert, cluster_ca.cert_pem.as_bytes(), PUBLIC);
+            }
+            files.add(key_file, key.as_bytes(), SECRET);
         }
         let front_proxy = &pki.authorities[&Authority::FrontProxy];
         files.add(
             format!("{PKI}/front-proxy-ca.crt"),
-            front_proxy.cert_pem.as_bytes(),
+            front_proxy.trust_pem.as_bytes(),
             PUBLIC,
         );
         files.add(
@@ -128,7 +134,7 @@ fn pki_files(files: &mut FileSet, pki: &Pki, host: &Host) {
     {
         files.add(
             format!("{PKI}/etcd/ca.crt"),
-            etcd_ca.cert_pem.as_bytes(),
+            etcd_ca.trust_pem.as_bytes(),
             PUBLIC,
         );
     }
@@ -147,7 +153,7 @@ fn kubeconfigs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
             let text = Kubeconfig {
                 cluster: &cluster.name,
                 server,
-                ca_pem: &cluster_ca.cert_pem,
+                ca_pem: &cluster_ca.trust_pem,
                 user: &issued.spec.common_name,
                 credentials: Credentials::Certificate {
                     cert_pem: &issued.cert_pem,
@@ -206,7 +212,7 @@ fn kubeconfigs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         let text = Kubeconfig {
             cluster: &cluster.name,
             server: node_server,
-            ca_pem: &cluster_ca.cert_pem,
+            ca_pem: &cluster_ca.trust_pem,
             user: "tls-bootstrap-token-user",
             credentials: Credentials::Token(&pki.secrets.bootstrap_token),
         }
@@ -268,7 +274,10 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
 
 /// The static pods, rendered last: each one's config hash covers the files it mounts.
 fn manifests(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
-    let signs = pki.authorities[&Authority::Cluster].key_pem.is_some();
+    let signing = pki.authorities[&Authority::Cluster]
+        .key_pem
+        .is_some()
+        .then(|| signing_files(pki));
     let mut pods = Vec::new();
     if host.has(Role::Etcd) {
         pods.extend(etcd::pod(cluster, host, &pki.secrets.etcd_token));
@@ -279,7 +288,7 @@ fn manifests(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         pods.push(controller_manager::pod(
             cluster,
             host,
-            signs,
+            signing,
             &service_account,
         ));
         pods.push(scheduler::pod(cluster, host));
@@ -301,6 +310,20 @@ fn manifests(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
     }
     for (path, text) in load_balancer::pods(files, cluster, host) {
         files.add(path, text, SECRET);
+    }
+}
+
+/// The certificate and key files the controller-manager signs kubelet certificates with:
+/// `ca.crt`/`ca.key`, or `ca-signing.crt`/`ca-signing.key` while the cluster CA rotates (then
+/// `ca.crt` holds the old and the new CA).
+pub fn signing_files(pki: &Pki) -> (String, String) {
+    if pki.authorities[&Authority::Cluster].rotating {
+        (
+            format!("{PKI}/ca-signing.crt"),
+            format!("{PKI}/ca-signing.key"),
+        )
+    } else {
+        (format!("{PKI}/ca.crt"), format!("{PKI}/ca.key"))
     }
 }
 
