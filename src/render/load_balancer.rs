@@ -25,19 +25,15 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, EnvVarSource, HostAlias, HostPathVolumeSource,
-    ObjectFieldSelector, Pod, PodSecurityContext, PodSpec, Probe, SeccompProfile, SecurityContext,
-    TCPSocketAction, Volume, VolumeMount,
+    Capabilities, Container, EnvVar, EnvVarSource, HostAlias, ObjectFieldSelector, Probe,
+    SecurityContext, TCPSocketAction,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use sha2::{Digest, Sha256};
 
-use super::pod::{CONFIG_HASH, Mount};
+use super::pod::{CONFIG_HASH, Mount, config_hash, node_critical_pod};
 use super::{KUBERNETES, MANIFESTS, yaml};
 use crate::bundle::{FileSet, PUBLIC, SECRET};
 use crate::cluster::{Cluster, EndpointHost, Host, LoadBalancer};
-use crate::pki::inspect::hex;
 use crate::pki::secrets::Secrets;
 use crate::spec::{AnonymousAuth, LoadBalancerKind, Role};
 
@@ -440,79 +436,17 @@ impl LbPod {
                 }),
                 ..SecurityContext::default()
             }),
-            volume_mounts: Some(
-                mounts
-                    .iter()
-                    .map(|mount| VolumeMount {
-                        name: mount.name.clone(),
-                        mount_path: mount.mount_path.clone(),
-                        read_only: mount.read_only.then_some(true),
-                        ..VolumeMount::default()
-                    })
-                    .collect(),
-            ),
             ..Container::default()
         };
-        let pod = Pod {
-            metadata: ObjectMeta {
-                name: Some(self.name.to_owned()),
-                namespace: Some("kube-system".into()),
-                annotations: Some(BTreeMap::from([(
-                    CONFIG_HASH.to_owned(),
-                    config_hash(&mounts, files),
-                )])),
-                labels: Some(BTreeMap::from([
-                    ("component".to_owned(), self.name.to_owned()),
-                    ("tier".to_owned(), "control-plane".to_owned()),
-                ])),
-                ..ObjectMeta::default()
-            },
-            spec: Some(PodSpec {
-                containers: vec![container],
-                host_aliases: (!self.host_aliases.is_empty()).then(|| self.host_aliases.clone()),
-                host_network: Some(true),
-                priority: Some(2_000_001_000),
-                priority_class_name: Some("system-node-critical".into()),
-                security_context: Some(PodSecurityContext {
-                    seccomp_profile: Some(SeccompProfile {
-                        type_: "RuntimeDefault".into(),
-                        ..SeccompProfile::default()
-                    }),
-                    ..PodSecurityContext::default()
-                }),
-                volumes: Some(
-                    mounts
-                        .iter()
-                        .map(|mount| Volume {
-                            name: mount.name.clone(),
-                            host_path: Some(HostPathVolumeSource {
-                                path: mount.host_path.clone(),
-                                type_: Some(mount.path_type.clone()).filter(|t| !t.is_empty()),
-                            }),
-                            ..Volume::default()
-                        })
-                        .collect(),
-                ),
-                ..PodSpec::default()
-            }),
-            status: None,
-        };
-        yaml(&pod)
+        let annotations =
+            BTreeMap::from([(CONFIG_HASH.to_owned(), config_hash(&[], &mounts, files))]);
+        let aliases = (!self.host_aliases.is_empty()).then(|| self.host_aliases.clone());
+        yaml(&node_critical_pod(
+            self.name,
+            container,
+            &mounts,
+            annotations,
+            aliases,
+        ))
     }
-}
-
-/// sha256 over the path and bytes of every bundle file the pod mounts (as the component pods'
-/// `kcompile.io/config-hash`).
-fn config_hash(mounts: &[Mount], files: &FileSet) -> String {
-    let mut hasher = Sha256::new();
-    for (path, file) in &files.files {
-        let absolute = format!("/{path}");
-        if mounts.iter().any(|mount| mount.host_path == absolute) {
-            hasher.update(absolute.as_bytes());
-            hasher.update([0]);
-            hasher.update(&file.bytes);
-            hasher.update([0]);
-        }
-    }
-    format!("sha256:{}", hex(&hasher.finalize()))
 }

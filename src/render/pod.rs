@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, HTTPGetAction, HostPathVolumeSource, Pod, PodSpec, Probe,
-    ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
+    Container, ContainerPort, EnvVar, HTTPGetAction, HostAlias, HostPathVolumeSource, Pod, PodSpec,
+    Probe, ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -220,62 +220,78 @@ impl StaticPod<'_> {
                 privileged: Some(true),
                 ..SecurityContext::default()
             }),
-            volume_mounts: Some(
-                mounts
-                    .iter()
-                    .map(|mount| VolumeMount {
-                        name: mount.name.clone(),
-                        mount_path: mount.mount_path.clone(),
-                        read_only: mount.read_only.then_some(true),
-                        ..VolumeMount::default()
-                    })
-                    .collect(),
-            )
-            .filter(|m: &Vec<VolumeMount>| !m.is_empty()),
             ..Container::default()
         };
-        let pod = Pod {
-            metadata: ObjectMeta {
-                name: Some(name.to_owned()),
-                namespace: Some("kube-system".into()),
-                annotations: Some(annotations),
-                labels: Some(BTreeMap::from([
-                    ("component".to_owned(), name.to_owned()),
-                    ("tier".to_owned(), "control-plane".to_owned()),
-                ])),
-                ..ObjectMeta::default()
-            },
-            spec: Some(PodSpec {
-                containers: vec![container],
-                host_network: Some(true),
-                priority: Some(2_000_001_000),
-                priority_class_name: Some("system-node-critical".into()),
-                security_context: Some(k8s_openapi::api::core::v1::PodSecurityContext {
-                    seccomp_profile: Some(SeccompProfile {
-                        type_: "RuntimeDefault".into(),
-                        ..SeccompProfile::default()
-                    }),
-                    ..Default::default()
-                }),
-                volumes: Some(
-                    mounts
-                        .iter()
-                        .map(|mount| Volume {
-                            name: mount.name.clone(),
-                            host_path: Some(HostPathVolumeSource {
-                                path: mount.host_path.clone(),
-                                type_: Some(mount.path_type.clone()).filter(|t| !t.is_empty()),
-                            }),
-                            ..Volume::default()
-                        })
-                        .collect(),
-                )
-                .filter(|v: &Vec<Volume>| !v.is_empty()),
-                ..PodSpec::default()
+        super::yaml(&node_critical_pod(
+            name,
+            container,
+            &mounts,
+            annotations,
+            None,
+        ))
+    }
+}
+
+/// The pod around one container that every kcompile static pod shares: `kube-system`, host
+/// network, `system-node-critical`, seccomp RuntimeDefault, and a hostPath volume and mount for
+/// each of `mounts`.
+pub fn node_critical_pod(
+    name: &str,
+    mut container: Container,
+    mounts: &[Mount],
+    annotations: BTreeMap<String, String>,
+    host_aliases: Option<Vec<HostAlias>>,
+) -> Pod {
+    container.volume_mounts = (!mounts.is_empty()).then(|| {
+        mounts
+            .iter()
+            .map(|mount| VolumeMount {
+                name: mount.name.clone(),
+                mount_path: mount.mount_path.clone(),
+                read_only: mount.read_only.then_some(true),
+                ..VolumeMount::default()
+            })
+            .collect()
+    });
+    let volumes = mounts
+        .iter()
+        .map(|mount| Volume {
+            name: mount.name.clone(),
+            host_path: Some(HostPathVolumeSource {
+                path: mount.host_path.clone(),
+                type_: Some(mount.path_type.clone()).filter(|t| !t.is_empty()),
             }),
-            status: None,
-        };
-        super::yaml(&pod)
+            ..Volume::default()
+        })
+        .collect();
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some("kube-system".into()),
+            annotations: Some(annotations),
+            labels: Some(BTreeMap::from([
+                ("component".to_owned(), name.to_owned()),
+                ("tier".to_owned(), "control-plane".to_owned()),
+            ])),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PodSpec {
+            containers: vec![container],
+            host_aliases,
+            host_network: Some(true),
+            priority: Some(2_000_001_000),
+            priority_class_name: Some("system-node-critical".into()),
+            security_context: Some(k8s_openapi::api::core::v1::PodSecurityContext {
+                seccomp_profile: Some(SeccompProfile {
+                    type_: "RuntimeDefault".into(),
+                    ..SeccompProfile::default()
+                }),
+                ..Default::default()
+            }),
+            volumes: (!mounts.is_empty()).then_some(volumes),
+            ..PodSpec::default()
+        }),
+        status: None,
     }
 }
 
@@ -330,10 +346,10 @@ fn volume_name(path: &str) -> String {
     name[..name.len().min(63)].trim_end_matches('-').to_owned()
 }
 
-/// sha256 over the path and bytes of every bundle file the pod reads: those its flags name and
+/// sha256 over the path and bytes of every bundle file the pod reads: those its `flags` name and
 /// those mounted one by one. Other files in a mounted directory (another component's certificate
 /// in `/etc/kubernetes/pki`) do not restart it when they change.
-fn config_hash(flags: &[(String, String)], mounts: &[Mount], files: &FileSet) -> String {
+pub fn config_hash(flags: &[(String, String)], mounts: &[Mount], files: &FileSet) -> String {
     let named: Vec<&str> = flags
         .iter()
         .flat_map(|(_, value)| flag_paths(value))
