@@ -511,9 +511,17 @@ fn host_bundle(loaded: &Loaded, pki: &pki::Pki, host: &Host) -> bundle::FileSet 
 fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
     let loaded = load(&args.spec)?;
     let host = find_host(&loaded.cluster, &args.host)?;
+    // diff compiles from the PKI a build made; it never starts a new one in the wrong place.
+    let state_dir = args.spec.state_dir();
+    if !state_dir.is_dir() {
+        return Err(Error::Usage {
+            message: format!("there is no state dir `{}`", state_dir.display()),
+            hint: "run `kcompile build` first, or name the state dir with --state".into(),
+        });
+    }
     let (pki, _) = issue(&loaded, &args.spec, &IssueOptions::default())?;
     let files = host_bundle(&loaded, &pki, host);
-    let report = crate::diff::compare(&host.name, &files, &args.root).map_err(Error::State)?;
+    let report = crate::diff::compare(&host.name, &files, &args.root).map_err(Error::Input)?;
     let format = match args.output {
         OutputFormat::Json => crate::diff::Format::Json,
         OutputFormat::Text => crate::diff::Format::Text {

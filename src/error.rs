@@ -35,6 +35,8 @@ pub enum Error {
     /// The state dir cannot be used (unreadable, a key that does not match, an external CA
     /// that cannot issue what is missing).
     State(String),
+    /// An input that is not the spec cannot be used (a root to compare, a bundle to verify).
+    Input(String),
     /// The command line asks for something impossible.
     Usage {
         /// What is wrong.
@@ -48,9 +50,11 @@ impl Error {
     /// The exit status this error ends the process with.
     pub fn status(&self) -> ExitStatus {
         match self {
-            Error::Spec(_) | Error::Read { .. } | Error::Usage { .. } | Error::State(_) => {
-                ExitStatus::UserError
-            }
+            Error::Spec(_)
+            | Error::Read { .. }
+            | Error::Usage { .. }
+            | Error::State(_)
+            | Error::Input(_) => ExitStatus::UserError,
             Error::Write(_) => ExitStatus::InternalError,
         }
     }
@@ -82,6 +86,7 @@ impl fmt::Display for Error {
             }
             Error::Write(source) => writeln!(f, "error: cannot write the output: {source}"),
             Error::State(message) => writeln!(f, "error: state dir: {message}"),
+            Error::Input(message) => writeln!(f, "error: {message}"),
             Error::Usage { message, hint } => writeln!(f, "error: {message}\n  hint: {hint}"),
         }
     }

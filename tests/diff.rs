@@ -345,3 +345,64 @@ fn bad_roots_fail_or_warn_clearly() {
     );
     assert!(!text.contains("not yours"));
 }
+
+#[test]
+fn the_tar_leaves_system_directories_alone() {
+    let cluster = Cluster::new();
+    let tar = cluster.kcompile(&["build", "--host", "worker01"]);
+    let mut child = std::process::Command::new("tar")
+        .args(["-tvf", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &tar.stdout).unwrap();
+    drop(child.stdin.take());
+    let listing = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    let dirs: Vec<&str> = listing
+        .lines()
+        .filter(|l| l.starts_with('d'))
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
+    assert!(dirs.contains(&"etc/kubernetes/"), "{listing}");
+    for system in [
+        "etc/",
+        "var/",
+        "var/lib/",
+        "etc/systemd/",
+        "etc/systemd/system/",
+    ] {
+        assert!(
+            !dirs.contains(&system),
+            "unpacking at / would reset {system}: {listing}"
+        );
+    }
+    assert!(
+        listing.lines().all(|l| l.contains(" root/root ")),
+        "{listing}"
+    );
+}
+
+#[test]
+fn diff_needs_an_existing_state_dir() {
+    let cluster = Cluster::new();
+    let root = cluster.root();
+    let output = cluster.kcompile(&[
+        "diff",
+        "--host",
+        "master01",
+        "--root",
+        root.to_str().unwrap(),
+        "--state",
+        "elsewhere",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("error: there is no state dir `elsewhere`")
+    );
+    assert!(
+        !cluster.dir.path().join("elsewhere").exists(),
+        "diff creates no PKI"
+    );
+}

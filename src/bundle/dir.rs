@@ -17,6 +17,7 @@ pub fn write(files: &FileSet, root: &Path) -> std::io::Result<()> {
     for (path, file) in &files.files {
         let target = root.join(path);
         let parent = target.parent().unwrap_or(root);
+        fs::create_dir_all(parent)?;
         // The temp file lives beside its target (same file system, so the rename is atomic), under
         // a name the kubelet ignores in the manifests directory (it skips dot files).
         let mut temp = tempfile::Builder::new()

@@ -12,6 +12,16 @@ pub const SECRET: u32 = 0o600;
 /// Mode of public files: certificates, configs readable by everyone.
 pub const PUBLIC: u32 = 0o644;
 
+/// The directories kcompile creates and owns on a host; their parents are the system's.
+const OWNED_DIRECTORIES: [&str; 6] = [
+    "etc/kubernetes",
+    "etc/haproxy",
+    "etc/keepalived",
+    "var/lib/kubelet",
+    "var/lib/kube-proxy",
+    "etc/systemd/system/kubelet.service.d",
+];
+
 /// One file of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {
@@ -41,13 +51,20 @@ impl FileSet {
         );
     }
 
-    /// Every directory that holds a file, parents first, sorted.
+    /// Every directory kcompile owns that holds a file (under `etc/kubernetes`, `var/lib/kubelet`,
+    /// ...), parents first, sorted. System directories such as `etc/` or `var/lib/` are not
+    /// listed: unpacking a bundle at `/` must not reset their modes.
     pub fn directories(&self) -> Vec<String> {
         let mut dirs = std::collections::BTreeSet::new();
         for path in self.files.keys() {
             let mut current = path.as_str();
             while let Some((parent, _)) = current.rsplit_once('/') {
-                dirs.insert(parent.to_owned());
+                if OWNED_DIRECTORIES
+                    .iter()
+                    .any(|owned| parent == *owned || parent.starts_with(&format!("{owned}/")))
+                {
+                    dirs.insert(parent.to_owned());
+                }
                 current = parent;
             }
         }

@@ -54,7 +54,11 @@ pub fn difference(path: &str, old: &[u8], new: &[u8]) -> Detail {
             .filter(|c| c.tag() != similar::ChangeTag::Equal)
             .count();
         return Detail::Text {
-            summary: Some(format!("{changed} lines differ (file list and checksums)")),
+            summary: Some(format!(
+                "{changed} line{} differ{} (file list and checksums)",
+                if changed == 1 { "" } else { "s" },
+                if changed == 1 { "s" } else { "" }
+            )),
             diff: String::new(),
         };
     }
@@ -244,6 +248,10 @@ pub fn impact(report: &mut Report, old: &impl Fn(&str) -> Option<Vec<u8>>, bundl
     let mut kubelet = None;
     for change in &report.changes {
         let path = change.path.as_str();
+        // A mode fix restarts nothing: components read the same bytes.
+        if change.action == Action::Change && change.detail == Detail::None {
+            continue;
+        }
         if let Some(name) = path
             .strip_prefix("etc/kubernetes/manifests/")
             .and_then(|n| n.strip_suffix(".yaml"))
@@ -269,14 +277,19 @@ pub fn impact(report: &mut Report, old: &impl Fn(&str) -> Option<Vec<u8>>, bundl
             && matches!(change.action, Action::Add | Action::Change | Action::Remove)
             && kubelet.is_none()
         {
-            kubelet = Some(path.to_owned());
+            let verb = match change.action {
+                Action::Add => "added",
+                Action::Remove => "removed",
+                _ => "changed",
+            };
+            kubelet = Some(format!("{path} {verb}"));
         }
     }
     if let Some(path) = kubelet {
         report.restarts.push(Restart {
             component: "kubelet".into(),
             reason: format!(
-                "restarts ({path} changed): systemctl daemon-reload && systemctl restart kubelet"
+                "restarts ({path}): systemctl daemon-reload && systemctl restart kubelet"
             ),
         });
     }
