@@ -68,6 +68,6 @@ if [ "$(uname -m)" = x86_64 ] && { [ ! -x "$ETCD_DIR/etcd" ] || ! "$ETCD_DIR/etc
   fi
 fi
 
-/usr/bin/etcd --version | head -1
-[ -x "$ETCD_DIR/etcd" ] && "$ETCD_DIR/etcd" --version | head -1
+/usr/bin/etcd --version | sed -n 1p
+[ -x "$ETCD_DIR/etcd" ] && "$ETCD_DIR/etcd" --version | sed -n 1p
 exit 0

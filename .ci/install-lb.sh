@@ -44,6 +44,6 @@ for unit in haproxy.service keepalived.service; do
   fi
 done
 
-haproxy -v | head -1
-keepalived --version 2>&1 | head -1
+haproxy -v | sed -n 1p
+keepalived --version 2>&1 | sed -n 1p
 exit 0
