@@ -1,6 +1,8 @@
 //! kcompile compiles one Kubernetes cluster spec into every file each host of the cluster needs.
-//! The pipeline: [`spec`] (parse, profiles, validation) → [`cluster::Cluster`] → (next: PKI,
-//! rendering, bundles). `main.rs` only calls [`run`].
+//! The pipeline: [`spec`] (parse, profiles, validation) → [`cluster::Cluster`] → [`pki`] (the
+//! state dir: issue or reuse) → [`render`] (pure: one host's files) → [`bundle`] (MANIFEST, tar,
+//! tree) or [`diff`] (against a machine); [`verify`] checks a host's files on their own.
+//! `main.rs` only calls [`run`].
 
 // A diagnostic is returned at most once per run; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
