@@ -45,6 +45,8 @@ pub struct Cluster {
     pub audit: Option<Audit>,
     /// The aggregation layer.
     pub aggregation: Aggregation,
+    /// KubeSchedulerConfiguration fields, when the spec configures the scheduler.
+    pub scheduler_config: Option<BTreeMap<String, serde_json::Value>>,
     /// kube-proxy mode, when kube-proxy runs.
     pub kube_proxy: Option<ProxyMode>,
     /// Hosts, in spec order.

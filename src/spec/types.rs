@@ -64,7 +64,7 @@ pub struct Spec {
     pub controller_manager: Option<ComponentSpec>,
     /// kube-scheduler settings.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub scheduler: Option<ComponentSpec>,
+    pub scheduler: Option<SchedulerSpec>,
     /// kube-proxy settings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kube_proxy: Option<KubeProxySpec>,
@@ -254,6 +254,31 @@ pub struct ApiServerSpec {
     /// Anonymous access: `enabled`, `health-only`, `disabled`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anonymous_auth: Option<AnonymousAuth>,
+    /// See [`ComponentSpec::image`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// See [`ComponentSpec::extra_args`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_args: Option<BTreeMap<String, ArgValue>>,
+    /// See [`ComponentSpec::extra_volumes`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_volumes: Option<Vec<VolumeSpec>>,
+    /// See [`ComponentSpec::extra_env`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_env: Option<Vec<EnvSpec>>,
+    /// See [`ComponentSpec::resources`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourcesSpec>,
+}
+
+/// kube-scheduler: a component plus its KubeSchedulerConfiguration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SchedulerSpec {
+    /// Fields of a KubeSchedulerConfiguration (`profiles`, `percentageOfNodesToScore`, ...); when
+    /// set, kcompile writes the file and passes it with `--config`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<BTreeMap<String, serde_json::Value>>,
     /// See [`ComponentSpec::image`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,

@@ -185,6 +185,7 @@ impl Checker<'_> {
             image_repository,
             control_plane_endpoint: endpoint?,
             load_balancer: load_balancer?,
+            scheduler_config: self.scheduler_config(spec),
             api_server_port: *api_server_port?,
             anonymous_auth: spec
                 .api_server
@@ -1016,6 +1017,27 @@ impl Checker<'_> {
         Some(Some(Endpoint { host, port }))
     }
 
+    fn scheduler_config(&mut self, spec: &Spec) -> Option<BTreeMap<String, serde_json::Value>> {
+        let config = spec.scheduler.as_ref()?.config.clone()?;
+        for field in config.keys() {
+            let hint = match field.as_str() {
+                "apiVersion" | "kind" => {
+                    "kcompile writes `kubescheduler.config.k8s.io/v1` KubeSchedulerConfiguration"
+                }
+                "clientConnection" => {
+                    "the scheduler's kubeconfig is /etc/kubernetes/scheduler.conf, which kcompile writes"
+                }
+                _ => continue,
+            };
+            self.error_at_key(
+                &child("scheduler.config", field),
+                format!("kcompile sets KubeSchedulerConfiguration `{field}` itself"),
+                hint,
+            );
+        }
+        Some(config)
+    }
+
     fn load_balancer(
         &mut self,
         spec: &Spec,
@@ -1262,6 +1284,7 @@ impl Checker<'_> {
         let etcd = spec.etcd.clone().unwrap_or_default();
         let api = spec.api_server.clone().unwrap_or_default();
         let proxy = spec.kube_proxy.clone().unwrap_or_default();
+        let scheduler = spec.scheduler.clone().unwrap_or_default();
         let cluster_level: [(Component, PodFields); 5] = [
             (
                 Component::Etcd,
@@ -1292,10 +1315,13 @@ impl Checker<'_> {
             ),
             (
                 Component::Scheduler,
-                spec.scheduler
-                    .as_ref()
-                    .map(PodFields::from)
-                    .unwrap_or(PodFields::from(&EMPTY)),
+                PodFields {
+                    image: scheduler.image.as_ref(),
+                    extra_args: scheduler.extra_args.as_ref(),
+                    extra_volumes: scheduler.extra_volumes.as_ref(),
+                    extra_env: scheduler.extra_env.as_ref(),
+                    resources: scheduler.resources.as_ref(),
+                },
             ),
             (
                 Component::KubeProxy,
