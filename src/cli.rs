@@ -212,6 +212,14 @@ struct CertsArgs {
 #[derive(Debug, Subcommand)]
 enum CertsAction {
     /// Reissue leaf certificates with a new validity, keeping their keys (CAs are never renewed).
+    #[command(after_help = "\
+Examples:
+  kcompile certs renew master01/apiserver       # one certificate
+  kcompile certs renew apiserver                # that certificate on every host
+  kcompile certs renew all                      # every leaf
+  kcompile certs renew admin --new-key          # with a new key
+
+Then `kcompile build` writes the renewed files; each pod that reads one restarts by itself.")]
     Renew {
         /// `all`, a certificate id (`master01/apiserver`, `admin`), or a file name (`apiserver`)
         /// for that certificate on every host.

@@ -265,6 +265,13 @@ fn every_help_shows_an_example() {
         vec!["--help"],
         vec!["init", "--help"],
         vec!["validate", "--help"],
+        vec!["build", "--help"],
+        vec!["diff", "--help"],
+        vec!["verify", "--help"],
+        vec!["certs", "--help"],
+        vec!["certs", "renew", "--help"],
+        vec!["import", "--help"],
+        vec!["rotate", "--help"],
     ] {
         kcompile()
             .args(&command)
