@@ -210,7 +210,10 @@ pub struct AggregationSpec {
     pub allowed_names: Option<Vec<String>>,
 }
 
-/// How a Kubernetes component pod is run; shared by the control-plane components.
+/// How a Kubernetes component pod is run; shared by the control-plane components. The components
+/// with fields of their own (apiServer, etcd, scheduler, kubeProxy) repeat these five fields
+/// instead of flattening this struct: serde cannot reject unknown fields through `flatten`, and a
+/// misspelt field must be an error.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ComponentSpec {
