@@ -9,9 +9,11 @@ use crate::bundle;
 use crate::cluster::{Cluster, Host};
 use crate::error::{Error, ExitStatus};
 use crate::init::{InitOptions, starter_spec};
-use crate::pki::{self, IssueOptions, store::StateDir};
+use crate::pki::{self, IssueOptions};
 use crate::render;
 use crate::spec::{self, Diagnostic, Loaded, PROFILES, Source};
+use crate::state::inventory::ItemKind;
+use crate::state::{Access, Changes, State};
 
 /// Compiles one Kubernetes cluster spec into every file each host of the cluster needs.
 #[derive(Debug, Parser)]
@@ -52,9 +54,11 @@ Examples:
   kcompile build --all --out out/                  # out/<host>/ for every host
   kcompile build --all --out out/ --format tar     # out/<host>.tar
   kcompile build --all --out out/ --renew-within 30d
+  kcompile build --all --dry-run                   # what would be generated, issued, reused
 
-The first build creates the state dir (CAs, keys, certificates, secrets); later builds reuse it and
-change only what the spec changed.")]
+The first build creates the state dir (CAs, keys, certificates, secrets) and says so; later builds
+reuse it and change only what the spec changed. A recorded item that is missing or damaged stops
+the build: nothing is ever regenerated to fill a gap.")]
     Build(BuildArgs),
     /// Show when each certificate expires; `certs renew` reissues them.
     #[command(args_conflicts_with_subcommands = true)]
@@ -112,27 +116,85 @@ Examples:
   kcompile rotate encryption-key --phase 3  # the old key goes
   kcompile rotate cluster-ca --phase 1      # every host trusts the old and the new CA
   kcompile rotate cluster-ca --phase 2      # the new CA signs; the build reissues its certificates
-  kcompile rotate cluster-ca --phase 3      # the old CA goes (also etcd-ca, front-proxy-ca)
+  kcompile rotate cluster-ca --phase 3 --acknowledge  # the old CA goes (also etcd-ca, front-proxy-ca)
+  kcompile rotate status                    # where each rotation stands
 
-After each phase: kcompile build, kcompile diff, roll out every control-plane host, then the next
-phase. The state dir remembers the phase; retired keys are kept under retired/ in it.")]
+After each phase: kcompile build, kcompile diff, roll out every host the phase changes, then the
+next phase; a phase is refused until the previous one has been built for every such host. Phase 3
+drops old material and says what must be true first; it needs --acknowledge. The state dir
+remembers the phase; retired keys are kept under retired/ in it.")]
     Rotate(RotateArgs),
+    /// Inspect the state dir: what it holds, whether every recorded item is intact; record an old
+    /// state dir that has no inventory yet.
+    #[command(after_help = "\
+Examples:
+  kcompile state list                       # every recorded item: kind, path, fingerprint, since
+  kcompile state list -o json
+  kcompile state check                      # every item present, unchanged and usable
+  kcompile state record --state old.state   # a state dir made before kcompile kept an inventory
+  mv cluster.state/pki/ca.key /offline/ && kcompile state forget pki/ca.key   # external CA
+
+Exit status: 0 intact, 2 a recorded item is missing or damaged (the message names it).")]
+    State(StateArgs),
+}
+
+#[derive(Debug, Args)]
+struct StateArgs {
+    #[command(subcommand)]
+    action: StateAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum StateAction {
+    /// Every recorded item: kind, path, fingerprint and when it was recorded.
+    List {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+    /// Check that every recorded item is present, unchanged, private and usable (keys parse,
+    /// secrets have their shape).
+    Check {
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Record every item a state dir holds in a new inventory (a state made by an older
+    /// kcompile). If the inventory was lost instead, restore it from a backup.
+    Record {
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Drop the record of items already moved out of the state dir on purpose: a CA key kept
+    /// offline (external-CA mode), or a leaf lost with no backup (the next build issues anew).
+    Forget {
+        /// Paths as `kcompile state list` shows them (`pki/ca.key`).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
 }
 
 #[derive(Debug, Args)]
 struct RotateArgs {
-    /// What to rotate.
+    /// What to rotate, or `status` to show where each rotation stands.
     #[arg(value_enum)]
     what: RotateWhat,
     /// The phase to move to: 1, 2 or 3, one after the other.
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3))]
-    phase: u8,
+    phase: Option<u8>,
+    /// Confirm that what phase 3 requires is true (it drops the old key or CA for good).
+    #[arg(long)]
+    acknowledge: bool,
     #[command(flatten)]
     spec: SpecArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum RotateWhat {
+    Status,
     SaKey,
     EncryptionKey,
     ClusterCa,
@@ -254,7 +316,7 @@ struct BuildArgs {
         conflicts_with = "all"
     )]
     host: Option<String>,
-    /// Build every host (needs --out).
+    /// Build every host (needs --out, or --dry-run).
     #[arg(long)]
     all: bool,
     /// Write under DIR instead of a tar on stdout: the host's root for --host, DIR/<host> for --all.
@@ -266,6 +328,9 @@ struct BuildArgs {
     /// Reissue certificates that expire within this time (`30d`, `720h`).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     renew_within: Option<std::time::Duration>,
+    /// Show what the build would generate, issue and reuse; write nothing (not even the state).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -361,6 +426,7 @@ pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Diff(args) => diff(&args),
         Command::Verify(args) => verify(&args),
         Command::Rotate(args) => rotate(&args),
+        Command::State(args) => state(&args),
     }
 }
 
@@ -390,92 +456,79 @@ fn init(args: InitArgs) -> Result<ExitStatus, Error> {
 
 fn validate(args: &ValidateArgs) -> Result<ExitStatus, Error> {
     let loaded = load(&args.spec)?;
-    let state = args.spec.state_dir();
     if args.show_resolved {
         print(&loaded.resolved_yaml())?;
-    } else {
-        let cluster = &loaded.cluster;
-        eprintln!(
-            "{}: cluster `{}`, Kubernetes {}, etcd {}, {} host{}: valid (state dir {}{})",
-            loaded.layered.spec_layer().source.name,
-            cluster.name,
-            cluster.kubernetes_version,
-            cluster.etcd_version.tag,
-            cluster.hosts.len(),
-            if cluster.hosts.len() == 1 { "" } else { "s" },
-            state.display(),
-            if state.is_dir() {
-                ""
-            } else {
-                ", not created yet"
-            },
-        );
+        return Ok(ExitStatus::Success);
     }
+    let state = open_state(&args.spec, Purpose::Preview)?;
+    let cluster = &loaded.cluster;
+    eprintln!(
+        "{}: cluster `{}`, Kubernetes {}, etcd {}, {} host{}: valid (state dir {}: {})",
+        loaded.layered.spec_layer().source.name,
+        cluster.name,
+        cluster.kubernetes_version,
+        cluster.etcd_version.tag,
+        cluster.hosts.len(),
+        if cluster.hosts.len() == 1 { "" } else { "s" },
+        state.root().display(),
+        if state.exists() {
+            format!(
+                "{} items recorded and intact",
+                state.inventory().items.len()
+            )
+        } else {
+            "not created yet; the first build generates every CA, key and secret".to_owned()
+        },
+    );
     Ok(ExitStatus::Success)
 }
 
-fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
-    if args.all && args.out.is_none() {
-        return Err(Error::Usage {
-            message: "--all needs --out DIR".into(),
-            hint: "`kcompile build --all --out out/` writes out/<host>/ for every host".into(),
-        });
-    }
-    if args.out.is_none() && io::stdout().is_terminal() {
-        return Err(Error::Usage {
-            message: "refusing to write a tar archive to a terminal".into(),
-            hint: "redirect it (`kcompile build --host H > bundle.tar`) or write a tree with `--out DIR`".into(),
-        });
-    }
-    let loaded = load(&args.spec)?;
-    let hosts: Vec<&Host> = match &args.host {
-        Some(name) => vec![find_host(&loaded.cluster, name)?],
-        None => loaded.cluster.hosts.iter().collect(),
-    };
-    let options = IssueOptions {
-        renew_within: args.renew_within.unwrap_or_default(),
-        ..IssueOptions::default()
-    };
-    let (pki, state) = issue(&loaded, &args.spec, &options)?;
-    for host in hosts {
-        let files = host_bundle(&loaded, &pki, host);
-        match (&args.out, args.all, args.format) {
-            (None, _, _) => {
-                let mut stdout = io::stdout().lock();
-                match bundle::tar::write(&files, &mut stdout) {
-                    Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {}
-                    other => other.map_err(Error::Write)?,
-                }
-            }
-            (Some(out), false, _) => bundle::dir::write(&files, out).map_err(Error::Write)?,
-            (Some(out), true, Format::Dir) => {
-                bundle::dir::write(&files, &out.join(&host.name)).map_err(Error::Write)?;
-            }
-            (Some(out), true, Format::Tar) => {
-                std::fs::create_dir_all(out).map_err(Error::Write)?;
-                let mut archive = Vec::new();
-                bundle::tar::write(&files, &mut archive).map_err(Error::Write)?;
-                let mut single = bundle::FileSet::default();
-                single.add(format!("{}.tar", host.name), archive, bundle::SECRET);
-                bundle::dir::write(&single, out).map_err(Error::Write)?;
-            }
+/// What a command does with the state dir, which decides how it is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// validate, build --dry-run: read-only; a missing state is an empty one.
+    Preview,
+    /// diff, certs, rotate status: read-only; the state must exist.
+    Inspect,
+    /// certs renew, rotate: writes; the state must exist.
+    Change,
+    /// build, import: writes; creates the state (and says so).
+    Create,
+}
+
+/// Opens the state dir as `purpose` needs it.
+fn open_state(args: &SpecArgs, purpose: Purpose) -> Result<State, Error> {
+    let root = args.state_dir();
+    let state = match purpose {
+        Purpose::Preview if !root.exists() => {
+            eprintln!(
+                "state {}: does not exist yet; every CA, key and secret would be generated",
+                root.display()
+            );
+            Ok(State::absent(&root))
         }
-    }
-    crate::upgrade::record(&state, loaded.cluster.kubernetes_version)
-        .map_err(|e| Error::State(e.0))?;
-    Ok(ExitStatus::Success)
+        Purpose::Preview | Purpose::Inspect => State::open(&root, Access::ReadOnly),
+        Purpose::Change => State::open(&root, Access::Write),
+        Purpose::Create => State::open_or_create(&root).map(|(state, created)| {
+            if created {
+                eprintln!("created state dir {} (private, 0700)", root.display());
+            }
+            state
+        }),
+    };
+    state.map_err(|e| Error::State(e.0))
 }
 
-/// Opens the state dir and issues or reuses the PKI; prints what it issued.
-fn issue(
+/// Plans the PKI against `state` (refusing a skipped minor upgrade first): the material, the plan,
+/// and the changes a writer commits.
+fn plan_pki(
     loaded: &Loaded,
-    args: &SpecArgs,
+    state: &State,
     options: &IssueOptions,
-) -> Result<(pki::Pki, StateDir), Error> {
-    let state_dir = args.state_dir();
-    let state = StateDir::open(&state_dir).map_err(|e| Error::State(e.0))?;
+) -> Result<(pki::Pki, pki::Plan, Changes), Error> {
+    let mut transaction = state.begin();
     let target = loaded.cluster.kubernetes_version;
-    if let Some(last) = crate::upgrade::last_built(&state).map_err(|e| Error::State(e.0))?
+    if let Some(last) = crate::upgrade::last_built(&transaction).map_err(|e| Error::State(e.0))?
         && let Some((message, hint)) = crate::upgrade::refusal(last, target)
     {
         let diagnostic = loaded.layered.diagnostic(
@@ -487,20 +540,177 @@ fn issue(
         );
         return Err(Error::Spec(vec![diagnostic]));
     }
-    let (pki, report) =
-        pki::ensure(&state, &loaded.cluster, options).map_err(|e| Error::State(e.0))?;
-    for (id, why) in &report.issued {
-        eprintln!("issued {id} ({why})");
+    let (pki, plan) =
+        pki::plan(&mut transaction, &loaded.cluster, options).map_err(|e| Error::State(e.0))?;
+    Ok((pki, plan, transaction.finish()))
+}
+
+/// Commits `changes` and reports every item generated or replaced, by name and fingerprint.
+fn commit(state: &mut State, changes: Changes) -> Result<(), Error> {
+    let known: std::collections::BTreeSet<String> =
+        state.inventory().items.keys().cloned().collect();
+    let changed = state.commit(changes).map_err(|e| Error::State(e.0))?;
+    for path in changed {
+        let Some(kind) = ItemKind::of(&path) else {
+            continue;
+        };
+        if !kind.is_secret() || kind == ItemKind::Retired {
+            continue;
+        }
+        let bytes = state.read(&path).ok().flatten().unwrap_or_default();
+        let fingerprint = state
+            .keyed_fingerprint(&bytes)
+            .unwrap_or_else(|| "fingerprint withheld".into());
+        eprintln!(
+            "{} {path} ({kind}, {fingerprint})",
+            if known.contains(&path) {
+                "replaced"
+            } else {
+                "generated"
+            }
+        );
+    }
+    Ok(())
+}
+
+/// Prints what a plan issues, and a summary line.
+fn report_plan(state: &State, pki: &pki::Pki, plan: &pki::Plan, preview: bool) {
+    let (issue, generate) = if preview {
+        ("would issue", "keys would be generated")
+    } else {
+        ("issued", "keys generated")
+    };
+    for (id, why) in &plan.issued {
+        eprintln!("{issue} {id} ({why})");
     }
     let total = pki.certs.len() + pki.authorities.len();
     eprintln!(
-        "state {}: {} keys generated, {} certificates issued, {} reused",
-        state_dir.display(),
-        report.new_keys.len(),
-        report.issued.len(),
-        total.saturating_sub(report.issued.len()),
+        "state {}: {} {generate}, {} certificates {}, {} reused",
+        state.root().display(),
+        plan.new_keys.len(),
+        plan.issued.len(),
+        if preview { "to issue" } else { "issued" },
+        total.saturating_sub(plan.issued.len()),
     );
-    Ok((pki, state))
+}
+
+/// Refuses a state dir inside an output tree (it would ship with a host) or an output tree
+/// inside the state dir.
+fn check_state_outside(state_dir: &Path, out: &Path) -> Result<(), Error> {
+    let state = resolve(state_dir);
+    let out = resolve(out);
+    if state.starts_with(&out) || out.starts_with(&state) {
+        return Err(Error::Usage {
+            message: format!(
+                "the state dir `{}` and the output `{}` overlap: the state's keys would ship with a bundle",
+                state_dir.display(),
+                out.display()
+            ),
+            hint: "keep the state dir outside every --out tree (`--state` names it)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// `path` made absolute with its existing part's links resolved, for comparing locations.
+fn resolve(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest
+                .iter()
+                .rev()
+                .fold(real, |acc: PathBuf, part| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
+fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
+    if args.all && args.out.is_none() && !args.dry_run {
+        return Err(Error::Usage {
+            message: "--all needs --out DIR".into(),
+            hint: "`kcompile build --all --out out/` writes out/<host>/ for every host".into(),
+        });
+    }
+    if args.out.is_none() && !args.dry_run && io::stdout().is_terminal() {
+        return Err(Error::Usage {
+            message: "refusing to write a tar archive to a terminal".into(),
+            hint: "redirect it (`kcompile build --host H > bundle.tar`) or write a tree with `--out DIR`".into(),
+        });
+    }
+    let loaded = load(&args.spec)?;
+    let hosts: Vec<&Host> = match &args.host {
+        Some(name) => vec![find_host(&loaded.cluster, name)?],
+        None => loaded.cluster.hosts.iter().collect(),
+    };
+    if let Some(out) = &args.out {
+        check_state_outside(&args.spec.state_dir(), out)?;
+    }
+    let options = IssueOptions {
+        renew_within: args.renew_within.unwrap_or_default(),
+        ..IssueOptions::default()
+    };
+    if args.dry_run {
+        let state = open_state(&args.spec, Purpose::Preview)?;
+        let (pki, plan, _) = plan_pki(&loaded, &state, &options)?;
+        report_plan(&state, &pki, &plan, true);
+        return Ok(ExitStatus::Success);
+    }
+    let mut state = open_state(&args.spec, Purpose::Create)?;
+    let (pki, plan, changes) = plan_pki(&loaded, &state, &options)?;
+    commit(&mut state, changes)?;
+    report_plan(&state, &pki, &plan, false);
+    for host in &hosts {
+        let files = host_bundle(&loaded, &pki, host);
+        match (&args.out, args.all, args.format) {
+            (None, _, _) => {
+                let mut stdout = io::stdout().lock();
+                match bundle::tar::write(&files, &mut stdout) {
+                    Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {}
+                    other => other.map_err(Error::Write)?,
+                }
+            }
+            (Some(out), false, _) => write_tree(&files, out)?,
+            (Some(out), true, Format::Dir) => write_tree(&files, &out.join(&host.name))?,
+            (Some(out), true, Format::Tar) => {
+                std::fs::create_dir_all(out).map_err(Error::Write)?;
+                let mut archive = Vec::new();
+                bundle::tar::write(&files, &mut archive).map_err(Error::Write)?;
+                let mut single = bundle::FileSet::default();
+                single.add(format!("{}.tar", host.name), archive, bundle::SECRET);
+                write_tree(&single, out)?;
+            }
+        }
+    }
+    // What was built, for the upgrade guard and the rotation guards.
+    let mut transaction = state.begin();
+    crate::upgrade::record(&mut transaction, loaded.cluster.kubernetes_version);
+    let names: Vec<&str> = hosts.iter().map(|host| host.name.as_str()).collect();
+    pki::rotation::record_build(&mut transaction, &names).map_err(|e| Error::State(e.0))?;
+    let changes = transaction.finish();
+    commit(&mut state, changes)?;
+    Ok(ExitStatus::Success)
+}
+
+/// Writes a bundle under `root` with the directory sink; says what it pruned or left.
+fn write_tree(files: &bundle::FileSet, root: &Path) -> Result<(), Error> {
+    match bundle::dir::write(files, root) {
+        Ok(written) => {
+            eprint!("{written}");
+            Ok(())
+        }
+        Err(error) if error.is_refusal() => Err(Error::Input(error.to_string())),
+        Err(error) => Err(Error::Write(error.into())),
+    }
 }
 
 /// A host's files and their MANIFEST.
@@ -519,15 +729,12 @@ fn host_bundle(loaded: &Loaded, pki: &pki::Pki, host: &Host) -> bundle::FileSet 
 fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
     let loaded = load(&args.spec)?;
     let host = find_host(&loaded.cluster, &args.host)?;
-    // diff compiles from the PKI a build made; it never starts a new one in the wrong place.
-    let state_dir = args.spec.state_dir();
-    if !state_dir.is_dir() {
-        return Err(Error::Usage {
-            message: format!("there is no state dir `{}`", state_dir.display()),
-            hint: "run `kcompile build` first, or name the state dir with --state".into(),
-        });
+    // diff compiles from the state a build made, read-only: what it would issue is shown, not made.
+    let state = open_state(&args.spec, Purpose::Inspect)?;
+    let (pki, plan, _) = plan_pki(&loaded, &state, &IssueOptions::default())?;
+    for (id, why) in &plan.issued {
+        eprintln!("a build would issue {id} ({why})");
     }
-    let (pki, _) = issue(&loaded, &args.spec, &IssueOptions::default())?;
     let files = host_bundle(&loaded, &pki, host);
     let report = crate::diff::compare(&host.name, &files, &args.root).map_err(Error::Input)?;
     let format = match args.output {
@@ -556,28 +763,52 @@ fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
 }
 
 fn rotate(args: &RotateArgs) -> Result<ExitStatus, Error> {
+    use pki::catalog::Authority;
+    use pki::rotation::Rotated;
     let loaded = load(&args.spec)?;
     let what = match args.what {
-        RotateWhat::SaKey => pki::rotation::Rotated::ServiceAccountKey,
-        RotateWhat::EncryptionKey => pki::rotation::Rotated::EncryptionKey,
-        RotateWhat::ClusterCa => pki::rotation::Rotated::Ca(pki::catalog::Authority::Cluster),
-        RotateWhat::EtcdCa => pki::rotation::Rotated::Ca(pki::catalog::Authority::Etcd),
-        RotateWhat::FrontProxyCa => pki::rotation::Rotated::Ca(pki::catalog::Authority::FrontProxy),
+        RotateWhat::Status => {
+            let state = open_state(&args.spec, Purpose::Inspect)?;
+            let text = pki::rotation::status(&state.begin(), &loaded.cluster)
+                .map_err(|e| Error::State(e.0))?;
+            return print(&text);
+        }
+        RotateWhat::SaKey => Rotated::ServiceAccountKey,
+        RotateWhat::EncryptionKey => Rotated::EncryptionKey,
+        RotateWhat::ClusterCa => Rotated::Ca(Authority::Cluster),
+        RotateWhat::EtcdCa => Rotated::Ca(Authority::Etcd),
+        RotateWhat::FrontProxyCa => Rotated::Ca(Authority::FrontProxy),
     };
-    if what == pki::rotation::Rotated::EncryptionKey && loaded.cluster.encryption.is_none() {
+    let Some(phase) = args.phase else {
+        return Err(Error::Usage {
+            message: format!("say which phase of the {} rotation to move to", what.name()),
+            hint: format!(
+                "`kcompile rotate {} --phase N`; `kcompile rotate status` shows where it stands",
+                what.name()
+            ),
+        });
+    };
+    if what == Rotated::EncryptionKey && loaded.cluster.encryption.is_none() {
         return Err(Error::Usage {
             message: "encryption at rest is off, so there is no key to rotate".into(),
             hint: "set `encryption.enabled: true`".into(),
         });
     }
-    // The PKI must exist before one of its keys can be rotated.
-    let (_, state) = issue(&loaded, &args.spec, &IssueOptions::default())?;
-    let next = pki::rotation::advance(&state, what, args.phase, &loaded.cluster.pki)
-        .map_err(|e| Error::State(e.0))?;
+    let mut state = open_state(&args.spec, Purpose::Change)?;
+    let mut transaction = state.begin();
+    let next = pki::rotation::advance(
+        &mut transaction,
+        what,
+        phase,
+        &loaded.cluster,
+        args.acknowledge,
+    )
+    .map_err(|e| Error::State(e.0))?;
+    let changes = transaction.finish();
+    commit(&mut state, changes)?;
     eprintln!("{next}");
     Ok(ExitStatus::Success)
 }
-
 fn verify(args: &VerifyArgs) -> Result<ExitStatus, Error> {
     let input = match (&args.root, &args.bundle) {
         (Some(root), _) => crate::verify::Input::Root(root.clone()),
@@ -619,13 +850,6 @@ fn certs(args: &CertsArgs) -> Result<ExitStatus, Error> {
         None => {
             let loaded = load(&args.spec)?;
             let cluster = &loaded.cluster;
-            let state_dir = args.spec.state_dir();
-            if !state_dir.is_dir() {
-                return Err(Error::Usage {
-                    message: format!("there is no state dir `{}` yet", state_dir.display()),
-                    hint: "`kcompile build` creates it; name another with --state".into(),
-                });
-            }
             let mut leaves = pki::catalog::catalog(cluster);
             if let Some(name) = &args.host {
                 let host = find_host(cluster, name)?;
@@ -634,7 +858,7 @@ fn certs(args: &CertsArgs) -> Result<ExitStatus, Error> {
                     None => host.has(crate::spec::Role::ControlPlane),
                 });
             }
-            let state = StateDir::open(&state_dir).map_err(|e| Error::State(e.0))?;
+            let state = open_state(&args.spec, Purpose::Inspect)?;
             pki::expiry::state_rows(&state, &leaves).map_err(|e| Error::State(e.0))?
         }
     };
@@ -669,37 +893,117 @@ fn renew(names: &[String], new_key: bool, args: &SpecArgs) -> Result<ExitStatus,
         }
         ids.extend(matching);
     }
-    let state = StateDir::open(&args.state_dir()).map_err(|e| Error::State(e.0))?;
+    let mut state = open_state(args, Purpose::Change)?;
     let options = IssueOptions {
         renew_within: std::time::Duration::ZERO,
         rotate_keys: if new_key { ids.clone() } else { Vec::new() },
         renew: ids,
     };
-    let (_, report) = pki::ensure(&state, cluster, &options).map_err(|e| Error::State(e.0))?;
-    for (id, why) in &report.issued {
-        eprintln!("issued {id} ({why})");
+    let (pki, plan, changes) = plan_pki(&loaded, &state, &options)?;
+    let unrequested: Vec<&str> = plan
+        .issued
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .filter(|id| !options.renew.iter().any(|asked| asked == id))
+        .collect();
+    if !unrequested.is_empty() {
+        return Err(Error::Usage {
+            message: format!(
+                "the state also lacks or needs {} certificate{} the renewal did not ask for ({})",
+                unrequested.len(),
+                if unrequested.len() == 1 { "" } else { "s" },
+                unrequested.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+            ),
+            hint: "`kcompile build` issues what the spec newly needs; renew afterwards (is this the spec the state was built from?)".into(),
+        });
     }
+    commit(&mut state, changes)?;
+    report_plan(&state, &pki, &plan, false);
     eprintln!(
         "renewed {} certificates; `kcompile build` writes them into the bundles",
-        report.issued.len()
+        plan.issued.len()
     );
     Ok(ExitStatus::Success)
 }
 
 fn import(args: &ImportArgs) -> Result<ExitStatus, Error> {
-    let state_dir = args.spec.state_dir();
-    let state = StateDir::open(&state_dir).map_err(|e| Error::State(e.0))?;
-    let imported = pki::import::from_pki(&state, &args.from_pki).map_err(|e| Error::State(e.0))?;
+    let existed = args.spec.state_dir().exists();
+    let mut state = open_state(&args.spec, Purpose::Create)?;
+    let mut transaction = state.begin();
+    let imported = match pki::import::from_pki(&mut transaction, &args.from_pki) {
+        Ok(imported) => imported,
+        Err(error) => {
+            // All or nothing: a state dir this import created holds nothing yet; remove it.
+            drop(transaction);
+            let root = state.root().to_owned();
+            drop(state);
+            if !existed {
+                let _ = std::fs::remove_dir_all(&root);
+            }
+            return Err(Error::State(error.0));
+        }
+    };
+    let changes = transaction.finish();
+    commit(&mut state, changes)?;
     for file in &imported.adopted {
         eprintln!("adopted {file}");
     }
     eprintln!(
         "state {}: {} files adopted, {} already there",
-        state_dir.display(),
+        state.root().display(),
         imported.adopted.len(),
         imported.unchanged.len()
     );
     Ok(ExitStatus::Success)
+}
+
+fn state(args: &StateArgs) -> Result<ExitStatus, Error> {
+    match &args.action {
+        StateAction::List { spec, output } => {
+            let state = open_state(spec, Purpose::Inspect)?;
+            print(&crate::state::report::list(
+                &state,
+                *output == OutputFormat::Json,
+            ))
+        }
+        StateAction::Check { spec } => {
+            let state = open_state(spec, Purpose::Inspect)?;
+            let problems = crate::state::report::check(&state);
+            if !problems.is_empty() {
+                return Err(Error::State(format!(
+                    "{} item{} of `{}` cannot be used:\n{}",
+                    problems.len(),
+                    if problems.len() == 1 { "" } else { "s" },
+                    state.root().display(),
+                    problems.join("\n")
+                )));
+            }
+            eprintln!(
+                "state {}: {} items recorded, every one present, unchanged and usable",
+                state.root().display(),
+                state.inventory().items.len()
+            );
+            Ok(ExitStatus::Success)
+        }
+        StateAction::Forget { paths, spec } => {
+            let root = spec.state_dir();
+            State::forget(&root, paths).map_err(|e| Error::State(e.0))?;
+            for path in paths {
+                eprintln!("state {}: forgot `{path}`", root.display());
+            }
+            Ok(ExitStatus::Success)
+        }
+        StateAction::Record { spec } => {
+            let root = spec.state_dir();
+            let recorded = State::record_existing(&root).map_err(|e| Error::State(e.0))?;
+            eprintln!(
+                "state {}: recorded {} items in a new inventory; `kcompile state check` checks them",
+                root.display(),
+                recorded.len()
+            );
+            Ok(ExitStatus::Success)
+        }
+    }
 }
 
 fn find_host<'c>(cluster: &'c Cluster, name: &str) -> Result<&'c Host, Error> {

@@ -17,6 +17,7 @@ pub mod init;
 pub mod pki;
 pub mod render;
 pub mod spec;
+pub mod state;
 pub mod upgrade;
 pub mod verify;
 pub mod versions;

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::pki::store::{StateDir, StateError};
+use crate::state::{StateError, Transaction};
 use crate::versions::KubeVersion;
 
 /// Where the last build's version is kept in the state dir.
@@ -17,7 +17,7 @@ struct Record {
 }
 
 /// The version the last build compiled, if any build has.
-pub fn last_built(state: &StateDir) -> Result<Option<KubeVersion>, StateError> {
+pub fn last_built(state: &Transaction<'_>) -> Result<Option<KubeVersion>, StateError> {
     let Some(text) = state.read_text(RECORD)? else {
         return Ok(None);
     };
@@ -27,12 +27,12 @@ pub fn last_built(state: &StateDir) -> Result<Option<KubeVersion>, StateError> {
 }
 
 /// Remembers `version` as the last one built.
-pub fn record(state: &StateDir, version: KubeVersion) -> Result<(), StateError> {
+pub fn record(state: &mut Transaction<'_>, version: KubeVersion) {
     let record = Record {
         kubernetes_version: version.to_string(),
     };
     let text = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";
-    state.write(RECORD, text.as_bytes(), 0o600)
+    state.write(RECORD, text, 0o600);
 }
 
 /// Why moving the cluster from `from` to `to` is refused (message, hint), if it is.

@@ -143,9 +143,7 @@ fn certs_without_a_state_dir_says_so() {
         .args(["certs", "-f", EXAMPLE, "--state", "nothing"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains(
-            "there is no state dir `nothing` yet",
-        ));
+        .stderr(predicate::str::contains("there is no state dir `nothing`;"));
     assert!(!temp.path().join("nothing").exists());
 }
 
@@ -442,7 +440,7 @@ fn a_second_build_waits_for_the_lock_and_says_who_holds_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&format!(
-            "waiting for the state dir lock `st/lock`, held by pid {}",
+            "waiting for the state dir lock `st/lock`, held by a kcompile command that writes the state (pid {})",
             std::process::id()
         )),
         "{stderr}"

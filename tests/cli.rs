@@ -175,8 +175,9 @@ fn the_state_dir_defaults_beside_the_spec_and_can_be_named() {
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "state dir examples/single-node.state, not created yet",
+            "state dir examples/single-node.state: not created yet",
         ));
+    // A named state dir that is open to other users (/tmp) is refused, not used.
     kcompile()
         .args([
             "validate",
@@ -186,8 +187,30 @@ fn the_state_dir_defaults_beside_the_spec_and_can_be_named() {
             "/tmp",
         ])
         .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "the state dir `/tmp` is mode 1777, open to other users",
+        ));
+    let private = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        private.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let named = private.path().to_str().unwrap();
+    kcompile()
+        .args([
+            "validate",
+            "-f",
+            "examples/single-node.yaml",
+            "--state",
+            named,
+        ])
+        .assert()
         .success()
-        .stderr(predicate::str::contains("state dir /tmp)"));
+        .stderr(predicate::str::contains(format!(
+            "state dir {named}: 0 items recorded and intact"
+        )));
 }
 
 #[test]

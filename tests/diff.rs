@@ -399,7 +399,7 @@ fn diff_needs_an_existing_state_dir() {
     assert_eq!(output.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&output.stderr)
-            .contains("error: there is no state dir `elsewhere`")
+            .contains("error: state dir: there is no state dir `elsewhere`")
     );
     assert!(
         !cluster.dir.path().join("elsewhere").exists(),

@@ -109,6 +109,17 @@ impl Workspace {
         stderr
     }
 
+    /// Moves the cluster CA's key out of the state dir and forgets it: external-CA mode.
+    fn move_ca_key_offline(&self) {
+        fs::rename(self.state().join("pki/ca.key"), self.path("offline-ca.key")).unwrap();
+        kcompile()
+            .args(["state", "forget", "pki/ca.key", "--state"])
+            .arg(self.state())
+            .assert()
+            .success()
+            .stderr(predicate::str::contains("forgot `pki/ca.key`"));
+    }
+
     /// The state dir's files, without the lock (it records the pid of the last build).
     fn state_files(&self) -> Tree {
         let mut files = tree(&self.state());
@@ -899,10 +910,11 @@ fn a_new_san_reissues_only_the_apiserver_certificates_with_the_same_keys() {
         assert_key_matches(&fs::read(pki.join("apiserver.key")).unwrap(), &cert, &what);
         assert_verifies(&pki.join("ca.crt"), &cert, Usage::Server, &what);
     }
-    // In the state: the certificates and their issue records, nothing else.
+    // In the state: the certificates, their issue records and the inventory, nothing else.
     let expected: BTreeSet<String> = CONTROL_PLANES
         .iter()
         .flat_map(|(host, _)| ["crt", "json"].map(|ext| format!("hosts/{host}/apiserver.{ext}")))
+        .chain(["inventory.json".to_owned()])
         .collect();
     assert_eq!(changed(&state_before, &ws.state_files()), expected);
 }
@@ -1219,7 +1231,8 @@ fn build_errors_exit_2_and_change_nothing() {
         Err(error) => eprintln!("skipped the terminal check: no `script` ({error})"),
     }
 
-    // A state dir whose ca.key is another key: refused, and the state is left as it was.
+    // A state dir whose ca.key was replaced by another key: refused by the ledger, and the state
+    // is left as it was.
     ws.build("out");
     let other_key = openssl_ok(
         &["ecparam", "-name", "prime256v1", "-genkey", "-noout"],
@@ -1233,9 +1246,10 @@ fn build_errors_exit_2_and_change_nothing() {
         .arg(ws.path("out2"))
         .assert()
         .code(2)
-        .stderr(predicate::str::contains(
-            "`pki/ca.key` is not the key of `pki/ca.crt`",
-        ));
+        .stderr(
+            predicate::str::contains("`pki/ca.key` (ca-key, recorded")
+                .and(predicate::str::contains("is not what was recorded")),
+        );
     ws.command()
         .args(["--host", "master01"])
         .assert()
@@ -1273,7 +1287,7 @@ fn build_errors_exit_2_and_change_nothing() {
 fn without_the_ca_key_existing_leaves_are_used_and_nothing_is_signed() {
     let ws = Workspace::example();
     ws.build("first");
-    fs::remove_file(ws.state().join("pki/ca.key")).unwrap();
+    ws.move_ca_key_offline();
 
     let stderr = ws.build("external");
     assert!(issued_lines(&stderr).is_empty(), "{stderr}");
@@ -1325,6 +1339,16 @@ fn without_the_ca_key_existing_leaves_are_used_and_nothing_is_signed() {
     // A missing leaf too: the error says the CA has no key.
     ws.edit_spec(&format!("    - {NEW_SAN}\n"), "");
     fs::remove_file(ws.state().join("hosts/worker01/kubelet-client.crt")).unwrap();
+    kcompile()
+        .args([
+            "state",
+            "forget",
+            "hosts/worker01/kubelet-client.crt",
+            "--state",
+        ])
+        .arg(ws.state())
+        .assert()
+        .success();
     ws.command()
         .args(["--all", "--out"])
         .arg(ws.path("missing"))
@@ -1339,7 +1363,7 @@ fn without_the_ca_key_existing_leaves_are_used_and_nothing_is_signed() {
 fn external_ca_san_error_says_the_ca_has_no_key() {
     let ws = Workspace::example();
     ws.build("first");
-    fs::remove_file(ws.state().join("pki/ca.key")).unwrap();
+    ws.move_ca_key_offline();
     ws.edit_spec(EXAMPLE_SAN, &format!("{EXAMPLE_SAN}    - {NEW_SAN}\n"));
     ws.command()
         .args(["--all", "--out"])

@@ -182,7 +182,9 @@ fn service_account_key_rotates_in_three_phases() {
     )
     .unwrap();
 
-    cluster.run(&["rotate", "sa-key", "--phase", "3"]).success();
+    cluster
+        .run(&["rotate", "sa-key", "--phase", "3", "--acknowledge"])
+        .success();
     assert_eq!(
         cluster.changed("master03"),
         sorted(vec![
@@ -269,7 +271,7 @@ fn encryption_key_rotates_in_three_phases() {
     );
 
     cluster
-        .run(&["rotate", "encryption-key", "--phase", "3"])
+        .run(&["rotate", "encryption-key", "--phase", "3", "--acknowledge"])
         .success();
     assert_eq!(cluster.changed("master03"), expected);
     cluster.build();
@@ -295,7 +297,7 @@ fn phases_go_in_order() {
         .success()
         .stderr(predicate::str::contains("already at phase 1"));
     cluster
-        .run(&["rotate", "sa-key", "--phase", "3"])
+        .run(&["rotate", "sa-key", "--phase", "3", "--acknowledge"])
         .code(2)
         .stderr(predicate::str::contains("the next phase is 2"));
     cluster.run(&["rotate", "sa-key", "--phase", "4"]).code(2);
@@ -404,7 +406,7 @@ fn cluster_ca_rotates_through_a_trust_bundle() {
 
     // Phase 3: only the new CA is trusted; nothing is reissued.
     cluster
-        .run(&["rotate", "cluster-ca", "--phase", "3"])
+        .run(&["rotate", "cluster-ca", "--phase", "3", "--acknowledge"])
         .success();
     cluster
         .run(&["build", "--all", "--out", "roots"])
@@ -456,7 +458,9 @@ fn etcd_and_front_proxy_cas_rotate_and_every_phase_verifies() {
         ),
     ] {
         for phase in ["1", "2", "3"] {
-            cluster.run(&["rotate", ca, "--phase", phase]).success();
+            cluster
+                .run(&["rotate", ca, "--phase", phase, "--acknowledge"])
+                .success();
             let build = cluster.run(&["build", "--all", "--out", "roots"]).success();
             if phase == "2" {
                 build.stderr(predicate::str::contains(reissued));
@@ -471,7 +475,7 @@ fn etcd_and_front_proxy_cas_rotate_and_every_phase_verifies() {
         }
     }
     cluster
-        .run(&["rotate", "cluster-ca", "--phase", "3"])
+        .run(&["rotate", "cluster-ca", "--phase", "3", "--acknowledge"])
         .code(2)
         .stderr(predicate::str::contains(
             "the cluster-ca rotation is at phase 0; the next phase is 1",

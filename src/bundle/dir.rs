@@ -1,33 +1,945 @@
-//! The directory sink: writes a bundle under a root, each file atomically with its mode, so a
-//! reader (or the kubelet watching the manifests directory) never sees half a file.
+//! The directory sink: writes a bundle under a root (`kcompile build --out DIR`), each file
+//! atomically with its exact mode, so a reader (or the kubelet watching the manifests directory)
+//! never sees half a file, and removes the files an earlier build wrote that the bundle no longer
+//! holds.
+//!
+//! The tree under the root is treated as hostile: every directory below the root is opened or
+//! created relative to its parent's descriptor with `O_NOFOLLOW | O_DIRECTORY`, so a symlink
+//! planted at `etc/kubernetes/pki` (or at any file's path) is refused, never followed. The root
+//! itself is the path the user named and is resolved as the system resolves any path (a symlink
+//! there, or in its parents, is followed); it is created, 0755, when missing.
+//!
+//! Each file goes to a temp file beside its target (`.kcompile-…`, a name the kubelet skips),
+//! created 0600 and then set to its exact mode with `fchmod` (the umask plays no part), written,
+//! `fsync`ed and renamed over the target; each directory that changed is `fsync`ed at the end.
+//! Directories are 0755 ([`DIRECTORY`]): those kcompile creates, and those it owns
+//! (`etc/kubernetes/…`, `var/lib/kubelet/…`) even when they exist; other existing directories keep
+//! their modes.
+//!
+//! Before writing a host's bundle (a [`FileSet`] with a MANIFEST), the sink reads the MANIFEST the
+//! previous build left under the root; after writing, it removes each file that MANIFEST lists,
+//! that the new bundle does not produce and whose content still has the sha256 the MANIFEST
+//! recorded. What differs (changed since, a link, not a regular file) is left and reported in
+//! [`Written::left`]. Directories kcompile owns that pruning emptied are removed.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
-use super::FileSet;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
+use sha2::{Digest, Sha256};
 
-/// Writes `files` under `root`, creating directories (0755) as needed.
-pub fn write(files: &FileSet, root: &Path) -> std::io::Result<()> {
-    fs::create_dir_all(root)?;
-    for dir in files.directories() {
-        fs::create_dir_all(root.join(dir))?;
+use super::manifest::{self, Manifest};
+use super::{DIRECTORY, File, FileSet, is_owned_directory};
+use crate::pki::inspect::hex;
+
+/// The largest previous MANIFEST the sink reads; a larger one is refused.
+pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Prefix of the temp files written beside their targets (a dot file: the kubelet skips it).
+pub const TEMP_PREFIX: &str = ".kcompile-";
+
+/// What [`write()`] did besides writing the bundle's files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// The root the bundle was written under, as given.
+    pub root: PathBuf,
+    /// Paths (relative to the root) removed because the previous MANIFEST lists them, the bundle
+    /// no longer holds them and they were unchanged; a directory that pruning emptied and that
+    /// kcompile owns ends with `/`.
+    pub pruned: Vec<String>,
+    /// Paths (relative to the root) the previous MANIFEST lists that the bundle no longer holds
+    /// but that were left in place, each with why (changed since, a link, not a regular file).
+    pub left: Vec<(String, String)>,
+}
+
+/// One line per pruned and per left path, naming it under the root; nothing when there are none.
+impl fmt::Display for Written {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let root = self.root.display();
+        for path in &self.pruned {
+            writeln!(
+                f,
+                "removed {root}/{path} (written by kcompile, no longer produced)"
+            )?;
+        }
+        for (path, why) in &self.left {
+            writeln!(
+                f,
+                "warning: left {root}/{path}: {why}; kcompile no longer produces it: remove it \
+                 yourself once it is not needed"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// What is wrong at a path under the root.
+#[derive(Debug)]
+pub enum Problem {
+    /// A symbolic link where kcompile must write (a directory or a file): it never follows one.
+    Link,
+    /// Something other than a directory (its kind, `regular file`, `named pipe`, ...) where a
+    /// directory must be.
+    NotADirectory(&'static str),
+    /// Something other than a regular file (its kind, `directory`, `named pipe`, ...) at a file's
+    /// path.
+    NotAFile(&'static str),
+    /// The previous build's MANIFEST cannot be used (too large, not text, not a MANIFEST).
+    Manifest(String),
+    /// A bundle path that is not plain and relative (empty, `.` or `..` components).
+    BadPath,
+    /// The system refused an operation.
+    Io(io::Error),
+}
+
+/// Why [`write()`] stopped: a path (relative to the root; empty for the root itself) and what is
+/// wrong there.
+#[derive(Debug)]
+pub struct SinkError {
+    /// The root, as given.
+    pub root: PathBuf,
+    /// The path relative to the root; empty when the root itself is at fault.
+    pub path: String,
+    /// What is wrong.
+    pub problem: Problem,
+}
+
+impl SinkError {
+    fn new(root: &Path, path: &str, problem: Problem) -> SinkError {
+        SinkError {
+            root: root.to_owned(),
+            path: path.to_owned(),
+            problem,
+        }
+    }
+
+    /// Whether the tree under the root is at fault (a link, a file of the wrong kind, a broken
+    /// MANIFEST) rather than the system (permissions, a full disk) or kcompile (a bundle path that
+    /// climbs): the user must fix the tree.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self.problem,
+            Problem::Link | Problem::NotADirectory(_) | Problem::NotAFile(_) | Problem::Manifest(_)
+        )
+    }
+
+    /// The error's message without the root (`` `etc/kubernetes/pki` is a symlink; … ``).
+    fn describe(&self) -> String {
+        let path = &self.path;
+        if path.is_empty() {
+            return match &self.problem {
+                Problem::NotADirectory(kind) => {
+                    format!("it is a {kind}, not a directory; the output root must be a directory")
+                }
+                Problem::Io(error) => error.to_string(),
+                other => format!("{other:?}"),
+            };
+        }
+        match &self.problem {
+            Problem::Link => {
+                format!("`{path}` is a symlink; kcompile never writes through links: remove it")
+            }
+            Problem::NotADirectory(kind) => format!(
+                "`{path}` is a {kind}, not a directory; kcompile writes files below it: remove it"
+            ),
+            Problem::NotAFile(kind) => format!(
+                "`{path}` is a {kind}, not a regular file; kcompile only replaces regular files: \
+                 remove it"
+            ),
+            Problem::Manifest(why) => format!(
+                "`{path}`, the MANIFEST of the previous build, cannot be read ({why}); it says \
+                 which files kcompile wrote: restore it, or remove it (nothing is then pruned)"
+            ),
+            Problem::BadPath => format!("`{path}` is not a plain relative path"),
+            Problem::Io(error) => format!("`{path}`: {error}"),
+        }
+    }
+}
+
+impl fmt::Display for SinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.root.display(), self.describe())
+    }
+}
+
+impl std::error::Error for SinkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.problem {
+            Problem::Io(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// An `io::Error` that displays as the [`SinkError`] (its kind kept for system errors).
+impl From<SinkError> for io::Error {
+    fn from(error: SinkError) -> io::Error {
+        let kind = match &error.problem {
+            Problem::Io(source) => source.kind(),
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, error)
+    }
+}
+
+/// Writes `files` under `root` (created 0755 if missing), never through a link, each file with
+/// exactly its mode, then prunes what the previous build wrote and this bundle no longer holds
+/// (see the module doc). Nothing is written when a link or a file of the wrong kind stands where
+/// the bundle needs a directory or a file, or when the previous MANIFEST cannot be read.
+pub fn write(files: &FileSet, root: &Path) -> Result<Written, SinkError> {
+    for path in files.files.keys() {
+        if !is_plain(path) {
+            return Err(SinkError::new(root, path, Problem::BadPath));
+        }
+    }
+    let mut tree = Tree::open(root)?;
+    // A host's bundle replaces the one before it; other sets (the tars of `--all --format tar`)
+    // only add files.
+    let previous = if files.files.contains_key(manifest::PATH) {
+        tree.read_manifest()?
+    } else {
+        None
+    };
+    for path in files.files.keys() {
+        tree.check(path)?;
     }
     for (path, file) in &files.files {
-        let target = root.join(path);
-        let parent = target.parent().unwrap_or(root);
-        fs::create_dir_all(parent)?;
-        // The temp file lives beside its target (same file system, so the rename is atomic), under
-        // a name the kubelet ignores in the manifests directory (it skips dot files).
-        let mut temp = tempfile::Builder::new()
-            .prefix(".kcompile-")
-            .tempfile_in(parent)?;
-        temp.as_file()
-            .set_permissions(fs::Permissions::from_mode(file.mode))?;
-        temp.write_all(&file.bytes)?;
-        temp.as_file().sync_all()?;
-        temp.persist(&target).map_err(|e| e.error)?;
+        tree.put(path, file)?;
     }
-    Ok(())
+    let mut written = Written {
+        root: root.to_owned(),
+        ..Written::default()
+    };
+    if let Some(previous) = previous {
+        tree.prune(&previous, files, &mut written);
+    }
+    tree.sync()?;
+    Ok(written)
+}
+
+/// Whether `path` is relative, with no empty, `.` or `..` component.
+fn is_plain(path: &str) -> bool {
+    !path.is_empty()
+        && path
+            .split('/')
+            .all(|component| !component.is_empty() && component != "." && component != "..")
+}
+
+/// `(parent, name)` of a plain relative path; the root's children have the parent `""`.
+fn split(path: &str) -> (&str, &str) {
+    path.rsplit_once('/').unwrap_or(("", path))
+}
+
+/// A file type in words.
+fn kind(stat: &Stat) -> &'static str {
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => "regular file",
+        FileType::Directory => "directory",
+        FileType::Symlink => "symlink",
+        FileType::Fifo => "named pipe",
+        FileType::Socket => "socket",
+        FileType::CharacterDevice => "character device",
+        FileType::BlockDevice => "block device",
+        FileType::Unknown => "special file",
+    }
+}
+
+/// The type of the file `stat` describes.
+fn file_type(stat: &Stat) -> FileType {
+    FileType::from_raw_mode(stat.st_mode)
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`; `None` when nothing is there.
+fn lstat(dir: BorrowedFd<'_>, name: &str) -> io::Result<Option<Stat>> {
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => Ok(Some(stat)),
+        Err(Errno::NOENT) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Opens `name` in `dir` for reading: a regular file only, never through a link, without
+/// blocking on a pipe.
+fn open_regular(dir: BorrowedFd<'_>, name: &str) -> io::Result<(fs::File, Stat)> {
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let stat = rustix::fs::fstat(&fd)?;
+    if file_type(&stat) != FileType::RegularFile {
+        return Err(io::Error::other(format!("a {}", kind(&stat))));
+    }
+    Ok((fs::File::from(fd), stat))
+}
+
+/// The tree under a root: the directories opened so far, by path relative to the root (`""`
+/// is the root), those made ready to write in (created, or given their mode), and those whose
+/// entries changed (to `fsync` at the end).
+struct Tree<'a> {
+    root: &'a Path,
+    dirs: BTreeMap<String, OwnedFd>,
+    ready: BTreeSet<String>,
+    changed: BTreeSet<String>,
+}
+
+impl<'a> Tree<'a> {
+    /// Opens `root`, creating it (and its missing parents) 0755 when missing.
+    fn open(root: &'a Path) -> Result<Tree<'a>, SinkError> {
+        let fail = |error: io::Error| SinkError::new(root, "", Problem::Io(error));
+        if fs::symlink_metadata(root).is_err() {
+            let mut missing = Vec::new();
+            let mut current = root;
+            while !current.as_os_str().is_empty() && fs::symlink_metadata(current).is_err() {
+                missing.push(current);
+                match current.parent() {
+                    Some(parent) => current = parent,
+                    None => break,
+                }
+            }
+            for dir in missing.into_iter().rev() {
+                match fs::DirBuilder::new().mode(DIRECTORY).create(dir) {
+                    Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(DIRECTORY))
+                        .map_err(fail)?,
+                    Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(error) => return Err(fail(error)),
+                }
+            }
+        }
+        // The root is the user's own argument: resolved as any path is (links followed).
+        let fd = rustix::fs::openat(
+            rustix::fs::CWD,
+            root,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|error| match (error, fs::metadata(root)) {
+            (Errno::NOTDIR, Ok(metadata)) => {
+                let kind = if metadata.is_file() {
+                    "regular file"
+                } else {
+                    "special file"
+                };
+                SinkError::new(root, "", Problem::NotADirectory(kind))
+            }
+            (error, _) => fail(error.into()),
+        })?;
+        Ok(Tree {
+            root,
+            dirs: BTreeMap::from([(String::new(), fd)]),
+            ready: BTreeSet::new(),
+            changed: BTreeSet::new(),
+        })
+    }
+
+    fn error(&self, path: &str, problem: Problem) -> SinkError {
+        SinkError::new(self.root, path, problem)
+    }
+
+    fn io(&self, path: &str, error: impl Into<io::Error>) -> SinkError {
+        self.error(path, Problem::Io(error.into()))
+    }
+
+    fn fd(&self, dir: &str) -> BorrowedFd<'_> {
+        self.dirs[dir].as_fd()
+    }
+
+    /// What stands at `name` in `dir` (`path` relative to the root) when it should be a directory
+    /// and could not be opened as one with `error`.
+    fn not_a_directory(&self, dir: &str, name: &str, path: &str, error: Errno) -> SinkError {
+        match lstat(self.fd(dir), name) {
+            Ok(Some(stat)) if file_type(&stat) == FileType::Symlink => {
+                self.error(path, Problem::Link)
+            }
+            Ok(Some(stat)) if file_type(&stat) != FileType::Directory => {
+                self.error(path, Problem::NotADirectory(kind(&stat)))
+            }
+            _ => self.io(path, error),
+        }
+    }
+
+    /// Opens directory `path` (relative to the root) and its parents without following links.
+    /// With `create`, missing ones are created, those created and those kcompile owns set to
+    /// 0755; without, `Ok(false)` says one is missing.
+    fn enter(&mut self, path: &str, create: bool) -> Result<bool, SinkError> {
+        let done = if create {
+            self.ready.contains(path)
+        } else {
+            self.dirs.contains_key(path)
+        };
+        if done {
+            return Ok(true);
+        }
+        if !path.is_empty() {
+            let (parent, _) = split(path);
+            if !self.enter(parent, create)? {
+                return Ok(false);
+            }
+        }
+        let mut created = false;
+        if !self.dirs.contains_key(path) {
+            let (parent, name) = split(path);
+            if create {
+                match rustix::fs::mkdirat(self.fd(parent), name, Mode::from_raw_mode(DIRECTORY)) {
+                    Ok(()) => created = true,
+                    Err(Errno::EXIST) => {}
+                    Err(error) => return Err(self.io(path, error)),
+                }
+            }
+            let fd = match rustix::fs::openat(
+                self.fd(parent),
+                name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => fd,
+                Err(Errno::NOENT) if !create => return Ok(false),
+                Err(error) => return Err(self.not_a_directory(parent, name, path, error)),
+            };
+            if created {
+                self.changed.insert(parent.to_owned());
+            }
+            self.dirs.insert(path.to_owned(), fd);
+        }
+        if create {
+            if created || is_owned_directory(path) {
+                let fd = self.fd(path);
+                let stat = rustix::fs::fstat(fd).map_err(|e| self.io(path, e))?;
+                if stat.st_mode & 0o7777 != DIRECTORY {
+                    rustix::fs::fchmod(fd, Mode::from_raw_mode(DIRECTORY))
+                        .map_err(|e| self.io(path, e))?;
+                }
+            }
+            self.ready.insert(path.to_owned());
+        }
+        Ok(true)
+    }
+
+    /// Refuses, before anything is written, a link or a non-directory on the way to `path` and
+    /// anything but a regular file at it.
+    fn check(&mut self, path: &str) -> Result<(), SinkError> {
+        let (parent, name) = split(path);
+        if !self.enter(parent, false)? {
+            return Ok(());
+        }
+        self.check_file(parent, name, path)
+    }
+
+    /// Refuses anything but a regular file (or nothing) at `name` in `dir`.
+    fn check_file(&self, dir: &str, name: &str, path: &str) -> Result<(), SinkError> {
+        match lstat(self.fd(dir), name) {
+            Ok(None) => Ok(()),
+            Ok(Some(stat)) => match file_type(&stat) {
+                FileType::RegularFile => Ok(()),
+                FileType::Symlink => Err(self.error(path, Problem::Link)),
+                _ => Err(self.error(path, Problem::NotAFile(kind(&stat)))),
+            },
+            Err(error) => Err(self.io(path, error)),
+        }
+    }
+
+    /// The MANIFEST of the previous build, if there is one.
+    fn read_manifest(&mut self) -> Result<Option<Manifest>, SinkError> {
+        let path = manifest::PATH;
+        let (parent, name) = split(path);
+        if !self.enter(parent, false)? {
+            return Ok(None);
+        }
+        self.check_file(parent, name, path)?;
+        let (file, stat) = match open_regular(self.fd(parent), name) {
+            Ok(opened) => opened,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(self.io(path, error)),
+        };
+        let too_large = || {
+            self.error(
+                path,
+                Problem::Manifest(format!("larger than {MAX_MANIFEST_BYTES} bytes")),
+            )
+        };
+        if stat.st_size as u64 > MAX_MANIFEST_BYTES {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_MANIFEST_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.io(path, e))?;
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(too_large());
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| self.error(path, Problem::Manifest("not UTF-8 text".into())))?;
+        manifest::parse(&text)
+            .map(Some)
+            .map_err(|why| self.error(path, Problem::Manifest(why)))
+    }
+
+    /// Writes one file atomically with exactly its mode.
+    fn put(&mut self, path: &str, file: &File) -> Result<(), SinkError> {
+        let (parent, name) = split(path);
+        self.enter(parent, true)?;
+        self.check_file(parent, name, path)?;
+        let dir = self.fd(parent);
+        let (temp, fd) = create_temp(dir).map_err(|e| self.io(path, e))?;
+        let result = (|| -> io::Result<()> {
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(file.mode & 0o7777))?;
+            let mut out = fs::File::from(fd);
+            out.write_all(&file.bytes)?;
+            out.sync_all()?;
+            drop(out);
+            rustix::fs::renameat(dir, &temp, dir, name)?;
+            Ok(())
+        })();
+        if let Err(error) = result {
+            let _ = rustix::fs::unlinkat(dir, &temp, AtFlags::empty());
+            return Err(self.io(path, error));
+        }
+        self.changed.insert(parent.to_owned());
+        Ok(())
+    }
+
+    /// Removes what `previous` lists, `files` does not hold and is unchanged; records the rest.
+    fn prune(&mut self, previous: &Manifest, files: &FileSet, written: &mut Written) {
+        let mut emptied = BTreeSet::new();
+        for entry in &previous.entries {
+            let path = entry.path.as_str();
+            if files.files.contains_key(path) || path == manifest::PATH {
+                continue;
+            }
+            match self.prune_file(path, &entry.sha256) {
+                Ok(false) => {}
+                Ok(true) => {
+                    written.pruned.push(path.to_owned());
+                    let mut current = path;
+                    while let Some((parent, _)) = current.rsplit_once('/') {
+                        emptied.insert(parent.to_owned());
+                        current = parent;
+                    }
+                }
+                Err(why) => written.left.push((path.to_owned(), why)),
+            }
+        }
+        let kept = files.directories();
+        // Children sort after their parents: in reverse, a directory comes before its parent.
+        for dir in emptied.iter().rev() {
+            if !is_owned_directory(dir) || kept.contains(dir) || !self.dirs.contains_key(dir) {
+                continue;
+            }
+            let (parent, name) = split(dir);
+            match rustix::fs::unlinkat(self.fd(parent), name, AtFlags::REMOVEDIR) {
+                Ok(()) => {
+                    self.dirs.remove(dir.as_str());
+                    self.ready.remove(dir.as_str());
+                    self.changed.remove(dir.as_str());
+                    self.changed.insert(parent.to_owned());
+                    written.pruned.push(format!("{dir}/"));
+                }
+                Err(Errno::NOTEMPTY | Errno::EXIST) => {
+                    let prefix = format!("{dir}/");
+                    if !written.left.iter().any(|(p, _)| p.starts_with(&prefix)) {
+                        written.left.push((
+                            prefix,
+                            "holds files the previous MANIFEST does not list".into(),
+                        ));
+                    }
+                }
+                Err(error) => written.left.push((format!("{dir}/"), error.to_string())),
+            }
+        }
+    }
+
+    /// Removes `path` if it is a regular file whose content has `sha256`: `Ok(true)` removed,
+    /// `Ok(false)` already gone, `Err(why)` left.
+    fn prune_file(&mut self, path: &str, sha256: &str) -> Result<bool, String> {
+        if !is_plain(path) {
+            return Err("not a plain relative path".into());
+        }
+        let (parent, name) = split(path);
+        match self.enter(parent, false) {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            Err(error) => return Err(error.describe()),
+        }
+        let dir = self.fd(parent);
+        let stat = match lstat(dir, name) {
+            Ok(None) => return Ok(false),
+            Ok(Some(stat)) => stat,
+            Err(error) => return Err(error.to_string()),
+        };
+        if file_type(&stat) != FileType::RegularFile {
+            return Err(format!(
+                "a {} now, not the file kcompile wrote; kcompile never follows or removes it",
+                kind(&stat)
+            ));
+        }
+        let (mut file, opened) = open_regular(dir, name).map_err(|e| e.to_string())?;
+        let mut hasher = Sha256::new();
+        io::copy(&mut file, &mut hasher).map_err(|e| e.to_string())?;
+        if hex(&hasher.finalize()) != sha256 {
+            return Err("changed since kcompile wrote it".into());
+        }
+        // The name must still be the file just hashed.
+        match lstat(dir, name) {
+            Ok(Some(now)) if now.st_dev == opened.st_dev && now.st_ino == opened.st_ino => {}
+            _ => return Err("replaced while kcompile read it".into()),
+        }
+        rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| e.to_string())?;
+        self.changed.insert(parent.to_owned());
+        Ok(true)
+    }
+
+    /// `fsync`s every directory whose entries changed.
+    fn sync(&self) -> Result<(), SinkError> {
+        for dir in &self.changed {
+            if let Some(fd) = self.dirs.get(dir) {
+                rustix::fs::fsync(fd).map_err(|e| self.io(dir, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Creates a new temp file (0600, exclusive, never through a link) in `dir`.
+fn create_temp(dir: BorrowedFd<'_>) -> io::Result<(String, OwnedFd)> {
+    loop {
+        let random = getrandom::u64().map_err(|e| io::Error::other(e.to_string()))?;
+        let name = format!("{TEMP_PREFIX}{random:016x}");
+        match rustix::fs::openat(
+            dir,
+            name.as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        ) {
+            Ok(fd) => return Ok((name, fd)),
+            Err(Errno::EXIST) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::{PUBLIC, SECRET};
+    use std::os::unix::fs::symlink;
+
+    fn mode(path: &Path) -> u32 {
+        fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    /// A host bundle: two keys, a certificate, a manifest, and its MANIFEST.
+    fn bundle(keys: bool) -> FileSet {
+        let mut files = FileSet::default();
+        files.add("/etc/kubernetes/pki/ca.crt", "CA\n", PUBLIC);
+        if keys {
+            files.add("/etc/kubernetes/pki/ca.key", "KEY\n", SECRET);
+            files.add("/etc/kubernetes/pki/etcd/peer.key", "PEER\n", SECRET);
+        }
+        files.add("/etc/kubernetes/manifests/kube-proxy.yaml", "pod\n", SECRET);
+        files.add("/var/lib/kubelet/config.yaml", "config\n", PUBLIC);
+        manifest::add(&mut files, &manifest::Header::default());
+        files
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn writes_every_file_with_its_mode_and_no_temp_file() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("a/b");
+        let written = write(&bundle(true), &root).unwrap();
+        assert_eq!(written.pruned, Vec::<String>::new());
+        assert!(written.left.is_empty());
+        assert_eq!(written.to_string(), "");
+        assert_eq!(mode(&root), 0o755);
+        assert_eq!(mode(&temp.path().join("a")), 0o755);
+        for (path, file) in &bundle(true).files {
+            let target = root.join(path);
+            assert_eq!(fs::read(&target).unwrap(), file.bytes, "{path}");
+            assert_eq!(mode(&target), file.mode, "{path}");
+        }
+        for dir in [
+            "etc",
+            "etc/kubernetes",
+            "etc/kubernetes/pki/etcd",
+            "var/lib",
+        ] {
+            assert_eq!(mode(&root.join(dir)), 0o755, "{dir}");
+        }
+        assert_eq!(
+            names(&root.join("etc/kubernetes/pki")),
+            ["ca.crt", "ca.key", "etcd"]
+        );
+    }
+
+    #[test]
+    fn an_owned_directory_gets_its_mode_back_but_a_system_one_keeps_its_own() {
+        let temp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(temp.path().join("etc/kubernetes")).unwrap();
+        fs::set_permissions(temp.path().join("etc"), fs::Permissions::from_mode(0o750)).unwrap();
+        fs::set_permissions(
+            temp.path().join("etc/kubernetes"),
+            fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        write(&bundle(false), temp.path()).unwrap();
+        assert_eq!(mode(&temp.path().join("etc")), 0o750);
+        assert_eq!(mode(&temp.path().join("etc/kubernetes")), 0o755);
+    }
+
+    #[test]
+    fn refuses_a_linked_directory_and_writes_nothing() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("root");
+        let elsewhere = temp.path().join("elsewhere");
+        fs::create_dir_all(root.join("etc/kubernetes")).unwrap();
+        fs::create_dir(&elsewhere).unwrap();
+        symlink(&elsewhere, root.join("etc/kubernetes/pki")).unwrap();
+        let error = write(&bundle(true), &root).unwrap_err();
+        assert!(matches!(error.problem, Problem::Link), "{error:?}");
+        assert_eq!(error.path, "etc/kubernetes/pki");
+        assert!(error.is_refusal());
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{}: `etc/kubernetes/pki` is a symlink; kcompile never writes through links: \
+                 remove it",
+                root.display()
+            )
+        );
+        assert!(names(&elsewhere).is_empty());
+        // Checked before anything is written: no other file either.
+        assert!(!root.join("var").exists());
+        assert!(!root.join("etc/kubernetes/manifests").exists());
+    }
+
+    #[test]
+    fn refuses_a_link_a_directory_or_a_pipe_at_a_file_path() {
+        let temp = tempfile::tempdir().unwrap();
+        let outside = temp.path().join("outside");
+        fs::write(&outside, "mine").unwrap();
+        let root = temp.path().join("root");
+        fs::create_dir_all(root.join("etc/kubernetes/pki")).unwrap();
+        symlink(&outside, root.join("etc/kubernetes/pki/ca.crt")).unwrap();
+        let error = write(&bundle(true), &root).unwrap_err();
+        assert!(matches!(error.problem, Problem::Link), "{error}");
+        assert_eq!(error.path, "etc/kubernetes/pki/ca.crt");
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "mine");
+        assert!(
+            fs::symlink_metadata(root.join("etc/kubernetes/pki/ca.crt"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+
+        fs::remove_file(root.join("etc/kubernetes/pki/ca.crt")).unwrap();
+        fs::create_dir(root.join("etc/kubernetes/pki/ca.key")).unwrap();
+        let error = write(&bundle(true), &root).unwrap_err();
+        assert_eq!(
+            error.describe(),
+            "`etc/kubernetes/pki/ca.key` is a directory, not a regular file; kcompile only \
+             replaces regular files: remove it"
+        );
+
+        fs::remove_dir(root.join("etc/kubernetes/pki/ca.key")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.join("etc/kubernetes/pki/ca.key"),
+            FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let error = write(&bundle(true), &root).unwrap_err();
+        assert!(
+            matches!(error.problem, Problem::NotAFile("named pipe")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn refuses_a_file_where_a_directory_must_be() {
+        let temp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(temp.path().join("var/lib")).unwrap();
+        fs::write(temp.path().join("var/lib/kubelet"), "x").unwrap();
+        let error = write(&bundle(false), temp.path()).unwrap_err();
+        assert_eq!(
+            error.describe(),
+            "`var/lib/kubelet` is a regular file, not a directory; kcompile writes files below \
+             it: remove it"
+        );
+        let file = temp.path().join("file");
+        fs::write(&file, "x").unwrap();
+        let error = write(&bundle(false), &file).unwrap_err();
+        assert!(
+            matches!(error.problem, Problem::NotADirectory(_)),
+            "{error}"
+        );
+        assert_eq!(fs::read_to_string(&file).unwrap(), "x");
+    }
+
+    #[test]
+    fn refuses_a_bundle_path_that_climbs() {
+        let temp = tempfile::tempdir().unwrap();
+        let mut files = FileSet::default();
+        files.add("etc/../../escape", "x", PUBLIC);
+        let error = write(&files, &temp.path().join("root")).unwrap_err();
+        assert!(matches!(error.problem, Problem::BadPath));
+        assert!(!error.is_refusal());
+        assert!(!temp.path().join("escape").exists());
+    }
+
+    #[test]
+    fn prunes_what_is_no_longer_produced_and_leaves_what_changed() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        write(&bundle(true), root).unwrap();
+        // The user changed one file the next bundle drops.
+        let peer = root.join("etc/kubernetes/pki/etcd/peer.key");
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&peer)
+            .unwrap()
+            .write_all(b"\n")
+            .unwrap();
+        let written = write(&bundle(false), root).unwrap();
+        assert_eq!(written.pruned, ["etc/kubernetes/pki/ca.key"]);
+        assert_eq!(
+            written.left,
+            [(
+                "etc/kubernetes/pki/etcd/peer.key".to_owned(),
+                "changed since kcompile wrote it".to_owned()
+            )]
+        );
+        assert!(!root.join("etc/kubernetes/pki/ca.key").exists());
+        assert_eq!(fs::read_to_string(&peer).unwrap(), "PEER\n\n");
+        assert!(written.to_string().contains(&format!(
+            "warning: left {}/etc/kubernetes/pki/etcd/peer.key: changed since kcompile wrote it",
+            root.display()
+        )));
+
+        // Once the user removes it, the emptied directory goes too, at the next build.
+        fs::remove_file(&peer).unwrap();
+        write(&bundle(true), root).unwrap();
+        let written = write(&bundle(false), root).unwrap();
+        assert_eq!(
+            written.pruned,
+            [
+                "etc/kubernetes/pki/ca.key",
+                "etc/kubernetes/pki/etcd/peer.key",
+                "etc/kubernetes/pki/etcd/"
+            ]
+        );
+        assert!(written.left.is_empty());
+        assert_eq!(names(&root.join("etc/kubernetes/pki")), ["ca.crt"]);
+    }
+
+    #[test]
+    fn prunes_nothing_through_a_link_and_nothing_it_did_not_write() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("root");
+        let elsewhere = temp.path().join("elsewhere");
+        write(&bundle(true), &root).unwrap();
+        // The same bytes, somewhere a link leads.
+        fs::create_dir(&elsewhere).unwrap();
+        fs::write(elsewhere.join("peer.key"), "PEER\n").unwrap();
+        fs::remove_dir_all(root.join("etc/kubernetes/pki/etcd")).unwrap();
+        symlink(&elsewhere, root.join("etc/kubernetes/pki/etcd")).unwrap();
+        // A link with the file's name.
+        fs::remove_file(root.join("etc/kubernetes/pki/ca.key")).unwrap();
+        symlink(
+            elsewhere.join("peer.key"),
+            root.join("etc/kubernetes/pki/ca.key"),
+        )
+        .unwrap();
+        // A file kcompile never listed.
+        fs::write(root.join("etc/kubernetes/pki/mine.key"), "x").unwrap();
+        let written = write(&bundle(false), &root).unwrap();
+        assert!(written.pruned.is_empty(), "{written:?}");
+        let left: BTreeMap<_, _> = written.left.iter().cloned().collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(left["etc/kubernetes/pki/ca.key"].starts_with("a symlink now"));
+        assert!(
+            left["etc/kubernetes/pki/etcd/peer.key"]
+                .starts_with("`etc/kubernetes/pki/etcd` is a symlink")
+        );
+        assert_eq!(names(&elsewhere), ["peer.key"]);
+        assert!(root.join("etc/kubernetes/pki/mine.key").exists());
+    }
+
+    #[test]
+    fn refuses_a_previous_manifest_it_cannot_trust() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        let path = root.join(manifest::PATH);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+
+        fs::write(&path, "garbage\n").unwrap();
+        let error = write(&bundle(true), root).unwrap_err();
+        assert!(error.describe().starts_with(
+            "`etc/kubernetes/kcompile/MANIFEST`, the MANIFEST of the previous build, cannot be \
+             read (line 1:"
+        ));
+
+        let file = fs::File::create(&path).unwrap();
+        file.set_len(MAX_MANIFEST_BYTES + 1).unwrap();
+        let error = write(&bundle(true), root).unwrap_err();
+        assert!(
+            error.describe().contains("larger than 16777216 bytes"),
+            "{error}"
+        );
+
+        fs::remove_file(&path).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &path,
+            FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let error = write(&bundle(true), root).unwrap_err();
+        assert!(
+            matches!(error.problem, Problem::NotAFile("named pipe")),
+            "{error}"
+        );
+        // Nothing was written.
+        assert!(!root.join("etc/kubernetes/pki").exists());
+    }
+
+    #[test]
+    fn a_set_without_manifest_prunes_nothing() {
+        let temp = tempfile::tempdir().unwrap();
+        write(&bundle(true), temp.path()).unwrap();
+        let mut tars = FileSet::default();
+        tars.add("master01.tar", "tar", SECRET);
+        let written = write(&tars, temp.path()).unwrap();
+        assert!(written.pruned.is_empty() && written.left.is_empty());
+        assert!(temp.path().join("etc/kubernetes/pki/ca.key").exists());
+        assert_eq!(mode(&temp.path().join("master01.tar")), SECRET);
+    }
+
+    #[test]
+    fn a_sink_error_is_an_io_error_with_its_message() {
+        let error = SinkError::new(Path::new("out"), "etc/kubernetes/pki", Problem::Link);
+        let io: io::Error = error.into();
+        assert_eq!(
+            io.to_string(),
+            "out: `etc/kubernetes/pki` is a symlink; kcompile never writes through links: remove it"
+        );
+    }
 }

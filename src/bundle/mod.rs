@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 pub const SECRET: u32 = 0o600;
 /// Mode of public files: certificates, configs readable by everyone.
 pub const PUBLIC: u32 = 0o644;
+/// Mode of every directory a sink creates (the tar's directory entries, the tree's directories).
+pub const DIRECTORY: u32 = 0o755;
 
 /// The directories kcompile creates and owns on a host; their parents are the system's.
 const OWNED_DIRECTORIES: [&str; 6] = [
@@ -21,6 +23,15 @@ const OWNED_DIRECTORIES: [&str; 6] = [
     "var/lib/kube-proxy",
     "etc/systemd/system/kubelet.service.d",
 ];
+
+/// Whether kcompile owns `dir` (relative to the host's root): one of the directories it creates
+/// on a host (`etc/kubernetes`, `var/lib/kubelet`, ...) or one below them.
+pub fn is_owned_directory(dir: &str) -> bool {
+    OWNED_DIRECTORIES.iter().any(|owned| {
+        dir.strip_prefix(owned)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
 
 /// One file of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,10 +70,7 @@ impl FileSet {
         for path in self.files.keys() {
             let mut current = path.as_str();
             while let Some((parent, _)) = current.rsplit_once('/') {
-                if OWNED_DIRECTORIES
-                    .iter()
-                    .any(|owned| parent == *owned || parent.starts_with(&format!("{owned}/")))
-                {
+                if is_owned_directory(parent) {
                     dirs.insert(parent.to_owned());
                 }
                 current = parent;

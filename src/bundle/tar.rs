@@ -31,7 +31,7 @@ pub fn write(files: &FileSet, out: impl Write) -> std::io::Result<()> {
         match file {
             None => {
                 header.set_entry_type(tar::EntryType::Directory);
-                header.set_mode(0o755);
+                header.set_mode(super::DIRECTORY);
                 header.set_size(0);
                 header.set_cksum();
                 builder.append_data(&mut header, &path, std::io::empty())?;

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::catalog::{Authority, CertSpec};
 use super::inspect::{Inspected, date};
-use super::store::{StateDir, StateError};
+use crate::state::{State, StateError};
 
 /// One line of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,10 +26,7 @@ pub struct Row {
 }
 
 /// The rows for the state dir: every leaf of `leaves` that has been issued, then the CAs.
-pub fn state_rows(
-    state: &StateDir,
-    leaves: &[CertSpec],
-) -> Result<(Vec<Row>, Vec<Row>), StateError> {
+pub fn state_rows(state: &State, leaves: &[CertSpec]) -> Result<(Vec<Row>, Vec<Row>), StateError> {
     let mut certs = Vec::new();
     for leaf in leaves {
         let path = super::leaf_path(leaf, "crt");

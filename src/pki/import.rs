@@ -8,7 +8,8 @@ use std::path::Path;
 use super::catalog::Authority;
 use super::inspect::Inspected;
 use super::keys::Key;
-use super::store::{StateDir, StateError};
+use crate::state::journal::read_bounded;
+use crate::state::{StateError, Transaction};
 
 /// What an import adopted.
 #[derive(Debug, Default)]
@@ -19,10 +20,10 @@ pub struct Imported {
     pub unchanged: Vec<String>,
 }
 
-/// Copies the CAs (certificate and, when present, key) and `sa.key`/`sa.pub` of a kubeadm PKI
-/// directory into the state dir. Refuses to replace a different CA or service-account key that the
+/// Stages the CAs (certificate and, when present, key) and `sa.key`/`sa.pub` of a kubeadm PKI
+/// directory in `state`: the caller commits all of it or, on any error, nothing. Refuses to replace a different CA or service-account key that the
 /// state already holds: that would orphan every certificate issued from it.
-pub fn from_pki(state: &StateDir, dir: &Path) -> Result<Imported, StateError> {
+pub fn from_pki(state: &mut Transaction<'_>, dir: &Path) -> Result<Imported, StateError> {
     if !dir.join("ca.crt").is_file() {
         return Err(StateError(format!(
             "`{}` has no ca.crt: name a kubeadm PKI directory such as /etc/kubernetes/pki",
@@ -86,15 +87,16 @@ pub fn from_pki(state: &StateDir, dir: &Path) -> Result<Imported, StateError> {
 
 fn read(dir: &Path, name: &str) -> Result<Option<String>, StateError> {
     let path = dir.join(name);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(StateError(format!("cannot read `{}`: {e}", path.display()))),
-    }
+    read_bounded(&path)?
+        .map(|bytes| {
+            String::from_utf8(bytes)
+                .map_err(|_| StateError(format!("`{}` is not text", path.display())))
+        })
+        .transpose()
 }
 
 fn adopt(
-    state: &StateDir,
+    state: &mut Transaction<'_>,
     relative: &str,
     text: &str,
     mode: u32,
@@ -108,7 +110,7 @@ fn adopt(
             )));
         }
         None => {
-            state.write(relative, text.as_bytes(), mode)?;
+            state.write(relative, text, mode);
             imported.adopted.push(relative.to_owned());
         }
     }

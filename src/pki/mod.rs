@@ -1,5 +1,7 @@
-//! The PKI: the only stateful stage. It reads the state dir, issues what is missing or changed,
-//! reuses everything else byte for byte, and hands the material to rendering.
+//! The PKI planner: given the spec and the state, it works out what must be generated, issued or
+//! reissued (each with a typed [`Reason`]) and stages it in a [`Transaction`]; everything else is
+//! reused byte for byte. Previews drop the transaction; writers commit it. The material it returns
+//! is what rendering uses.
 //!
 //! A leaf certificate is reused when the record it was issued from equals what the catalog asks
 //! for now and it is outside the renewal window; reissued with the same key when its subject,
@@ -14,7 +16,6 @@ pub mod inspect;
 pub mod keys;
 pub mod rotation;
 pub mod secrets;
-pub mod store;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -32,10 +33,10 @@ use time::OffsetDateTime;
 
 use crate::cluster::{Cluster, EtcdTopology};
 use crate::spec::KeyAlgorithm;
+use crate::state::{StateError, Transaction};
 use catalog::{Authority, CertSpec, Usage, catalog};
 use inspect::Inspected;
 use keys::Key;
-use store::{StateDir, StateError};
 
 /// Backdating of `notBefore`, as kubeadm (`CertificateBackdate`): tolerates clock skew.
 const BACKDATE: Duration = Duration::from_secs(5 * 60);
@@ -105,13 +106,57 @@ pub struct IssueOptions {
     pub rotate_keys: Vec<String>,
 }
 
-/// What a build did to the state.
+/// Why a certificate is (re)issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// A new CA.
+    NewCa,
+    /// Never issued.
+    Missing,
+    /// Its key is new.
+    NewKey,
+    /// The certificate in the state cannot be parsed.
+    Unreadable,
+    /// The certificate does not match its key.
+    KeyMismatch,
+    /// There is no record of what it was issued from.
+    NoRecord,
+    /// Its CA changed (a CA rotation).
+    CaChanged,
+    /// What the catalog asks for changed: these parts (SANs, subject, usage, validity, issuer).
+    Changed(Vec<&'static str>),
+    /// The user asked for a renewal.
+    RenewalAsked,
+    /// It expires within the renewal window.
+    Expires(OffsetDateTime),
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::NewCa => f.write_str("new CA"),
+            Reason::Missing => f.write_str("missing"),
+            Reason::NewKey => f.write_str("new key"),
+            Reason::Unreadable => f.write_str("unreadable certificate"),
+            Reason::KeyMismatch => f.write_str("certificate does not match its key"),
+            Reason::NoRecord => f.write_str("no issue record"),
+            Reason::CaChanged => f.write_str("CA changed"),
+            Reason::Changed(parts) if parts.is_empty() => f.write_str("spec changed"),
+            Reason::Changed(parts) => write!(f, "{} changed", parts.join(", ")),
+            Reason::RenewalAsked => f.write_str("renewal asked for"),
+            Reason::Expires(when) => write!(f, "expires {}", inspect::date(*when)),
+        }
+    }
+}
+
+/// What a run would do to the state's PKI: the keys it generates and the certificates it
+/// (re)issues, each with its reason. Everything else is reused.
 #[derive(Debug, Default)]
-pub struct Report {
-    /// Keys generated (ids).
+pub struct Plan {
+    /// Keys generated (ids: `ca:ca`, `sa`, `master01/apiserver`).
     pub new_keys: Vec<String>,
     /// Certificates issued or reissued, with why.
-    pub issued: Vec<(String, String)>,
+    pub issued: Vec<(String, Reason)>,
 }
 
 /// What a leaf was issued from, stored beside it.
@@ -122,15 +167,16 @@ struct Record {
     issuer_sha256: String,
 }
 
-/// Issues what is missing or stale, reuses the rest.
-pub fn ensure(
-    state: &StateDir,
+/// Plans the PKI in `state`: stages what is new or stale, reuses the rest, and returns the
+/// material as it will be once the transaction is committed.
+pub fn plan(
+    state: &mut Transaction<'_>,
     cluster: &Cluster,
     options: &IssueOptions,
-) -> Result<(Pki, Report), StateError> {
+) -> Result<(Pki, Plan), StateError> {
     let algorithm = cluster.pki.key_algorithm;
     let now = OffsetDateTime::now_utc();
-    let mut report = Report::default();
+    let mut report = Plan::default();
     let leaves = catalog(cluster);
     let mut needed: Vec<Authority> = vec![Authority::Cluster, Authority::FrontProxy];
     if matches!(cluster.etcd, EtcdTopology::Stacked { .. }) {
@@ -200,7 +246,7 @@ pub fn ensure(
                 let key = generated
                     .remove(&format!("ca:{authority}"))
                     .expect("generated above");
-                state.write(&key_file, key.to_pem().as_bytes(), 0o600)?;
+                state.write(&key_file, key.to_pem(), 0o600);
                 Some(key)
             }
             None => None,
@@ -223,10 +269,10 @@ pub fn ensure(
             }
             (None, Some(key)) => {
                 let pem = self_signed_ca(authority, key, cluster.pki.ca_validity, now)?;
-                state.write(&cert_file, pem.as_bytes(), 0o644)?;
+                state.write(&cert_file, pem.as_bytes(), 0o644);
                 report
                     .issued
-                    .push((authority.file().to_owned(), "new CA".into()));
+                    .push((authority.file().to_owned(), Reason::NewCa));
                 pem
             }
             (None, None) => unreachable!("a CA without certificate and key got a key above"),
@@ -260,13 +306,13 @@ pub fn ensure(
         Some(key) => key,
         None => {
             let key = generated.remove("sa").expect("generated above");
-            state.write("pki/sa.key", key.to_pem().as_bytes(), 0o600)?;
+            state.write("pki/sa.key", key.to_pem(), 0o600);
             key
         }
     };
     let sa_public = sa_key.public_pem();
     if state.read_text("pki/sa.pub")?.as_deref() != Some(sa_public.as_str()) {
-        state.write("pki/sa.pub", sa_public.as_bytes(), 0o644)?;
+        state.write("pki/sa.pub", sa_public.as_bytes(), 0o644);
     }
 
     // 5. Leaves.
@@ -278,7 +324,7 @@ pub fn ensure(
         let record_file = leaf_path(&leaf, "json");
         let new_key = generated.remove(&leaf.id);
         if let Some(key) = &new_key {
-            state.write(&key_file, key.to_pem().as_bytes(), 0o600)?;
+            state.write(&key_file, key.to_pem(), 0o600);
         }
         let existing = state.read_text(&cert_file)?;
         let Some(ca_key) = ca_key else {
@@ -333,12 +379,12 @@ pub fn ensure(
             (None, Some(cert)) => cert,
             (reason, _) => {
                 let pem = sign_leaf(&leaf, &key, ca_pem, ca_key, now)?;
-                state.write(&cert_file, pem.as_bytes(), 0o644)?;
+                state.write(&cert_file, pem.as_bytes(), 0o644);
                 let record = serde_json::to_string_pretty(&desired).unwrap_or_default();
-                state.write(&record_file, record.as_bytes(), 0o600)?;
+                state.write(&record_file, record.as_bytes(), 0o600);
                 report
                     .issued
-                    .push((leaf.id.clone(), reason.unwrap_or_else(|| "missing".into())));
+                    .push((leaf.id.clone(), reason.unwrap_or(Reason::Missing)));
                 pem
             }
         };
@@ -376,7 +422,7 @@ pub fn ensure(
             certs,
             service_account_key: sa_key.to_pem(),
             service_account_public: sa_public,
-            secrets: secrets::ensure(state)?,
+            secrets: secrets::plan(state)?,
             rotations,
         },
         report,
@@ -393,24 +439,24 @@ fn reissue_reason(
     key: &Key,
     options: &IssueOptions,
     now: OffsetDateTime,
-    report: &Report,
-) -> Option<String> {
+    report: &Plan,
+) -> Option<Reason> {
     let Some(existing) = existing else {
-        return Some("missing".into());
+        return Some(Reason::Missing);
     };
     if report.new_keys.contains(&leaf.id) {
-        return Some("new key".into());
+        return Some(Reason::NewKey);
     }
     let Ok(inspected) = Inspected::parse(existing) else {
-        return Some("unreadable certificate".into());
+        return Some(Reason::Unreadable);
     };
     if !inspected.matches_key(key) {
-        return Some("certificate does not match its key".into());
+        return Some(Reason::KeyMismatch);
     }
     match recorded {
-        None => return Some("no issue record".into()),
+        None => return Some(Reason::NoRecord),
         Some(recorded) if recorded.issuer_sha256 != desired.issuer_sha256 => {
-            return Some("CA changed".into());
+            return Some(Reason::CaChanged);
         }
         Some(recorded) if recorded.spec != desired.spec => {
             return Some(describe_change(&recorded.spec, &desired.spec));
@@ -422,16 +468,16 @@ fn reissue_reason(
         .iter()
         .any(|name| name == "all" || *name == leaf.id)
     {
-        return Some("renewal asked for".into());
+        return Some(Reason::RenewalAsked);
     }
     let window = time::Duration::try_from(options.renew_within).unwrap_or(time::Duration::ZERO);
     if inspected.not_after <= now + window {
-        return Some(format!("expires {}", inspect::date(inspected.not_after)));
+        return Some(Reason::Expires(inspected.not_after));
     }
     None
 }
 
-fn describe_change(old: &CertSpec, new: &CertSpec) -> String {
+fn describe_change(old: &CertSpec, new: &CertSpec) -> Reason {
     let mut changes = Vec::new();
     if old.sans != new.sans {
         changes.push("SANs");
@@ -448,14 +494,7 @@ fn describe_change(old: &CertSpec, new: &CertSpec) -> String {
     if old.issuer != new.issuer {
         changes.push("issuer");
     }
-    format!(
-        "{} changed",
-        if changes.is_empty() {
-            "spec".to_owned()
-        } else {
-            changes.join(", ")
-        }
-    )
+    Reason::Changed(changes)
 }
 
 /// Generates keys for `ids` in parallel; a progress bar appears on a terminal after a second.

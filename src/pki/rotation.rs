@@ -10,17 +10,21 @@
 //!   (the CA files become bundles); phase 2 signs with the new CA, so the next build reissues every
 //!   certificate of that CA (keys kept); phase 3 drops the old CA.
 //!
-//! Retired keys move under `retired/` in the state dir; nothing is deleted.
+//! Retired keys move under `retired/` in the state dir; nothing is deleted. A phase is refused
+//! until a build has covered every host the previous phase changed (the record keeps which hosts
+//! were built since), and phase 3, which drops old material, needs an acknowledgement of what must
+//! be true first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
 
 use super::catalog::Authority;
 use super::keys::Key;
-use super::store::{StateDir, StateError};
+use crate::cluster::Cluster;
 use crate::cluster::PkiSettings;
+use crate::spec::Role;
+use crate::state::{StateError, Transaction};
 
 /// What can be rotated in phases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -96,13 +100,49 @@ impl std::fmt::Debug for Rotations {
 
 const RECORD: &str = "rotations.json";
 
-fn phases(state: &StateDir) -> Result<BTreeMap<String, u8>, StateError> {
-    match state.read_text(RECORD)? {
-        None => Ok(BTreeMap::new()),
-        Some(text) => {
-            serde_json::from_str(&text).map_err(|e| StateError(format!("`{RECORD}`: {e}")))
-        }
-    }
+/// One rotation in progress, as `rotations.json` records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// The phase reached (1 or 2).
+    pub phase: u8,
+    /// Hosts built since the phase was reached.
+    #[serde(default)]
+    pub built_hosts: BTreeSet<String>,
+}
+
+/// A record entry: this format, or the bare phase number older versions wrote.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Entry {
+    Progress(Progress),
+    Phase(u8),
+}
+
+fn progress(state: &Transaction<'_>) -> Result<BTreeMap<String, Progress>, StateError> {
+    let Some(text) = state.read_text(RECORD)? else {
+        return Ok(BTreeMap::new());
+    };
+    let entries: BTreeMap<String, Entry> =
+        serde_json::from_str(&text).map_err(|e| StateError(format!("`{RECORD}`: {e}")))?;
+    Ok(entries
+        .into_iter()
+        .map(|(name, entry)| {
+            let progress = match entry {
+                Entry::Progress(progress) => progress,
+                Entry::Phase(phase) => Progress {
+                    phase,
+                    built_hosts: BTreeSet::new(),
+                },
+            };
+            (name, progress)
+        })
+        .collect())
+}
+
+fn save(state: &mut Transaction<'_>, record: &BTreeMap<String, Progress>) {
+    let text = serde_json::to_string_pretty(record).unwrap_or_default() + "\n";
+    state.write(RECORD, text, 0o600);
 }
 
 fn missing(what: &str, path: &str) -> StateError {
@@ -112,9 +152,9 @@ fn missing(what: &str, path: &str) -> StateError {
 }
 
 /// Reads the rotations in progress.
-pub fn load(state: &StateDir) -> Result<Rotations, StateError> {
-    let phases = phases(state)?;
-    let phase = |what: Rotated| phases.get(what.name()).copied().unwrap_or(0);
+pub fn load(state: &Transaction<'_>) -> Result<Rotations, StateError> {
+    let record = progress(state)?;
+    let phase = |what: Rotated| record.get(what.name()).map_or(0, |p| p.phase);
     let mut rotations = Rotations {
         service_account_phase: phase(Rotated::ServiceAccountKey),
         encryption_phase: phase(Rotated::EncryptionKey),
@@ -133,7 +173,13 @@ pub fn load(state: &StateDir) -> Result<Rotations, StateError> {
         let key = state
             .read_text(&path)?
             .ok_or_else(|| missing("encryption-key", &path))?;
-        rotations.encryption_next = Some(key.trim().to_owned());
+        let key = key.trim().to_owned();
+        if let Some(problem) = super::secrets::Shape::Base64Bytes32.problem(&key) {
+            return Err(StateError(format!(
+                "`{path}` {problem}; restore it from a backup of the state dir"
+            )));
+        }
+        rotations.encryption_next = Some(key);
     }
     for authority in Authority::ALL {
         let what = Rotated::Ca(authority);
@@ -160,16 +206,104 @@ pub fn load(state: &StateDir) -> Result<Rotations, StateError> {
     Ok(rotations)
 }
 
-/// Moves rotation `what` to `phase` (the next one; the current one again is a no-op). Returns what
-/// the operator does next.
+/// Notes that `hosts` were built, for the guards of the rotations in progress.
+pub fn record_build(state: &mut Transaction<'_>, hosts: &[&str]) -> Result<(), StateError> {
+    let mut record = progress(state)?;
+    if record.is_empty() {
+        return Ok(());
+    }
+    let before = record.clone();
+    for entry in record.values_mut() {
+        entry
+            .built_hosts
+            .extend(hosts.iter().map(|h| (*h).to_owned()));
+    }
+    if record != before {
+        save(state, &record);
+    }
+    Ok(())
+}
+
+/// The hosts whose files a phase of `what` changes: every control plane for the keys the
+/// apiserver holds, every host for a CA.
+fn affected_hosts(what: Rotated, cluster: &Cluster) -> Vec<&str> {
+    cluster
+        .hosts
+        .iter()
+        .filter(|host| matches!(what, Rotated::Ca(_)) || host.has(Role::ControlPlane))
+        .map(|host| host.name.as_str())
+        .collect()
+}
+
+/// What must be true before phase 3 of `what` drops the old material.
+pub fn precondition(what: Rotated, cluster: &Cluster) -> String {
+    match what {
+        Rotated::EncryptionKey => {
+            let resources = cluster
+                .encryption
+                .as_ref()
+                .map(|e| e.resources.join(","))
+                .unwrap_or_else(|| "secrets".into());
+            format!(
+                "every encrypted object must have been rewritten with the new key, or it becomes unreadable when the old key goes: run `kubectl get {resources} --all-namespaces -o json | kubectl replace -f -` after phase 2 is rolled out to every control plane"
+            )
+        }
+        Rotated::ServiceAccountKey => "every token signed by the old key must have expired or been replaced: bound tokens live at most their expirationSeconds (1 hour by default; kubelets refresh them); restart the pods that mount legacy token Secrets, or they are refused".into(),
+        Rotated::Ca(authority) => format!(
+            "every certificate {authority} signs must have been reissued by the new CA and rolled out (phase 2, then a build and rollout of every host), and every client outside the cluster (kubeconfigs you copied, CI, monitoring) must trust the new CA, or it is cut off"
+        ),
+    }
+}
+
+/// Where each rotation stands, one line each.
+pub fn status(state: &Transaction<'_>, cluster: &Cluster) -> Result<String, StateError> {
+    let record = progress(state)?;
+    let mut text = String::new();
+    let all = [
+        Rotated::ServiceAccountKey,
+        Rotated::EncryptionKey,
+        Rotated::Ca(Authority::Cluster),
+        Rotated::Ca(Authority::Etcd),
+        Rotated::Ca(Authority::FrontProxy),
+    ];
+    for what in all {
+        let Some(entry) = record.get(what.name()) else {
+            text.push_str(&format!("{:<15} no rotation in progress\n", what.name()));
+            continue;
+        };
+        let waiting: Vec<&str> = affected_hosts(what, cluster)
+            .into_iter()
+            .filter(|host| !entry.built_hosts.contains(*host))
+            .collect();
+        let next = if waiting.is_empty() {
+            format!(
+                "built on every affected host; next: `kcompile rotate {} --phase {}`",
+                what.name(),
+                entry.phase + 1
+            )
+        } else {
+            format!("waiting for a build of {}", waiting.join(", "))
+        };
+        text.push_str(&format!(
+            "{:<15} phase {} of 3: {next}\n",
+            what.name(),
+            entry.phase
+        ));
+    }
+    Ok(text)
+}
+
+/// Moves rotation `what` to `phase` (the next one; the current one again is a no-op), staging the
+/// change in `state`. Returns what the operator does next.
 pub fn advance(
-    state: &StateDir,
+    state: &mut Transaction<'_>,
     what: Rotated,
     phase: u8,
-    pki: &PkiSettings,
+    cluster: &Cluster,
+    acknowledged: bool,
 ) -> Result<String, StateError> {
-    let mut phases = phases(state)?;
-    let current = phases.get(what.name()).copied().unwrap_or(0);
+    let mut record = progress(state)?;
+    let current = record.get(what.name()).map_or(0, |p| p.phase);
     if phase == current && phase > 0 {
         return Ok(format!(
             "{} rotation is already at phase {phase}",
@@ -183,8 +317,32 @@ pub fn advance(
             what.name()
         )));
     }
+    if let Some(entry) = record.get(what.name()) {
+        let waiting: Vec<&str> = affected_hosts(what, cluster)
+            .into_iter()
+            .filter(|host| !entry.built_hosts.contains(*host))
+            .collect();
+        if !waiting.is_empty() {
+            return Err(StateError(format!(
+                "phase {current} of the {} rotation has not been built for {} yet: run `kcompile build` for {} and roll the files out before phase {phase}",
+                what.name(),
+                waiting.join(", "),
+                if waiting.len() == 1 { "it" } else { "them" }
+            )));
+        }
+    }
+    if phase == 3 && !acknowledged {
+        return Err(StateError(format!(
+            "phase 3 drops the old {} for good. First: {}. Then run again with --acknowledge",
+            match what {
+                Rotated::Ca(_) => "CA",
+                _ => "key",
+            },
+            precondition(what, cluster)
+        )));
+    }
     match (what, phase) {
-        (_, 1) => begin(state, what, pki)?,
+        (_, 1) => begin(state, what, &cluster.pki)?,
         (_, 2) => {}
         (Rotated::ServiceAccountKey, _) => {
             let next = state.read_text(&what.next_key())?.unwrap_or_default();
@@ -222,26 +380,27 @@ pub fn advance(
         }
     }
     if phase == 3 {
-        phases.remove(what.name());
+        record.remove(what.name());
     } else {
-        phases.insert(what.name().to_owned(), phase);
+        record.insert(
+            what.name().to_owned(),
+            Progress {
+                phase,
+                built_hosts: BTreeSet::new(),
+            },
+        );
     }
-    let text = serde_json::to_string_pretty(&phases).unwrap_or_default() + "\n";
-    state.write(RECORD, text.as_bytes(), 0o600)?;
+    save(state, &record);
     Ok(guidance(what, phase))
 }
 
 /// Phase 1: makes the incoming key (and, for a CA, its certificate).
-fn begin(state: &StateDir, what: Rotated, pki: &PkiSettings) -> Result<(), StateError> {
+fn begin(state: &mut Transaction<'_>, what: Rotated, pki: &PkiSettings) -> Result<(), StateError> {
     let next = match what {
         Rotated::ServiceAccountKey => Key::generate(pki.key_algorithm)
             .map_err(StateError)?
             .to_pem(),
-        Rotated::EncryptionKey => {
-            let mut bytes = [0u8; 32];
-            getrandom::fill(&mut bytes).map_err(|e| StateError(format!("no randomness: {e}")))?;
-            STANDARD.encode(bytes) + "\n"
-        }
+        Rotated::EncryptionKey => super::secrets::new_encryption_key()? + "\n",
         Rotated::Ca(authority) => {
             if state
                 .read(&format!("pki/{}.key", authority.file()))?
@@ -258,19 +417,16 @@ fn begin(state: &StateDir, what: Rotated, pki: &PkiSettings) -> Result<(), State
                 pki.ca_validity,
                 time::OffsetDateTime::now_utc(),
             )?;
-            state.write(
-                &format!("pki/{}-next.crt", authority.file()),
-                cert.as_bytes(),
-                0o644,
-            )?;
+            state.write(&format!("pki/{}-next.crt", authority.file()), cert, 0o644);
             key.to_pem()
         }
     };
-    state.write(&what.next_key(), next.as_bytes(), 0o600)
+    state.write(&what.next_key(), next, 0o600);
+    Ok(())
 }
 
 /// Phase 3: the current files go under `retired/`, the incoming ones take their place.
-fn promote(state: &StateDir, files: &[(&str, String)]) -> Result<(), StateError> {
+fn promote(state: &mut Transaction<'_>, files: &[(&str, String)]) -> Result<(), StateError> {
     for (path, text) in files {
         let mode = if path.ends_with(".crt") || path.ends_with(".pub") {
             0o644
@@ -278,7 +434,7 @@ fn promote(state: &StateDir, files: &[(&str, String)]) -> Result<(), StateError>
             0o600
         };
         state.retire(path)?;
-        state.write(path, text.as_bytes(), mode)?;
+        state.write(path, text.clone(), mode);
     }
     Ok(())
 }

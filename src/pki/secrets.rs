@@ -1,11 +1,12 @@
 //! Random secrets that live in the state dir beside the PKI, created once and reused: the
-//! encryption-at-rest key, the etcd initial-cluster token, a bootstrap token and the VRRP
-//! password keepalived instances share.
+//! encryption-at-rest key, the etcd initial-cluster token, a bootstrap token, the VRRP password
+//! keepalived instances share, and the key of kcompile's keyed fingerprints. Each is checked for
+//! the shape its consumer needs before anything is rendered from it.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::store::{StateDir, StateError};
+use crate::state::{FINGERPRINT_KEY, StateError, Transaction};
 
 /// The cluster's generated secrets.
 #[derive(Clone, PartialEq, Eq)]
@@ -28,32 +29,110 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-/// Reads the secrets, creating those that do not exist yet.
-pub fn ensure(state: &StateDir) -> Result<Secrets, StateError> {
+/// Reads the secrets, staging those that do not exist yet; refuses one that lacks its shape.
+pub fn plan(state: &mut Transaction<'_>) -> Result<Secrets, StateError> {
+    get_or_create(state, FINGERPRINT_KEY, Shape::Base64Bytes32, || {
+        Ok(STANDARD.encode(random_bytes::<32>()?))
+    })?;
     Ok(Secrets {
-        encryption_key: get_or_create(state, "secrets/encryption-key", || {
-            Ok(STANDARD.encode(random_bytes::<32>()?))
+        encryption_key: get_or_create(
+            state,
+            "secrets/encryption-key",
+            Shape::Base64Bytes32,
+            new_encryption_key,
+        )?,
+        etcd_token: get_or_create(
+            state,
+            "secrets/etcd-initial-cluster-token",
+            Shape::Token,
+            || Ok(format!("kcompile-{}", token_chars(16)?)),
+        )?,
+        bootstrap_token: get_or_create(
+            state,
+            "secrets/bootstrap-token",
+            Shape::BootstrapToken,
+            || Ok(format!("{}.{}", token_chars(6)?, token_chars(16)?)),
+        )?,
+        vrrp_password: get_or_create(state, "secrets/vrrp-password", Shape::VrrpPassword, || {
+            token_chars(8)
         })?,
-        etcd_token: get_or_create(state, "secrets/etcd-initial-cluster-token", || {
-            Ok(format!("kcompile-{}", token_chars(16)?))
-        })?,
-        bootstrap_token: get_or_create(state, "secrets/bootstrap-token", || {
-            Ok(format!("{}.{}", token_chars(6)?, token_chars(16)?))
-        })?,
-        vrrp_password: get_or_create(state, "secrets/vrrp-password", || token_chars(8))?,
     })
 }
 
+/// A new encryption-at-rest key: 32 random bytes, base64 (secretbox, aescbc and aesgcm all take
+/// 32-byte keys).
+pub fn new_encryption_key() -> Result<String, StateError> {
+    Ok(STANDARD.encode(random_bytes::<32>()?))
+}
+
+/// What a secret must look like for its consumer.
+#[derive(Debug, Clone, Copy)]
+pub enum Shape {
+    /// base64 of exactly 32 bytes (encryption keys).
+    Base64Bytes32,
+    /// `[a-zA-Z0-9-]{1,128}` (etcd's initial-cluster token).
+    Token,
+    /// `[a-z0-9]{6}.[a-z0-9]{16}`, as the kubelet's TLS bootstrap requires.
+    BootstrapToken,
+    /// 1 to 8 printable characters without spaces or quotes (keepalived's `auth_pass`).
+    VrrpPassword,
+}
+
+impl Shape {
+    /// Why `value` does not have this shape, if it does not.
+    pub fn problem(self, value: &str) -> Option<&'static str> {
+        let lower_alnum = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        };
+        match self {
+            Shape::Base64Bytes32 => match STANDARD.decode(value) {
+                Ok(bytes) if bytes.len() == 32 => None,
+                Ok(_) => Some("is not 32 bytes once base64-decoded"),
+                Err(_) => Some("is not base64"),
+            },
+            Shape::Token => (value.is_empty()
+                || value.len() > 128
+                || !value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            .then_some("is not 1 to 128 letters, digits or `-`"),
+            Shape::BootstrapToken => match value.split_once('.') {
+                Some((id, secret))
+                    if id.len() == 6
+                        && secret.len() == 16
+                        && lower_alnum(id)
+                        && lower_alnum(secret) =>
+                {
+                    None
+                }
+                _ => Some("is not a bootstrap token (`[a-z0-9]{6}.[a-z0-9]{16}`)"),
+            },
+            Shape::VrrpPassword => (value.is_empty()
+                || value.len() > 8
+                || !value.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
+            .then_some("is not 1 to 8 printable characters without quotes"),
+        }
+    }
+}
+
 fn get_or_create(
-    state: &StateDir,
+    state: &mut Transaction<'_>,
     path: &str,
+    shape: Shape,
     create: impl FnOnce() -> Result<String, StateError>,
 ) -> Result<String, StateError> {
     if let Some(text) = state.read_text(path)? {
-        return Ok(text.trim_end().to_owned());
+        let value = text.trim_end().to_owned();
+        if let Some(problem) = shape.problem(&value) {
+            return Err(StateError(format!(
+                "`{path}` {problem}; kcompile will not render a secret its consumer refuses: restore the file from a backup of the state dir"
+            )));
+        }
+        return Ok(value);
     }
     let value = create()?;
-    state.write(path, format!("{value}\n").as_bytes(), 0o600)?;
+    state.write(path, format!("{value}\n"), 0o600);
     Ok(value)
 }
 
@@ -85,8 +164,11 @@ mod tests {
     #[test]
     fn secrets_are_made_once_and_have_their_shapes() {
         let temp = tempfile::tempdir().unwrap();
-        let state = StateDir::open(temp.path()).unwrap();
-        let first = ensure(&state).unwrap();
+        let (mut state, _) = crate::state::State::open_or_create(temp.path()).unwrap();
+        let mut transaction = state.begin();
+        let first = plan(&mut transaction).unwrap();
+        let changes = transaction.finish();
+        state.commit(changes).unwrap();
         assert_eq!(STANDARD.decode(&first.encryption_key).unwrap().len(), 32);
         let (id, secret) = first.bootstrap_token.split_once('.').unwrap();
         assert_eq!((id.len(), secret.len()), (6, 16));
@@ -103,7 +185,41 @@ mod tests {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         );
-        assert_eq!(ensure(&state).unwrap(), first, "reused, not regenerated");
+        assert_eq!(
+            plan(&mut state.begin()).unwrap(),
+            first,
+            "reused, not regenerated"
+        );
         assert_eq!(format!("{first:?}"), "Secrets(..)");
+    }
+
+    #[test]
+    fn shapes_refuse_what_consumers_refuse() {
+        assert!(Shape::Base64Bytes32.problem("hello").is_some());
+        assert!(Shape::Base64Bytes32.problem("").is_some());
+        assert!(
+            Shape::Base64Bytes32
+                .problem(&STANDARD.encode([0u8; 16]))
+                .is_some()
+        );
+        assert!(
+            Shape::Base64Bytes32
+                .problem(&STANDARD.encode([0u8; 32]))
+                .is_none()
+        );
+        assert!(
+            Shape::BootstrapToken
+                .problem("abcdef.0123456789abcdef")
+                .is_none()
+        );
+        assert!(
+            Shape::BootstrapToken
+                .problem("ABCDEF.0123456789abcdef")
+                .is_some()
+        );
+        assert!(Shape::VrrpPassword.problem("a b").is_some());
+        assert!(Shape::VrrpPassword.problem("abcdefghi").is_some());
+        assert!(Shape::Token.problem("kcompile-abc").is_none());
+        assert!(Shape::Token.problem("a\nb").is_some());
     }
 }
