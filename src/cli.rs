@@ -462,7 +462,7 @@ fn validate(args: &ValidateArgs) -> Result<ExitStatus, Error> {
     }
     let state = open_state(&args.spec, Purpose::Preview)?;
     let cluster = &loaded.cluster;
-    eprintln!(
+    crate::say!(
         "{}: cluster `{}`, Kubernetes {}, etcd {}, {} host{}: valid (state dir {}: {})",
         loaded.layered.spec_layer().source.name,
         cluster.name,
@@ -501,7 +501,7 @@ fn open_state(args: &SpecArgs, purpose: Purpose) -> Result<State, Error> {
     let root = args.state_dir();
     let state = match purpose {
         Purpose::Preview if !root.exists() => {
-            eprintln!(
+            crate::say!(
                 "state {}: does not exist yet; every CA, key and secret would be generated",
                 root.display()
             );
@@ -511,7 +511,7 @@ fn open_state(args: &SpecArgs, purpose: Purpose) -> Result<State, Error> {
         Purpose::Change => State::open(&root, Access::Write),
         Purpose::Create => State::open_or_create(&root).map(|(state, created)| {
             if created {
-                eprintln!("created state dir {} (private, 0700)", root.display());
+                crate::say!("created state dir {} (private, 0700)", root.display());
             }
             state
         }),
@@ -561,7 +561,7 @@ fn commit(state: &mut State, changes: Changes) -> Result<(), Error> {
         let fingerprint = state
             .keyed_fingerprint(&bytes)
             .unwrap_or_else(|| "fingerprint withheld".into());
-        eprintln!(
+        crate::say!(
             "{} {path} ({kind}, {fingerprint})",
             if known.contains(&path) {
                 "replaced"
@@ -581,10 +581,10 @@ fn report_plan(state: &State, pki: &pki::Pki, plan: &pki::Plan, preview: bool) {
         ("issued", "keys generated")
     };
     for (id, why) in &plan.issued {
-        eprintln!("{issue} {id} ({why})");
+        crate::say!("{issue} {id} ({why})");
     }
     let total = pki.certs.len() + pki.authorities.len();
-    eprintln!(
+    crate::say!(
         "state {}: {} {generate}, {} certificates {}, {} reused",
         state.root().display(),
         plan.new_keys.len(),
@@ -705,7 +705,7 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
 fn write_tree(files: &bundle::FileSet, root: &Path) -> Result<(), Error> {
     match bundle::dir::write(files, root) {
         Ok(written) => {
-            eprint!("{written}");
+            crate::say_raw!("{written}");
             Ok(())
         }
         Err(error) if error.is_refusal() => Err(Error::Input(error.to_string())),
@@ -733,7 +733,7 @@ fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
     let state = open_state(&args.spec, Purpose::Inspect)?;
     let (pki, plan, _) = plan_pki(&loaded, &state, &IssueOptions::default())?;
     for (id, why) in &plan.issued {
-        eprintln!("a build would issue {id} ({why})");
+        crate::say!("a build would issue {id} ({why})");
     }
     let files = host_bundle(&loaded, &pki, host);
     let report = crate::diff::compare(&host.name, &files, &args.root).map_err(Error::Input)?;
@@ -806,7 +806,7 @@ fn rotate(args: &RotateArgs) -> Result<ExitStatus, Error> {
     .map_err(|e| Error::State(e.0))?;
     let changes = transaction.finish();
     commit(&mut state, changes)?;
-    eprintln!("{next}");
+    crate::say!("{next}");
     Ok(ExitStatus::Success)
 }
 fn verify(args: &VerifyArgs) -> Result<ExitStatus, Error> {
@@ -919,7 +919,7 @@ fn renew(names: &[String], new_key: bool, args: &SpecArgs) -> Result<ExitStatus,
     }
     commit(&mut state, changes)?;
     report_plan(&state, &pki, &plan, false);
-    eprintln!(
+    crate::say!(
         "renewed {} certificates; `kcompile build` writes them into the bundles",
         plan.issued.len()
     );
@@ -946,9 +946,9 @@ fn import(args: &ImportArgs) -> Result<ExitStatus, Error> {
     let changes = transaction.finish();
     commit(&mut state, changes)?;
     for file in &imported.adopted {
-        eprintln!("adopted {file}");
+        crate::say!("adopted {file}");
     }
-    eprintln!(
+    crate::say!(
         "state {}: {} files adopted, {} already there",
         state.root().display(),
         imported.adopted.len(),
@@ -978,7 +978,7 @@ fn state(args: &StateArgs) -> Result<ExitStatus, Error> {
                     problems.join("\n")
                 )));
             }
-            eprintln!(
+            crate::say!(
                 "state {}: {} items recorded, every one present, unchanged and usable",
                 state.root().display(),
                 state.inventory().items.len()
@@ -989,14 +989,14 @@ fn state(args: &StateArgs) -> Result<ExitStatus, Error> {
             let root = spec.state_dir();
             State::forget(&root, paths).map_err(|e| Error::State(e.0))?;
             for path in paths {
-                eprintln!("state {}: forgot `{path}`", root.display());
+                crate::say!("state {}: forgot `{path}`", root.display());
             }
             Ok(ExitStatus::Success)
         }
         StateAction::Record { spec } => {
             let root = spec.state_dir();
             let recorded = State::record_existing(&root).map_err(|e| Error::State(e.0))?;
-            eprintln!(
+            crate::say!(
                 "state {}: recorded {} items in a new inventory; `kcompile state check` checks them",
                 root.display(),
                 recorded.len()
@@ -1071,9 +1071,8 @@ fn read_spec(file: &Path) -> Result<(Source, PathBuf), Error> {
 }
 
 fn print_diagnostics(diagnostics: &[Diagnostic]) {
-    let mut stderr = io::stderr().lock();
     for diagnostic in diagnostics {
-        let _ = write!(stderr, "{diagnostic}");
+        crate::say_raw!("{diagnostic}");
     }
 }
 

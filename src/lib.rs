@@ -1,8 +1,9 @@
 //! kcompile compiles one Kubernetes cluster spec into every file each host of the cluster needs.
-//! The pipeline: [`spec`] (parse, profiles, validation) → [`cluster::Cluster`] → [`pki`] (the
-//! state dir: issue or reuse) → [`render`] (pure: one host's files) → [`bundle`] (MANIFEST, tar,
-//! tree) or [`diff`] (against a machine); [`verify`] checks a host's files on their own.
-//! `main.rs` only calls [`run`].
+//! The pipeline: [`spec`] (parse, profiles, validation) → [`cluster::Cluster`] → [`pki::plan`]
+//! (what to generate, issue or reuse, staged in a [`state::Transaction`]) → [`state::State::commit`]
+//! (the ledger, through its journal; previews skip it) → [`render`] (pure: one host's files) →
+//! [`bundle`] (MANIFEST, tar, tree) or [`diff`] (against a machine); [`verify`] checks a host's
+//! files on their own. `main.rs` only calls [`run`]. The architecture is in docs/architecture.md.
 
 // A diagnostic is returned at most once per run; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
@@ -16,6 +17,7 @@ pub mod error;
 pub mod init;
 pub mod pki;
 pub mod render;
+pub mod shown;
 pub mod spec;
 pub mod state;
 pub mod upgrade;
@@ -24,13 +26,30 @@ pub mod versions;
 
 use clap::Parser;
 
+/// Writes a line to stderr, like `eprintln!`, made terminal-safe ([`shown`]); a closed or full
+/// stderr is ignored instead of panicking: a message that cannot be shown must not be a crash.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::shown::say(format_args!($($arg)*), true)
+    };
+}
+
+/// Writes to stderr without a newline, like `eprint!`; errors are ignored (see [`say!`]).
+#[macro_export]
+macro_rules! say_raw {
+    ($($arg:tt)*) => {
+        $crate::shown::say(format_args!($($arg)*), false)
+    };
+}
+
 /// Parses the command line, runs it, prints any error, and returns the exit code.
 pub fn run() -> u8 {
     let cli = cli::Cli::parse();
     let status = match cli::execute(cli) {
         Ok(status) => status,
         Err(error) => {
-            eprint!("{error}");
+            say_raw!("{error}");
             error.status()
         }
     };

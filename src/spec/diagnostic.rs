@@ -75,7 +75,7 @@ impl fmt::Display for Diagnostic {
         )?;
         if let Some(text) = &self.line_text {
             let gutter = " ".repeat(line.to_string().len());
-            let text = text.replace('\t', " ");
+            let (text, column) = window(&text.replace('\t', " "), column);
             let indent = " ".repeat(column.saturating_sub(1).min(text.chars().count()));
             let room = text
                 .chars()
@@ -91,6 +91,33 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+/// Characters of a long source line shown around the column.
+const WINDOW: usize = 100;
+
+/// The part of `text` a snippet shows: all of it when short, else [`WINDOW`] characters around
+/// `column` with `…` at the cut ends; control characters escaped. Returns it with the column in it.
+fn window(text: &str, column: usize) -> (String, usize) {
+    let chars: Vec<char> = text.chars().collect();
+    let safe = |part: &[char]| crate::shown::value(&part.iter().collect::<String>(), usize::MAX);
+    if chars.len() <= WINDOW {
+        let before = safe(&chars[..column.saturating_sub(1).min(chars.len())]);
+        return (safe(&chars), before.chars().count() + 1);
+    }
+    let start = column.saturating_sub(1 + WINDOW / 2).min(chars.len());
+    let end = (start + WINDOW).min(chars.len());
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push('…');
+    }
+    let before = safe(&chars[start..column.saturating_sub(1).clamp(start, end)]);
+    let column = shown.chars().count() + before.chars().count() + 1;
+    shown.push_str(&safe(&chars[start..end]));
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, column)
 }
 
 #[cfg(test)]
@@ -119,5 +146,16 @@ mod tests {
             diagnostic.to_string(),
             "cluster.yaml:2:14: error: overlap\n  |\n2 |   podSubnet: 10.96.0.0/16\n  |              ^^^^^^^^^^^^\n  hint: pick another\n"
         );
+    }
+
+    #[test]
+    fn a_huge_line_is_shown_as_a_window_around_the_column() {
+        let (shown, column) = window(&"x".repeat(1_000_000), 500_000);
+        assert_eq!(shown.chars().count(), WINDOW + 2);
+        assert!(shown.starts_with('…') && shown.ends_with('…'));
+        assert_eq!(column, WINDOW / 2 + 2);
+        let (shown, column) = window("name: lab\u{1b}[2J", 7);
+        assert_eq!(shown, "name: lab\\u{1b}[2J");
+        assert_eq!(column, 7);
     }
 }

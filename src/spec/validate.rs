@@ -147,6 +147,8 @@ impl Checker<'_> {
     }
 
     fn cluster(&mut self, spec: &Spec, spec_dir: &Path) -> Option<Cluster> {
+        let merged = self.layered.merged.clone();
+        self.control_characters(&merged, "");
         self.header(spec);
         let name = self.cluster_name(spec);
         let kubernetes_version = self.kubernetes_version(spec);
@@ -201,6 +203,53 @@ impl Checker<'_> {
             kube_proxy: kube_proxy?,
             hosts: hosts?,
         })
+    }
+
+    /// Refuses a control character (a line break, an escape) in any key or value: every value
+    /// lands in a unit file, a flag, a path or a YAML file on the host, where a line break starts a
+    /// new directive and an escape byte reaches whoever reads the file.
+    fn control_characters(&mut self, value: &serde_json::Value, path: &str) {
+        let problem = |text: &str| {
+            text.chars().find(|c| c.is_control()).map(|c| {
+                let name = match c {
+                    '\n' | '\r' => "a line break",
+                    '\t' => "a tab",
+                    '\u{1b}' => "an escape character",
+                    '\0' => "a NUL byte",
+                    _ => "a control character",
+                };
+                format!(
+                    "{name} ({}) is not allowed here: values are written into unit files, flags and paths, where it would start a new directive or reach a terminal",
+                    c.escape_default()
+                )
+            })
+        };
+        match value {
+            serde_json::Value::String(text) => {
+                if let Some(message) = problem(text) {
+                    self.error(
+                        path,
+                        message,
+                        "write the value on one line, without control characters",
+                    );
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    self.control_characters(item, &element(path, index));
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (key, item) in map {
+                    let at = child(path, key);
+                    if let Some(message) = problem(key) {
+                        self.error_at_key(&at, message, "write the key without control characters");
+                    }
+                    self.control_characters(item, &at);
+                }
+            }
+            _ => {}
+        }
     }
 
     fn header(&mut self, spec: &Spec) {

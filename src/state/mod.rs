@@ -148,11 +148,11 @@ impl State {
             Access::Write => {
                 let recovery = journal::recover(root)?;
                 match recovery {
-                    Recovery::RolledForward => eprintln!(
+                    Recovery::RolledForward => crate::say!(
                         "state {}: finished a commit an interrupted run had made",
                         root.display()
                     ),
-                    Recovery::RolledBack => eprintln!(
+                    Recovery::RolledBack => crate::say!(
                         "state {}: discarded what an interrupted run had staged before its commit point (nothing of it was in use)",
                         root.display()
                     ),
@@ -236,7 +236,7 @@ impl State {
                 continue;
             };
             if kind == Some(ItemKind::Retired) {
-                eprintln!(
+                crate::say!(
                     "warning: state {}: retired `{path}` {problem}; it may have been the last copy of old material",
                     self.root.display()
                 );
@@ -660,7 +660,7 @@ fn check_private(path: &Path, mode: u32, access: Access, what: &str) -> Result<(
         Access::Write => {
             fs::set_permissions(path, fs::Permissions::from_mode(private))
                 .map_err(|e| io_error("chmod", path, &e))?;
-            eprintln!(
+            crate::say!(
                 "warning: {what} `{}` was mode {:04o}, open to other users; made it {:04o}. Anyone who could read it may hold a copy of its keys: consider rotating them",
                 path.display(),
                 mode & 0o7777,
@@ -712,7 +712,7 @@ fn lock(root: &Path, access: Access) -> Result<Option<File>, StateError> {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             let holder = holder.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-            eprintln!(
+            crate::say!(
                 "waiting for the state dir lock `{}`, held by {}",
                 lock_path.display(),
                 match holder.strip_prefix("pid ") {
