@@ -340,8 +340,11 @@ enum Format {
 }
 
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
-    spec::parse_duration(text)
-        .ok_or_else(|| "write hours, minutes, seconds or days: `30d`, `720h`".to_owned())
+    match spec::parse_duration(text) {
+        Some(duration) if duration <= spec::MAX_DURATION => Ok(duration),
+        Some(_) => Err("at most 100 years (`36500d`)".to_owned()),
+        None => Err("write hours, minutes, seconds or days: `30d`, `720h`".to_owned()),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -654,6 +657,12 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
     };
     if let Some(out) = &args.out {
         check_state_outside(&args.spec.state_dir(), out)?;
+        if out.exists() && !out.is_dir() {
+            return Err(Error::Usage {
+                message: format!("--out `{}` is not a directory", out.display()),
+                hint: "name a directory (it is created if missing); `> FILE.tar` writes one host's tar".into(),
+            });
+        }
     }
     let options = IssueOptions {
         renew_within: args.renew_within.unwrap_or_default(),

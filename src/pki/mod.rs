@@ -471,7 +471,10 @@ fn reissue_reason(
         return Some(Reason::RenewalAsked);
     }
     let window = time::Duration::try_from(options.renew_within).unwrap_or(time::Duration::ZERO);
-    if inspected.not_after <= now + window {
+    if now
+        .checked_add(window)
+        .is_none_or(|horizon| inspected.not_after <= horizon)
+    {
         return Some(Reason::Expires(inspected.not_after));
     }
     None
@@ -555,8 +558,17 @@ fn serial() -> Result<SerialNumber, StateError> {
 }
 
 fn validity_window(params: &mut CertificateParams, validity: Duration, now: OffsetDateTime) {
-    params.not_before = now - BACKDATE;
-    params.not_after = now + validity;
+    // Validation bounds every validity (spec::MAX_DURATION), so the sums fit; saturate anyway.
+    params.not_before = now
+        .checked_sub(time::Duration::try_from(BACKDATE).unwrap_or_default())
+        .unwrap_or(now);
+    params.not_after = time::Duration::try_from(validity)
+        .ok()
+        .and_then(|validity| now.checked_add(validity))
+        .unwrap_or(time::OffsetDateTime::new_utc(
+            time::macros::date!(9999 - 12 - 31),
+            time::Time::MIDNIGHT,
+        ));
 }
 
 pub(crate) fn self_signed_ca(

@@ -120,16 +120,59 @@ pub fn unit(host: &Host) -> String {
     for (name, value) in env {
         let _ = writeln!(
             unit,
-            "Environment=\"{name}={}\"",
-            value.replace('"', "\\\"")
+            "Environment={}",
+            systemd_word(&format!("{name}={value}"), Expansion::Specifiers, true)
         );
     }
-    let _ = write!(unit, "ExecStart={}", kubelet.binary_path);
+    let _ = write!(
+        unit,
+        "ExecStart={}",
+        systemd_word(
+            &kubelet.binary_path,
+            Expansion::SpecifiersAndVariables,
+            false
+        )
+    );
     for (name, value) in flags {
-        let _ = write!(unit, " \\\n  --{name}={value}");
+        let word = systemd_word(
+            &format!("--{name}={value}"),
+            Expansion::SpecifiersAndVariables,
+            false,
+        );
+        let _ = write!(unit, " \\\n  {word}");
     }
     unit.push_str("\nRestart=always\nStartLimitInterval=0\nRestartSec=10\n\n[Install]\nWantedBy=multi-user.target\n");
     unit
+}
+
+/// What systemd expands in a unit setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expansion {
+    /// `%` specifiers only (`Environment=`).
+    Specifiers,
+    /// `%` specifiers and `$VAR`/`${VAR}` (`ExecStart=`).
+    SpecifiersAndVariables,
+}
+
+/// One word of a unit setting, kept literal: `%` as `%%`, `$` as `$$` where systemd expands
+/// variables, and quoted (with `\\` and `\"` escaped) when `quote` or when it holds a space, a
+/// quote, a backslash or a `;`, so that it stays one argument. Line breaks never reach here
+/// (validation refuses them).
+fn systemd_word(text: &str, expansion: Expansion, quote: bool) -> String {
+    let mut word = text.replace('%', "%%");
+    if expansion == Expansion::SpecifiersAndVariables {
+        word = word.replace('$', "$$");
+    }
+    let needs_quotes = quote
+        || word.is_empty()
+        || word
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | ';'));
+    if !needs_quotes {
+        return word;
+    }
+    let escaped = word.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"{escaped}\"")
 }
 
 /// The value with every object's keys in alphabetical order, as Kubernetes writes configs.
@@ -142,5 +185,26 @@ fn sorted(value: Value) -> Value {
         }
         Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Expansion, systemd_word};
+
+    #[test]
+    fn unit_words_stay_literal_and_whole() {
+        let exec = Expansion::SpecifiersAndVariables;
+        assert_eq!(systemd_word("--v=2", exec, false), "--v=2");
+        assert_eq!(systemd_word("--x=%h$HOME", exec, false), "--x=%%h$$HOME");
+        assert_eq!(
+            systemd_word("--x=a b\"c\\", exec, false),
+            "\"--x=a b\\\"c\\\\\""
+        );
+        assert_eq!(systemd_word("--x=;", exec, false), "\"--x=;\"");
+        assert_eq!(
+            systemd_word("A=$B %n", Expansion::Specifiers, true),
+            "\"A=$B %%n\""
+        );
     }
 }

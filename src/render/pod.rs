@@ -162,7 +162,7 @@ impl StaticPod<'_> {
         command.extend(
             self.flags()
                 .into_iter()
-                .map(|(flag, value)| format!("--{flag}={value}")),
+                .map(|(flag, value)| kubelet_literal(&format!("--{flag}={value}"))),
         );
         let named_port = self.version.minor >= 34;
         let probe = |path: &str, initial_delay: Option<i32>, period: i32, failure: i32| {
@@ -197,7 +197,7 @@ impl StaticPod<'_> {
                 env.into_iter()
                     .map(|(name, value)| EnvVar {
                         name,
-                        value: Some(value),
+                        value: Some(kubelet_literal(&value)),
                         ..EnvVar::default()
                     })
                     .collect()
@@ -369,8 +369,22 @@ pub fn config_hash(flags: &[(String, String)], mounts: &[Mount], files: &FileSet
     format!("sha256:{}", hex(&hasher.finalize()))
 }
 
+/// A command argument or env value the kubelet passes on unchanged: it expands `$(VAR)` and turns
+/// `$$` into `$`, so every `$` is doubled.
+fn kubelet_literal(text: &str) -> String {
+    text.replace('$', "$$")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dollars_survive_the_kubelets_expansion() {
+        use super::kubelet_literal;
+        assert_eq!(kubelet_literal("--x=$(HOME)"), "--x=$$(HOME)");
+        assert_eq!(kubelet_literal("--x=$$"), "--x=$$$$");
+        assert_eq!(kubelet_literal("--v=2"), "--v=2");
+    }
+
     use super::*;
 
     #[test]

@@ -14,7 +14,7 @@ use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use layer::{DEFAULT_PROFILES, Layered, PROFILES};
-pub use names::{dns_subdomain_problem, parse_duration};
+pub use names::{MAX_DURATION, dns_subdomain_problem, parse_duration};
 pub use source::Source;
 pub use types::*;
 

@@ -158,6 +158,10 @@ pub fn is_quantity(text: &str) -> bool {
     number_ok && suffix_ok
 }
 
+/// The longest duration kcompile accepts anywhere (validities, renewal and warning windows): 100
+/// years. Longer ones only overflow date arithmetic or reach beyond what X.509 dates can say.
+pub const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
+
 /// A duration written the Go way (`8760h`, `8760h0m0s`, `90m`) or in days (`365d`).
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let mut rest = text.trim();

@@ -118,6 +118,37 @@ fn explain(message: &str) -> (String, Option<String>) {
             Some("keep one; the second would silently win in other YAML tools".into()),
         );
     }
+    for (kind, range) in [
+        ("invalid u8", "a whole number from 0 to 255"),
+        ("invalid u32", "a whole number from 0 to 4294967295"),
+        (
+            "invalid i32",
+            "a whole number from -2147483648 to 2147483647",
+        ),
+        (
+            "invalid u64",
+            "a whole number from 0 to 18446744073709551615",
+        ),
+    ] {
+        if message.starts_with(kind) {
+            return (
+                format!("expected {range}"),
+                Some("write a plain number in that range".into()),
+            );
+        }
+    }
+    if message.starts_with("budget breached") {
+        let limit = message
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|part| !part.is_empty())
+            .unwrap_or("its");
+        return (
+            format!(
+                "the spec is larger than kcompile reads: the parser stopped at {limit} YAML nodes"
+            ),
+            Some("a cluster spec is a few kilobytes; check that this is the right file".into()),
+        );
+    }
     if message.starts_with("invalid u16") {
         return (
             "expected a port number between 1 and 65535".into(),

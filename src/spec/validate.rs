@@ -534,6 +534,14 @@ impl Checker<'_> {
     fn duration(&mut self, text: Option<&String>, path: &str) -> Option<std::time::Duration> {
         let text = self.required(text, path)?;
         match parse_duration(text) {
+            Some(duration) if duration > super::names::MAX_DURATION => {
+                self.error(
+                    path,
+                    format!("`{text}` is longer than kcompile allows (100 years, `36500d`)"),
+                    "kubeadm uses 10 years (`87600h`) for CAs and 1 year (`8760h`) for certificates",
+                );
+                None
+            }
             Some(duration) if !duration.is_zero() => Some(duration),
             Some(_) => {
                 self.error(path, "a validity of zero", "e.g. `8760h` (one year)");
@@ -642,12 +650,12 @@ impl Checker<'_> {
             None => None,
             Some(file) => {
                 let path = spec_dir.join(&file);
-                match std::fs::read_to_string(&path) {
+                match read_audit_policy(&path) {
                     Ok(text) => Some(text),
-                    Err(error) => {
+                    Err(problem) => {
                         self.error(
                             "audit.policyFile",
-                            format!("cannot read audit policy file `{}`: {error}", path.display()),
+                            format!("audit policy file `{}` {problem}", path.display()),
                             "the path is relative to the spec's directory; leave it out for the built-in policy",
                         );
                         return None;
@@ -856,7 +864,9 @@ impl Checker<'_> {
             self.error(at, format!("`{text}` is not an IP address"), hint);
             return None;
         };
-        if address.is_unspecified() || address.is_loopback() || address.is_multicast() {
+        let broadcast = matches!(address, IpAddr::V4(v4) if v4.is_broadcast());
+        if address.is_unspecified() || address.is_loopback() || address.is_multicast() || broadcast
+        {
             self.error(
                 at,
                 format!("{address} cannot be a host address"),
@@ -1846,6 +1856,49 @@ static EMPTY: ComponentSpec = ComponentSpec {
 };
 
 /// Why `image` is not an image reference or repository, if it is not.
+/// Largest audit policy file kcompile reads: real policies are a few kilobytes.
+const MAX_POLICY_FILE: u64 = 1 << 20;
+
+/// Reads an audit policy file named by the spec: a regular file (never a FIFO or device, which
+/// could block or never end), at most [`MAX_POLICY_FILE`] bytes, holding an `audit.k8s.io/v1`
+/// Policy. Its text goes to every control plane verbatim, so nothing else may pass.
+fn read_audit_policy(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
+    if !metadata.is_file() {
+        return Err("is not a regular file".into());
+    }
+    if metadata.len() > MAX_POLICY_FILE {
+        return Err(format!(
+            "is {} bytes; an audit policy is at most 1 MiB",
+            metadata.len()
+        ));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_POLICY_FILE)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    let text = String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_owned())?;
+    let value: serde_json::Value =
+        serde_saphyr::from_str(&text).map_err(|_| "is not YAML".to_owned())?;
+    let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str);
+    if field("apiVersion") != Some("audit.k8s.io/v1") || field("kind") != Some("Policy") {
+        return Err(
+            "is not an audit policy (`apiVersion: audit.k8s.io/v1`, `kind: Policy`)".into(),
+        );
+    }
+    if !value.get("rules").is_some_and(serde_json::Value::is_array) {
+        return Err("has no `rules` list; the apiserver refuses a policy without one".into());
+    }
+    Ok(text)
+}
+
 fn image_problem(image: &str) -> Option<&'static str> {
     if image.is_empty() {
         Some("is empty")

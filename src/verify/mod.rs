@@ -182,6 +182,26 @@ pub fn verify(tree: &Tree, options: &Options) -> Report {
     check.report()
 }
 
+/// The first string (key or value) of `value` holding a control character other than a tab.
+fn control_value(value: &serde_json::Value, found: &mut Option<String>) {
+    let bad = |text: &str| text.chars().any(|c| c.is_control() && c != '\t');
+    match value {
+        serde_json::Value::String(text) if bad(text) => {
+            found.get_or_insert_with(|| text.clone());
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| control_value(v, found)),
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                if bad(key) {
+                    found.get_or_insert_with(|| key.clone());
+                }
+                control_value(item, found);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A static pod manifest of the tree.
 #[derive(Debug, Clone)]
 pub(crate) struct PodFile {
@@ -285,6 +305,7 @@ impl<'t> Check<'t> {
                 .and_then(|rest| rest.strip_prefix('/'))
                 .is_some_and(|name| !name.contains('/') && !name.starts_with('.'));
             if in_pod_dir {
+                self.control_characters(path, bytes, true);
                 match material::pod(&String::from_utf8_lossy(bytes)) {
                     Ok(pod) => self.pods.push(PodFile {
                         path: path.clone(),
@@ -350,6 +371,8 @@ impl<'t> Check<'t> {
                 || (path.starts_with("etc/systemd/system/kubelet.service.d/")
                     && path.ends_with(".conf"));
             if is_unit {
+                self.control_characters(path, bytes, false);
+                self.unit_commands(path, bytes);
                 let flags = material::unit_flags(&String::from_utf8_lossy(bytes));
                 if !flags.is_empty() {
                     let entry = unit_flags.get_or_insert_with(|| (path.clone(), Vec::new()));
@@ -366,6 +389,55 @@ impl<'t> Check<'t> {
             );
         self.kubelet_flags = unit_flags;
         self.kubelet_config = self.yaml_file(&config_path, "the kubelet's config");
+    }
+
+    /// Control bytes in a unit or a manifest: raw ones anywhere, and (for YAML) line breaks or
+    /// escapes inside a value, which end up as a new directive or inside a command line.
+    fn control_characters(&mut self, path: &str, bytes: &[u8], yaml: bool) {
+        if let Some(byte) = bytes
+            .iter()
+            .find(|b| (**b < 0x20 && !matches!(**b, b'\n' | b'\t' | b'\r')) || **b == 0x7f)
+        {
+            self.error(
+                path,
+                format!("holds the control byte 0x{byte:02x}: kcompile never writes one; someone edited this file"),
+            );
+            return;
+        }
+        if !yaml {
+            return;
+        }
+        let Ok(value) = material::yaml(&String::from_utf8_lossy(bytes)) else {
+            return;
+        };
+        let mut found = None;
+        control_value(&value, &mut found);
+        if let Some(text) = found {
+            self.error(
+                path,
+                format!(
+                    "a value holds a line break or control character (`{}`): in a command line it smuggles in another argument or directive",
+                    crate::shown::value(&text, 80)
+                ),
+            );
+        }
+    }
+
+    /// A unit that runs commands besides the kubelet (`ExecStartPre=` and the like).
+    fn unit_commands(&mut self, path: &str, bytes: &[u8]) {
+        let text = String::from_utf8_lossy(bytes);
+        for line in text.lines() {
+            let Some((key, _)) = line.trim_start().split_once('=') else {
+                continue;
+            };
+            let key = key.trim();
+            if key.starts_with("Exec") && !matches!(key, "ExecStart" | "ExecReload") {
+                self.warn(
+                    path,
+                    format!("`{key}=` runs another command with the kubelet's privileges; kcompile never writes one"),
+                );
+            }
+        }
     }
 
     fn yaml_file(&mut self, path: &str, what: &str) -> Option<(String, serde_json::Value)> {
@@ -474,7 +546,10 @@ impl<'t> Check<'t> {
             return;
         }
         let now = self.options.now;
-        let horizon = now + self.options.warn_within;
+        let horizon = time::Duration::try_from(self.options.warn_within)
+            .ok()
+            .and_then(|window| now.checked_add(window))
+            .unwrap_or(now);
         let what = if field.is_empty() {
             format!("the certificate {}", cert.subject)
         } else {
