@@ -154,7 +154,12 @@ fn missing(what: &str, path: &str) -> StateError {
 /// Reads the rotations in progress.
 pub fn load(state: &Transaction<'_>) -> Result<Rotations, StateError> {
     let record = progress(state)?;
-    let phase = |what: Rotated| record.get(what.name()).map_or(0, |p| p.phase);
+    // A finished rotation (phase 3) is recorded until the next one begins; it is no rotation.
+    let phase = |what: Rotated| {
+        record
+            .get(what.name())
+            .map_or(0, |p| if p.phase >= 3 { 0 } else { p.phase })
+    };
     let mut rotations = Rotations {
         service_account_phase: phase(Rotated::ServiceAccountKey),
         encryption_phase: phase(Rotated::EncryptionKey),
@@ -267,8 +272,16 @@ pub fn status(state: &Transaction<'_>, cluster: &Cluster) -> Result<String, Stat
         Rotated::Ca(Authority::FrontProxy),
     ];
     for what in all {
-        let Some(entry) = record.get(what.name()) else {
-            text.push_str(&format!("{:<15} no rotation in progress\n", what.name()));
+        let Some(entry) = record.get(what.name()).filter(|entry| entry.phase < 3) else {
+            let last = if record.contains_key(what.name()) {
+                " (the last one finished)"
+            } else {
+                ""
+            };
+            text.push_str(&format!(
+                "{:<15} no rotation in progress{last}\n",
+                what.name()
+            ));
             continue;
         };
         let waiting: Vec<&str> = affected_hosts(what, cluster)
@@ -310,14 +323,16 @@ pub fn advance(
             what.name()
         ));
     }
-    if !(1..=3).contains(&phase) || phase != current + 1 {
-        let expected = if current == 0 { 1 } else { current + 1 };
+    // After a finished rotation (3), the next one starts at 1.
+    let next = if current == 3 { 1 } else { current + 1 };
+    if !(1..=3).contains(&phase) || phase != next {
+        let expected = next;
         return Err(StateError(format!(
             "the {} rotation is at phase {current}; the next phase is {expected}",
             what.name()
         )));
     }
-    if let Some(entry) = record.get(what.name()) {
+    if let Some(entry) = record.get(what.name()).filter(|entry| entry.phase < 3) {
         let waiting: Vec<&str> = affected_hosts(what, cluster)
             .into_iter()
             .filter(|host| !entry.built_hosts.contains(*host))
@@ -379,17 +394,14 @@ pub fn advance(
             state.retire(&what.next_key())?;
         }
     }
-    if phase == 3 {
-        record.remove(what.name());
-    } else {
-        record.insert(
-            what.name().to_owned(),
-            Progress {
-                phase,
-                built_hosts: BTreeSet::new(),
-            },
-        );
-    }
+    // Phase 3 stays recorded, so that running it again (a retry after a crash) is a no-op.
+    record.insert(
+        what.name().to_owned(),
+        Progress {
+            phase,
+            built_hosts: BTreeSet::new(),
+        },
+    );
     save(state, &record);
     Ok(guidance(what, phase))
 }

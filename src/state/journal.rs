@@ -55,8 +55,9 @@ pub struct Commit {
 }
 
 impl Commit {
-    /// The staged copy of `path` if this commit writes it and has not moved it into place yet;
-    /// `Some(None)` if it removes `path`.
+    /// Where `path` is to be read while this commit is unfinished: the staged copy of a file it
+    /// writes (until moved into place), the original of a file it retires (until linked under
+    /// `retired/`); `Some(None)` for a file it removes; `None` if it does not touch `path`.
     pub fn overlay(&self, root: &Path, path: &str) -> Option<Option<std::path::PathBuf>> {
         if let Some(write) = self.writes.iter().find(|w| w.path == path) {
             let staged = root.join(&write.staged);
@@ -64,6 +65,15 @@ impl Commit {
                 staged
             } else {
                 root.join(path)
+            }));
+        }
+        if let Some(retirement) = self.retirements.iter().find(|r| r.to == path) {
+            // Linked under `retired/` by the apply step; until then the original still holds it.
+            let retired = root.join(path);
+            return Some(Some(if retired.exists() {
+                retired
+            } else {
+                root.join(&retirement.from)
             }));
         }
         if self.retirements.iter().any(|r| r.from == path) {
