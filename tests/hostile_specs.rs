@@ -268,3 +268,46 @@ fn verify_flags_smuggled_directives_and_bytes() {
     );
     assert!(!report.contains('\x1b'), "a raw escape reached the output");
 }
+
+#[test]
+fn a_garbage_encryption_key_is_refused_before_output_and_flagged_on_a_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SPEC.replace("hosts:", "encryption:\n  enabled: true\nhosts:");
+    fs::write(dir.path().join("cluster.yaml"), spec).unwrap();
+    assert!(
+        kcompile(dir.path(), &["build", "--all", "--out", "out"])
+            .status
+            .success()
+    );
+    // On a machine: a key the apiserver would refuse, named and never shown.
+    let config = dir
+        .path()
+        .join("out/node01/etc/kubernetes/encryption-config.yaml");
+    let text = fs::read_to_string(&config).unwrap();
+    let secret_line = text.lines().find(|l| l.contains("secret:")).unwrap();
+    let secret = secret_line.split_once("secret:").unwrap().1.trim();
+    fs::write(&config, text.replace(secret, "aGVsbG8=")).unwrap();
+    let output = kcompile(dir.path(), &["verify", "--root", "out/node01"]);
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("is 5 bytes; secretbox takes 32"),
+        "{report}"
+    );
+    assert!(!report.contains("aGVsbG8="), "the key is shown: {report}");
+    // In the state: a garbage key recorded by `state record` (a state an older kcompile made) is
+    // refused before any output is written.
+    let state = dir.path().join("cluster.state");
+    fs::write(state.join("secrets/encryption-key"), "hello\n").unwrap();
+    fs::remove_file(state.join("inventory.json")).unwrap();
+    assert!(kcompile(dir.path(), &["state", "record"]).status.success());
+    let output = kcompile(dir.path(), &["state", "check"]);
+    assert_exit(
+        &output,
+        2,
+        "`secrets/encryption-key` (encryption-key): is not base64",
+    );
+    let output = kcompile(dir.path(), &["build", "--all", "--out", "out2"]);
+    assert_exit(&output, 2, "`secrets/encryption-key` is not base64");
+    assert!(!dir.path().join("out2").exists(), "nothing written");
+}

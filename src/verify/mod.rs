@@ -12,6 +12,7 @@
 //! Every finding names a file and says what is wrong in words a person can act on.
 
 mod chains;
+mod encryption;
 mod kubeconfigs;
 pub mod material;
 mod names;
@@ -179,6 +180,7 @@ pub fn verify(tree: &Tree, options: &Options) -> Report {
     check.etcd_names();
     check.kubelet_serving();
     check.pods();
+    check.encryption_config();
     check.report()
 }
 
