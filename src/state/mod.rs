@@ -63,8 +63,6 @@ pub struct State {
     pending: Option<journal::Commit>,
     /// Whether the state dir exists on disk.
     exists: bool,
-    /// What opening for writing did to an interrupted run.
-    recovery: Recovery,
     // Held for the lifetime of the value; the OS releases the lock when the file closes.
     _lock: Option<File>,
 }
@@ -124,7 +122,6 @@ impl State {
             contents: BTreeMap::new(),
             pending: None,
             exists: false,
-            recovery: Recovery::Clean,
             _lock: None,
         }
     }
@@ -144,10 +141,9 @@ impl State {
         }
         check_private(root, metadata.permissions().mode(), access, "the state dir")?;
         let lock = lock(root, access)?;
-        let (recovery, pending) = match access {
+        let pending = match access {
             Access::Write => {
-                let recovery = journal::recover(root)?;
-                match recovery {
+                match journal::recover(root)? {
                     Recovery::RolledForward => crate::say!(
                         "state {}: finished a commit an interrupted run had made",
                         root.display()
@@ -159,9 +155,9 @@ impl State {
                     Recovery::Clean => {}
                 }
                 remove_stray_temp_files(root)?;
-                (recovery, None)
+                None
             }
-            Access::ReadOnly => (Recovery::Clean, journal::pending(root)?),
+            Access::ReadOnly => journal::pending(root)?,
         };
         let mut state = State {
             root: root.to_owned(),
@@ -170,7 +166,6 @@ impl State {
             contents: BTreeMap::new(),
             pending,
             exists: true,
-            recovery,
             _lock: lock,
         };
         match state.read_file(inventory::PATH)? {
@@ -389,11 +384,6 @@ impl State {
         &self.inventory
     }
 
-    /// Whether this open finished a commit of an interrupted run.
-    pub fn recovered(&self) -> bool {
-        self.recovery == Recovery::RolledForward
-    }
-
     /// A file as the state holds it: through an unfinished commit for a read-only open.
     fn read_file(&self, relative: &str) -> Result<Option<Vec<u8>>, StateError> {
         if !inventory::is_safe_path(relative) {
@@ -573,11 +563,6 @@ impl Changes {
 }
 
 impl Transaction<'_> {
-    /// The state this transaction reads.
-    pub fn state(&self) -> &State {
-        self.state
-    }
-
     /// The bytes of `relative` as this change set would leave it.
     pub fn read(&self, relative: &str) -> Result<Option<Vec<u8>>, StateError> {
         if let Some((bytes, _)) = self.writes.get(relative) {
@@ -623,17 +608,6 @@ impl Transaction<'_> {
         };
         self.retirements.insert(relative.to_owned(), retirement);
         Ok(())
-    }
-
-    /// Paths this change set writes whose contents differ from the state's.
-    pub fn changed_paths(&self) -> Vec<&str> {
-        self.writes
-            .iter()
-            .filter(|(path, (bytes, _))| {
-                self.state.read(path).ok().flatten().as_ref() != Some(bytes)
-            })
-            .map(|(path, _)| path.as_str())
-            .collect()
     }
 
     /// Detaches the change set from the state, to commit it.
@@ -813,7 +787,6 @@ mod tests {
         transaction.write("pki/sa.key", b"two".to_vec(), 0o600);
         transaction.retire("pki/sa.key").unwrap();
         assert_eq!(transaction.read("pki/sa.key").unwrap().unwrap(), b"two");
-        assert_eq!(transaction.changed_paths(), ["pki/sa.key"]);
         drop(transaction);
         assert_eq!(fs::read(root.join("pki/sa.key")).unwrap(), b"one");
     }
