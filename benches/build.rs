@@ -6,7 +6,7 @@
 //!
 //! The builds run the real binary (`build --all --out OUT --state STATE`), so they include process
 //! start, spec loading, signing, writing the state and rendering the 103 bundles. Bare key
-//! generation calls `Key::generate` directly, in parallel with rayon as `pki::ensure` does, and
+//! generation calls `Key::generate` directly, in parallel with rayon as `pki::plan` does, and
 //! sequentially. Repetitions are few to keep the whole run within a few minutes on 2 cores.
 
 use std::fmt::Write as _;
