@@ -513,6 +513,18 @@ impl<'a> Tree<'a> {
             if files.files.contains_key(path) || path == manifest::PATH {
                 continue;
             }
+            // A MANIFEST is read from the output tree, which may be a machine's root: only files
+            // in directories kcompile owns are ever removed, whatever it lists.
+            let owned = path
+                .rsplit_once('/')
+                .is_some_and(|(parent, _)| is_owned_directory(parent));
+            if !owned {
+                written.left.push((
+                    path.to_owned(),
+                    "outside the directories kcompile owns; never removed".into(),
+                ));
+                continue;
+            }
             match self.prune_file(path, &entry.sha256) {
                 Ok(false) => {}
                 Ok(true) => {
@@ -879,6 +891,30 @@ mod tests {
         );
         assert_eq!(names(&elsewhere), ["peer.key"]);
         assert!(root.join("etc/kubernetes/pki/mine.key").exists());
+    }
+
+    #[test]
+    fn prunes_nothing_outside_the_directories_it_owns_whatever_the_manifest_lists() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        write(&bundle(true), root).unwrap();
+        // A MANIFEST edited to list a system file, with its right hash.
+        fs::create_dir_all(root.join("etc")).unwrap();
+        fs::write(root.join("etc/shadow"), "root:x\n").unwrap();
+        let manifest_path = root.join(manifest::PATH);
+        let text = fs::read_to_string(&manifest_path).unwrap();
+        let line = format!("0640 {} etc/shadow\n", manifest::sha256(b"root:x\n"));
+        fs::write(&manifest_path, text + &line).unwrap();
+        let written = write(&bundle(true), root).unwrap();
+        assert!(written.pruned.is_empty(), "{written:?}");
+        assert_eq!(
+            written.left,
+            [(
+                "etc/shadow".to_owned(),
+                "outside the directories kcompile owns; never removed".to_owned()
+            )]
+        );
+        assert!(root.join("etc/shadow").exists());
     }
 
     #[test]

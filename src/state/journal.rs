@@ -264,6 +264,13 @@ pub fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
     file.take(MAX_FILE + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| io_error("read", path, &e))?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(StateError(format!(
+            "`{}` grew past {} MiB while being read",
+            path.display(),
+            MAX_FILE >> 20
+        )));
+    }
     Ok(Some(bytes))
 }
 
