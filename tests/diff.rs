@@ -232,11 +232,11 @@ fn new_keys_show_as_fingerprints_only() {
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
     assert!(
-        text.contains("~ etc/kubernetes/pki/apiserver.key: changed (sha256:"),
+        text.contains("~ etc/kubernetes/pki/apiserver.key: changed (hmac:"),
         "{text}"
     );
     assert!(text.contains("~ etc/kubernetes/admin.conf"), "{text}");
-    assert!(text.contains("client-key-data: <sha256:"), "{text}");
+    assert!(text.contains("client-key-data: <hmac:"), "{text}");
     assert!(text.contains("    key: changed\n"), "{text}");
     assert_no_secrets(
         &text,

@@ -208,7 +208,7 @@ fn modes_are_exact_whatever_the_umask() {
         assert_eq!(mode(&out), 0o755, "umask {umask}: out/");
         let tree = entries(&out);
         let mut expected = manifest_modes(&out);
-        expected.insert(MANIFEST.to_owned(), 0o644);
+        expected.insert(MANIFEST.to_owned(), 0o600);
         assert_eq!(
             files(&tree),
             expected.keys().map(String::as_str).collect::<Vec<_>>()
@@ -235,7 +235,7 @@ fn modes_are_exact_whatever_the_umask() {
             ("etc/systemd/system/kubelet.service", 0o644),
             ("var/lib/kubelet/config.yaml", 0o644),
             ("var/lib/kubelet/pki/kubelet.key", 0o600),
-            (MANIFEST, 0o644),
+            (MANIFEST, 0o600),
         ] {
             assert_eq!(tree[path].0, documented, "umask {umask}: {path}");
         }

@@ -1,13 +1,29 @@
 //! The MANIFEST inside every bundle (`etc/kubernetes/kcompile/MANIFEST`): which cluster, host and
 //! version it was compiled for, a hash of the resolved spec, and one line per file kcompile owns on
 //! the host (mode, sha256, path). It is what makes `diff` exact: a file listed in the MANIFEST on
-//! a machine but no longer produced is one to remove.
+//! a machine but no longer produced is one to remove; and what makes pruning safe: the directory
+//! sink removes such a file only while it still has the sha256 recorded.
+//!
+//! **The MANIFEST is written 0600**, like the secrets it lists. The sha256 of a file that holds a
+//! secret is an offline oracle for that secret whenever the rest of the file can be guessed:
+//! keepalived.conf is rendered from the spec but for its 8-character VRRP password (36^8 guesses
+//! against an unsalted hash), and the bootstrap token Secret, the kubeconfigs and the keys are
+//! hashed too. A world-readable MANIFEST would hand that oracle to every local user. Readable only
+//! by root, it tells nobody anything the files beside it do not (who can read it can read
+//! keepalived.conf). The alternatives were worse: a keyed hash would need the state's key wherever
+//! a bundle is pruned (the directory sink, an operator's own scripts) and would make the MANIFEST
+//! change with that key; a marker instead of a hash would leave the sink unable to tell a key it
+//! wrote from one changed since, so it could no longer prune a demoted control plane's keys
+//! safely. With the mode, the format, `diff`'s removal detection and [`super::dir`]'s pruning are
+//! unchanged; `diff` and `verify` read the keys beside the MANIFEST, so they run as root anyway.
+//! Nothing kcompile prints shows a MANIFEST hash (`diff` summarizes a changed MANIFEST as a line
+//! count), and a parse error names the line, never its contents.
 
 use std::fmt::Write;
 
 use sha2::{Digest, Sha256};
 
-use super::{FileSet, PUBLIC};
+use super::{FileSet, SECRET};
 use crate::pki::inspect::hex;
 
 /// Where the MANIFEST lives in a host's root.
@@ -61,10 +77,12 @@ pub fn add(files: &mut FileSet, header: &Header) {
     for (path, file) in &files.files {
         let _ = writeln!(text, "{:04o} {} {path}", file.mode, sha256(&file.bytes));
     }
-    files.add(PATH, text, PUBLIC);
+    // 0600: it holds the sha256 of files that hold secrets (see the module doc).
+    files.add(PATH, text, SECRET);
 }
 
-/// Reads a MANIFEST; a line that is neither a header nor a file entry is an error naming it.
+/// Reads a MANIFEST; a line that is neither a header nor a file entry is an error naming it by
+/// number (never quoting it: a MANIFEST that was tampered with may hold anything).
 pub fn parse(text: &str) -> Result<Manifest, String> {
     let mut manifest = Manifest::default();
     for (number, line) in text.lines().enumerate() {
@@ -78,7 +96,7 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
                 "host" => manifest.header.host = value,
                 "kubernetes" => manifest.header.kubernetes = value,
                 "spec-sha256" => manifest.header.spec_sha256 = value,
-                _ => return Err(format!("line {}: unknown header `{key}`", number + 1)),
+                _ => return Err(format!("line {}: unknown header", number + 1)),
             }
             continue;
         }
@@ -88,7 +106,7 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
             return Err(format!("line {}: expected `MODE SHA256 PATH`", number + 1));
         };
         let mode = u32::from_str_radix(mode, 8)
-            .map_err(|_| format!("line {}: `{mode}` is not a mode", number + 1))?;
+            .map_err(|_| format!("line {}: the mode is not octal", number + 1))?;
         if sha.len() != 64
             || !sha.bytes().all(|b| b.is_ascii_hexdigit())
             || path.is_empty()
@@ -130,5 +148,11 @@ mod tests {
         assert!(parse("0600 nothex etc/x\n").is_err());
         assert!(parse("0600 0000000000000000000000000000000000000000000000000000000000000000 ../../etc/passwd\n").is_err());
         assert!(parse("garbage\n").unwrap_err().starts_with("line 1:"));
+        assert_eq!(files.files[PATH].mode, 0o600);
+        // An error names the line, never what it holds.
+        for text in ["s3cr3tpassw0rd x y\n", "s3cr3tpassw0rd: x\n"] {
+            let error = parse(text).unwrap_err();
+            assert!(!error.contains("s3cr3t"), "{error}");
+        }
     }
 }

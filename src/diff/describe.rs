@@ -1,5 +1,6 @@
-//! What a changed file's difference means: secrets as fingerprints, certificates in words,
-//! manifests headed by their image, flag and volume changes; and which components restart.
+//! What a changed file's difference means: secrets as keyed fingerprints (redacted by structure,
+//! [`crate::redact`]), certificates in words, manifests headed by their image, flag and volume
+//! changes; and which components restart.
 
 use std::collections::BTreeMap;
 
@@ -8,48 +9,69 @@ use similar::TextDiff;
 
 use super::{Action, Detail, Report, Restart};
 use crate::bundle::FileSet;
-use crate::bundle::manifest::sha256;
 use crate::pki::inspect::{Inspected, date};
+use crate::redact::{self, Fingerprint, Pair};
 
-/// Keys whose values are secrets (or credentials too long to read) in YAML files.
-const REDACTED_KEYS: [&str; 7] = [
-    "token-secret",
-    "client-key-data",
-    "client-certificate-data",
-    "certificate-authority-data",
-    "token",
-    "secret",
-    "password",
-];
-
-/// A short fingerprint: `sha256:0123456789ab`.
-pub fn fingerprint(bytes: &[u8]) -> String {
-    format!("sha256:{}", &sha256(bytes)[..12])
-}
-
-/// How `old` and `new` at `path` differ.
-pub fn difference(path: &str, old: &[u8], new: &[u8]) -> Detail {
-    let secret =
-        path.ends_with(".key") || contains(old, b"PRIVATE KEY") || contains(new, b"PRIVATE KEY");
-    let (Ok(old_text), Ok(new_text)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {
-        return Detail::Secret {
-            old: fingerprint(old),
-            new: fingerprint(new),
-        };
+/// How `old` (the machine's) and `new` (the build's) versions of `path` differ, never showing a
+/// secret: secret values as keyed fingerprints from `fingerprint` (`<redacted>` when it has no
+/// key), private keys by fingerprint only, a secret-bearing file that does not parse not at all.
+pub fn difference(path: &str, old: &[u8], new: &[u8], fingerprint: Fingerprint<'_>) -> Detail {
+    let note = |reason: &str| Detail::Note {
+        reason: reason.to_owned(),
     };
-    if secret {
-        return Detail::Secret {
-            old: fingerprint(old),
-            new: fingerprint(new),
-        };
-    }
+    let manifest = path.starts_with("etc/kubernetes/manifests/");
+    let (old_text, new_text) = match redact::pair(path, old, new, fingerprint) {
+        Pair::Unparseable => return note(redact::UNPARSEABLE),
+        Pair::Binary => return note("changed (not text), contents not shown"),
+        Pair::Key { same: true, .. } => return note("the same key, written differently"),
+        Pair::Key {
+            old: Some(old),
+            new: Some(new),
+            ..
+        } => return Detail::Secret { old, new },
+        Pair::Key { .. } => return note("changed (a different key), fingerprint withheld"),
+        Pair::Plain { old, new } => (old, new),
+        Pair::Redacted {
+            old: old_shown,
+            new: new_shown,
+            changed,
+            keyed,
+        } => {
+            let mut summary = Vec::new();
+            if old_shown == new_shown && changed.is_empty() {
+                summary.push("written differently: the same settings and secrets".to_owned());
+            } else if manifest {
+                // Images, flag and volume names only: no value is shown.
+                summary.extend(pod_summary(
+                    &String::from_utf8_lossy(old),
+                    &String::from_utf8_lossy(new),
+                ));
+            }
+            if !changed.is_empty() {
+                summary.push(format!(
+                    "secret{} changed: {}{}",
+                    if changed.len() == 1 { "" } else { "s" },
+                    changed.join(", "),
+                    if keyed {
+                        ""
+                    } else {
+                        " (fingerprints withheld)"
+                    }
+                ));
+            }
+            return Detail::Text {
+                summary: (!summary.is_empty()).then(|| summary.join("; ")),
+                diff: unified(path, &old_shown, &new_shown),
+            };
+        }
+    };
     if path.ends_with(".crt") {
         return Detail::Certificate {
-            lines: certificate(old_text, new_text),
+            lines: certificate(&old_text, &new_text),
         };
     }
     if path == crate::bundle::manifest::PATH {
-        let changed = TextDiff::from_lines(old_text, new_text)
+        let changed = TextDiff::from_lines(&old_text, &new_text)
             .iter_all_changes()
             .filter(|c| c.tag() != similar::ChangeTag::Equal)
             .count();
@@ -62,59 +84,22 @@ pub fn difference(path: &str, old: &[u8], new: &[u8]) -> Detail {
             diff: String::new(),
         };
     }
-    let (old_text, new_text) = (redact(old_text), redact(new_text));
-    let diff = TextDiff::from_lines(&old_text, &new_text)
+    let summary = manifest
+        .then(|| pod_summary(&old_text, &new_text))
+        .flatten();
+    Detail::Text {
+        summary,
+        diff: unified(path, &old_text, &new_text),
+    }
+}
+
+/// A unified diff of two texts, three lines of context.
+fn unified(path: &str, old: &str, new: &str) -> String {
+    TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
         .header(&format!("a/{path}"), &format!("b/{path}"))
-        .to_string();
-    let summary = path
-        .starts_with("etc/kubernetes/manifests/")
-        .then(|| pod_summary(&old_text, &new_text))
-        .flatten();
-    Detail::Text { summary, diff }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
-}
-
-/// Every secret value of a YAML text replaced by its fingerprint.
-fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start().trim_start_matches("- ");
-        // keepalived writes `auth_pass SECRET`.
-        if let Some(secret) = trimmed.strip_prefix("auth_pass ") {
-            let indent = &line[..line.len() - line.trim_start().len()];
-            let newline = if line.ends_with('\n') { "\n" } else { "" };
-            out.push_str(&format!(
-                "{indent}auth_pass <{}>{newline}",
-                fingerprint(secret.trim().as_bytes())
-            ));
-            continue;
-        }
-        let key = trimmed.split(':').next().unwrap_or_default();
-        match trimmed.split_once(": ") {
-            Some((_, value)) if REDACTED_KEYS.contains(&key) && !value.trim().is_empty() => {
-                let indent = &line[..line.len() - line.trim_start().len()];
-                let dash = if line.trim_start().starts_with("- ") {
-                    "- "
-                } else {
-                    ""
-                };
-                let newline = if line.ends_with('\n') { "\n" } else { "" };
-                out.push_str(&format!(
-                    "{indent}{dash}{key}: <{}>{newline}",
-                    fingerprint(value.trim().as_bytes())
-                ));
-            }
-            _ => out.push_str(line),
-        }
-    }
-    out
+        .to_string()
 }
 
 /// A certificate's changes in words.
@@ -326,27 +311,85 @@ pub fn impact(report: &mut Report, old: &impl Fn(&str) -> Option<Vec<u8>>, bundl
 mod tests {
     use super::*;
 
+    fn keyed(bytes: &[u8]) -> Option<String> {
+        Some(format!(
+            "hmac:{}",
+            &crate::bundle::manifest::sha256(bytes)[..12]
+        ))
+    }
+
     #[test]
-    fn secrets_in_yaml_become_fingerprints() {
-        let text =
-            "users:\n- name: a\n  user:\n    client-key-data: SECRETBASE64\n    token: abc\n";
-        let redacted = redact(text);
+    fn secrets_in_yaml_become_keyed_fingerprints() {
+        let old = "apiVersion: v1\nkind: Config\nusers:\n- name: a\n  user:\n    client-key-data: U0VDUkVUQkFTRTY0\n    token: abcdefgh12345678\n";
+        let new = "{\"apiVersion\": \"v1\", \"kind\": \"Config\", \"users\": [{\"name\": \"a\", \"user\": {\"client-key-data\": \"T1RIRVJTRUNSRVQ=\"}}]}";
+        let Detail::Text { summary, diff } = difference(
+            "etc/kubernetes/admin.conf",
+            old.as_bytes(),
+            new.as_bytes(),
+            &keyed,
+        ) else {
+            panic!()
+        };
         assert!(
-            !redacted.contains("SECRETBASE64") && !redacted.contains("abc\n"),
-            "{redacted}"
+            !diff.contains("U0VDUkVUQkFTRTY0") && !diff.contains("abcdefgh"),
+            "{diff}"
         );
-        assert!(redacted.contains("client-key-data: <sha256:"));
-        assert!(redact("- secret: zzz\n").starts_with("- secret: <sha256:"));
-        assert!(redact("    auth_pass abcdefgh\n").starts_with("    auth_pass <sha256:"));
+        assert!(!diff.contains("T1RIRVJTRUNSRVQ"), "{diff}");
+        assert!(diff.contains("client-key-data: <hmac:"), "{diff}");
+        assert_eq!(
+            summary.as_deref(),
+            Some("secrets changed: users[a].user.client-key-data, users[a].user.token")
+        );
+        let Detail::Text { diff, .. } = difference(
+            "etc/keepalived/keepalived.conf",
+            b"    auth_pass\tabcdefgh\n",
+            b"    auth_pass 12345678\n",
+            &crate::redact::no_fingerprint,
+        ) else {
+            panic!()
+        };
+        assert!(diff.contains("auth_pass\t<redacted>"), "{diff}");
+        assert!(
+            !diff.contains("abcdefgh") && !diff.contains("12345678"),
+            "{diff}"
+        );
     }
 
     #[test]
     fn keys_are_fingerprinted_never_shown() {
+        let key = |body: &str| {
+            format!(
+                "-----BEGIN EC PRIVATE KEY-----\n{}\n-----END EC PRIVATE KEY-----\n",
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, body)
+            )
+        };
+        let (a, b) = (key("first key"), key("second key"));
         let detail = difference(
             "etc/kubernetes/pki/x.key",
-            b"-----BEGIN EC PRIVATE KEY-----\nA\n",
-            b"-----BEGIN EC PRIVATE KEY-----\nB\n",
+            a.as_bytes(),
+            b.as_bytes(),
+            &keyed,
         );
-        assert!(matches!(detail, Detail::Secret { .. }));
+        let Detail::Secret { old, new } = &detail else {
+            panic!("{detail:?}")
+        };
+        assert!(old.starts_with("hmac:") && new.starts_with("hmac:") && old != new);
+        assert_eq!(
+            difference(
+                "etc/kubernetes/pki/x.key",
+                a.as_bytes(),
+                b.as_bytes(),
+                &crate::redact::no_fingerprint
+            ),
+            Detail::Note {
+                reason: "changed (a different key), fingerprint withheld".into()
+            }
+        );
+        assert_eq!(
+            difference("etc/kubernetes/pki/x.key", b"garbage", b.as_bytes(), &keyed),
+            Detail::Note {
+                reason: crate::redact::UNPARSEABLE.into()
+            }
+        );
     }
 }

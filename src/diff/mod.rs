@@ -2,20 +2,21 @@
 //! understands what it compares: manifests and configs as text headed by what changed in them,
 //! certificates in words, secrets only as fingerprints, files the machine's MANIFEST lists but the
 //! build no longer produces, unknown files where the kubelet would pick them up, and which
-//! components a change restarts. It reads only the paths kcompile manages, and follows no symlink
-//! out of the root.
+//! components a change restarts. It reads only the paths kcompile manages, through
+//! [`Root`](crate::root::Root): links resolve as if the root were `/` and never out of it, and
+//! only regular files of bounded size are read (a FIFO or a device is never opened).
 
 mod describe;
 mod report;
 
 use std::collections::BTreeSet;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::bundle::FileSet;
 use crate::bundle::manifest;
+use crate::root::{Contents, Kind, Root, RootError};
 pub use report::{Format, Style};
 
 /// What happens to one path.
@@ -137,16 +138,19 @@ const WATCHED: [&str; 3] = [
     "etc/kubernetes/pki/etcd",
 ];
 
-/// Compares `bundle` (the host's compiled files) with what is under `root`.
-pub fn compare(host: &str, bundle: &FileSet, root: &Path) -> Result<Report, String> {
-    let metadata = std::fs::metadata(root)
-        .map_err(|e| format!("cannot read the root `{}`: {e}", root.display()))?;
-    if !metadata.is_dir() {
-        return Err(format!("the root `{}` is not a directory", root.display()));
-    }
-    let canonical_root = root
-        .canonicalize()
-        .map_err(|e| format!("cannot resolve the root `{}`: {e}", root.display()))?;
+/// Compares `bundle` (the host's compiled files) with what is under `root`. The root is read
+/// through [`Root`]: links are resolved as if it were `/` and never out of it, only regular files
+/// up to [`crate::root::MAX_FILE`] are read. A link that cannot be followed is a warning (the
+/// path counts as changed); anything else that cannot be read at a path the bundle writes (a
+/// directory, a FIFO, a device, an oversized file) is an error.
+pub fn compare(
+    host: &str,
+    bundle: &FileSet,
+    root: &Path,
+    fingerprint: crate::redact::Fingerprint<'_>,
+) -> Result<Report, String> {
+    let machine = Root::open(root).map_err(|error| error.to_string())?;
+    let unreadable = |error: RootError| format!("cannot compare `{}`: {error}", root.display());
     let mut report = Report {
         host: host.to_owned(),
         root: root.display().to_string(),
@@ -155,32 +159,30 @@ pub fn compare(host: &str, bundle: &FileSet, root: &Path) -> Result<Report, Stri
         warnings: Vec::new(),
         summary: Summary::default(),
     };
-    let reader = Reader {
-        root,
-        canonical_root: &canonical_root,
-    };
 
     for (path, file) in &bundle.files {
-        let change = match reader.read(path)? {
-            Found::Missing => Change {
+        let change = match machine.read_file(path) {
+            Ok(None) => Change {
                 path: path.clone(),
                 action: Action::Add,
                 mode: None,
                 detail: Detail::None,
             },
-            Found::Outside => {
-                report.warnings.push(format!("`{path}` is a symlink pointing outside the root: not followed, treated as changed"));
+            Err(error) if error.is_link() => {
+                report.warnings.push(format!("{error}, treated as changed"));
                 Change {
                     path: path.clone(),
                     action: Action::Change,
                     mode: None,
                     detail: Detail::Note {
-                        reason: "a symlink out of the root; the build replaces it with the file"
-                            .into(),
+                        reason:
+                            "a symlink that is not followed; the build replaces it with the file"
+                                .into(),
                     },
                 }
             }
-            Found::File { bytes, mode } => {
+            Err(error) => return Err(unreadable(error)),
+            Ok(Some(Contents { bytes, mode })) => {
                 let mode_change = (mode != file.mode)
                     .then(|| (format!("{mode:04o}"), format!("{:04o}", file.mode)));
                 if bytes == file.bytes {
@@ -199,7 +201,7 @@ pub fn compare(host: &str, bundle: &FileSet, root: &Path) -> Result<Report, Stri
                         path: path.clone(),
                         action: Action::Change,
                         mode: mode_change,
-                        detail: describe::difference(path, &bytes, &file.bytes),
+                        detail: describe::difference(path, &bytes, &file.bytes, fingerprint),
                     }
                 }
             }
@@ -209,8 +211,8 @@ pub fn compare(host: &str, bundle: &FileSet, root: &Path) -> Result<Report, Stri
 
     // Files the machine's MANIFEST lists that the build no longer produces.
     let mut listed = BTreeSet::new();
-    match reader.read(manifest::PATH)? {
-        Found::File { bytes, .. } => match manifest::parse(&String::from_utf8_lossy(&bytes)) {
+    match machine.read(manifest::PATH) {
+        Ok(Some(bytes)) => match manifest::parse(&String::from_utf8_lossy(&bytes)) {
             Ok(old) => {
                 if !old.header.host.is_empty() && old.header.host != host {
                     report.warnings.push(format!(
@@ -220,13 +222,28 @@ pub fn compare(host: &str, bundle: &FileSet, root: &Path) -> Result<Report, Stri
                 }
                 for entry in old.entries {
                     listed.insert(entry.path.clone());
-                    if !bundle.files.contains_key(&entry.path) && matches!(reader.read(&entry.path)?, Found::File { .. }) {
-                        report.changes.push(Change {
-                            path: entry.path,
-                            action: Action::Remove,
-                            mode: None,
-                            detail: Detail::None,
-                        });
+                    if bundle.files.contains_key(&entry.path) {
+                        continue;
+                    }
+                    // The MANIFEST is the machine's too: what it lists is only looked at.
+                    match machine.stat(&entry.path) {
+                        Ok(Some(found)) if found.kind == Kind::File => {
+                            report.changes.push(Change {
+                                path: entry.path,
+                                action: Action::Remove,
+                                mode: None,
+                                detail: Detail::None,
+                            });
+                        }
+                        Ok(None) => {}
+                        Ok(Some(found)) => report.warnings.push(format!(
+                            "`{}`, which the MANIFEST on the machine lists, is {}, not a regular file: no removal is planned",
+                            crate::shown::value(&entry.path, 200),
+                            found.kind.describe()
+                        )),
+                        Err(error) => report.warnings.push(format!(
+                            "{error}; the MANIFEST on the machine lists it, but no removal is planned"
+                        )),
                     }
                 }
             }
@@ -234,18 +251,31 @@ pub fn compare(host: &str, bundle: &FileSet, root: &Path) -> Result<Report, Stri
                 "the MANIFEST on the machine is corrupt ({error}): files it listed cannot be told apart, so no removal is planned"
             )),
         },
-        Found::Missing => {}
-        Found::Outside => report.warnings.push("the MANIFEST on the machine is a symlink out of the root: ignored".into()),
+        Ok(None) => {}
+        Err(error) if error.is_link() => report.warnings.push(format!(
+            "{error}: the MANIFEST on the machine is ignored, so no removal is planned"
+        )),
+        Err(error) => return Err(unreadable(error)),
     }
 
-    // Unknown files where they matter.
+    // Unknown files where they matter; they are listed, never read.
     for dir in WATCHED {
-        for name in reader.list(dir)? {
-            let path = format!("{dir}/{name}");
+        let entries = match machine.walk(dir, 1) {
+            Ok(entries) => entries,
+            Err(error) => {
+                report
+                    .warnings
+                    .push(format!("{error}: the files in it are not listed"));
+                continue;
+            }
+        };
+        for entry in entries {
+            let path = entry.path;
+            let name = path.rsplit('/').next().unwrap_or_default().to_owned();
             if bundle.files.contains_key(&path) || listed.contains(&path) {
                 continue;
             }
-            let reason = if dir == "etc/kubernetes/manifests" {
+            let mut reason = if dir == "etc/kubernetes/manifests" {
                 if name.starts_with('.') {
                     continue;
                 }
@@ -253,6 +283,13 @@ pub fn compare(host: &str, bundle: &FileSet, root: &Path) -> Result<Report, Stri
             } else {
                 "in the PKI directory, not written by kcompile".to_owned()
             };
+            match entry.found {
+                Ok(found) if found.kind != Kind::File => {
+                    reason = format!("{}, {reason}", found.kind.describe());
+                }
+                Err(error) => reason = format!("{reason}; it {}", error.reason()),
+                Ok(_) => {}
+            }
             report.changes.push(Change {
                 path,
                 action: Action::Unknown,
@@ -263,7 +300,8 @@ pub fn compare(host: &str, bundle: &FileSet, root: &Path) -> Result<Report, Stri
     }
 
     report.changes.sort_by(|a, b| a.path.cmp(&b.path));
-    describe::impact(&mut report, &reader_old(&reader), bundle);
+    let old = |path: &str| machine.read(path).ok().flatten();
+    describe::impact(&mut report, &old, bundle);
     for change in &report.changes {
         let counter = match change.action {
             Action::Add => &mut report.summary.add,
@@ -275,77 +313,4 @@ pub fn compare(host: &str, bundle: &FileSet, root: &Path) -> Result<Report, Stri
         *counter += 1;
     }
     Ok(report)
-}
-
-/// A function that gives the old bytes of a path, for impact analysis.
-fn reader_old<'a>(reader: &'a Reader<'a>) -> impl Fn(&str) -> Option<Vec<u8>> + 'a {
-    move |path| match reader.read(path) {
-        Ok(Found::File { bytes, .. }) => Some(bytes),
-        _ => None,
-    }
-}
-
-enum Found {
-    Missing,
-    Outside,
-    File { bytes: Vec<u8>, mode: u32 },
-}
-
-struct Reader<'a> {
-    root: &'a Path,
-    canonical_root: &'a Path,
-}
-
-impl Reader<'_> {
-    /// Reads a managed path, refusing to leave the root through a symlink.
-    fn read(&self, relative: &str) -> Result<Found, String> {
-        let path = self.root.join(relative);
-        if std::fs::symlink_metadata(&path).is_err() {
-            return Ok(Found::Missing);
-        }
-        let resolved: PathBuf = match path.canonicalize() {
-            Ok(resolved) => resolved,
-            // A dangling symlink: nothing to read.
-            Err(_) => return Ok(Found::Missing),
-        };
-        if !resolved.starts_with(self.canonical_root) {
-            return Ok(Found::Outside);
-        }
-        if resolved.is_dir() {
-            return Err(format!(
-                "`{}` is a directory, where kcompile writes a file",
-                path.display()
-            ));
-        }
-        let bytes = std::fs::read(&resolved)
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-        let mode = std::fs::metadata(&resolved)
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?
-            .permissions()
-            .mode()
-            & 0o7777;
-        Ok(Found::File { bytes, mode })
-    }
-
-    /// The names in a managed directory (none if it is absent or leaves the root).
-    fn list(&self, relative: &str) -> Result<Vec<String>, String> {
-        let path = self.root.join(relative);
-        let Ok(resolved) = path.canonicalize() else {
-            return Ok(Vec::new());
-        };
-        if !resolved.starts_with(self.canonical_root) || !resolved.is_dir() {
-            return Ok(Vec::new());
-        }
-        let mut names = Vec::new();
-        for entry in std::fs::read_dir(&resolved)
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?
-        {
-            let entry = entry.map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-            if entry.file_type().is_ok_and(|t| !t.is_dir()) {
-                names.push(entry.file_name().to_string_lossy().into_owned());
-            }
-        }
-        names.sort();
-        Ok(names)
-    }
 }

@@ -1,4 +1,7 @@
-//! How a diff report is printed: full (the default), `--stat`, `--name-only`, or `-o json`.
+//! How a diff report is printed: full (the default), `--stat`, `--name-only`, or `-o json`. Every
+//! format prints only what [`describe`](super::describe) made of a file: secrets are already
+//! keyed fingerprints or `<redacted>`, and a file that could not be redacted carries a note, never
+//! its text.
 
 use std::fmt::Write;
 
@@ -90,6 +93,8 @@ impl Report {
                     }
                     Detail::Secret { .. } => " | secret".into(),
                     Detail::Certificate { .. } => " | certificate".into(),
+                    Detail::Note { reason } if reason.contains("withheld") => " | withheld".into(),
+                    Detail::Note { .. } if change.action == Action::Change => " | note".into(),
                     _ => String::new(),
                 };
                 let _ = writeln!(out, "{}{counts}", paint(code, &head));

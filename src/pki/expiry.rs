@@ -10,7 +10,11 @@ use time::OffsetDateTime;
 
 use super::catalog::{Authority, CertSpec};
 use super::inspect::{Inspected, date};
+use crate::root::{Kind, Root, RootError};
 use crate::state::{State, StateError};
+
+/// How deep `etc/kubernetes` and `var/lib/kubelet/pki` are walked for certificates.
+const MAX_DEPTH: usize = 8;
 
 /// One line of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,46 +65,67 @@ pub fn state_rows(state: &State, leaves: &[CertSpec]) -> Result<(Vec<Row>, Vec<R
     Ok((certs, authorities))
 }
 
-/// The rows for a machine's root: every certificate under `etc/kubernetes` and
-/// `var/lib/kubelet/pki`, and the client certificate embedded in each kubeconfig.
+/// The rows for a machine's root: every certificate (`.crt`) under `etc/kubernetes` and
+/// `var/lib/kubelet/pki`, and the client certificate embedded in each kubeconfig (`.conf`). The
+/// root is read through [`Root`]: links resolve as if it were `/`, only regular files up to
+/// [`crate::root::MAX_FILE`] are read. A `.crt` or `.conf` that cannot be read (a link out of
+/// the root, a FIFO, a device, an oversized file) is an error naming it; any other path that
+/// cannot be followed (a directory link out of the root) is a warning on stderr; other files are
+/// not looked at.
 pub fn root_rows(root: &Path) -> Result<(Vec<Row>, Vec<Row>), String> {
     if !root.is_dir() {
         return Err(format!("`{}` is not a directory", root.display()));
     }
+    let machine = Root::open(root).map_err(|error| error.to_string())?;
+    let cannot_read = |error: RootError| format!("cannot read `{}`: {error}", root.display());
     let mut certs = Vec::new();
     let mut authorities = Vec::new();
+    // The kubeadm name of each CA row (by the CN it carries).
+    let mut ca_names: Vec<String> = Vec::new();
     for dir in ["etc/kubernetes", "var/lib/kubelet/pki"] {
-        let base = root.join(dir);
-        if !base.is_dir() {
-            continue;
-        }
-        for entry in walkdir::WalkDir::new(&base)
-            .sort_by_file_name()
-            .follow_links(false)
-        {
-            let entry = entry.map_err(|e| format!("cannot read `{}`: {e}", base.display()))?;
-            let path = entry.path();
-            let relative = path
-                .strip_prefix(root)
-                .unwrap_or(path)
-                .display()
-                .to_string();
-            let extension = path.extension().and_then(|e| e.to_str());
-            let pem = match extension {
-                Some("crt") => std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read `{relative}`: {e}"))?,
-                Some("conf") => {
-                    let text = std::fs::read_to_string(path)
-                        .map_err(|e| format!("cannot read `{relative}`: {e}"))?;
-                    match embedded_client_certificate(&text) {
-                        Some(pem) => pem,
-                        None => continue,
-                    }
+        let entries = match machine.walk(dir, MAX_DEPTH) {
+            Ok(entries) => entries,
+            Err(error) if error.is_link() => {
+                crate::say!("warning: {error}: no certificate under it is listed");
+                continue;
+            }
+            Err(error) => return Err(cannot_read(error)),
+        };
+        for entry in entries {
+            let relative = entry.path;
+            let extension = Path::new(&relative).extension().and_then(|e| e.to_str());
+            match entry.found {
+                Err(error) if matches!(extension, Some("crt" | "conf")) => {
+                    return Err(cannot_read(error));
                 }
-                _ => continue,
+                // A link not followed, an unreadable directory: certificates may hide there.
+                Err(error) => {
+                    crate::say!("warning: {error}: no certificate under it is listed");
+                    continue;
+                }
+                Ok(_) if !matches!(extension, Some("crt" | "conf")) => continue,
+                Ok(_) => {}
+            }
+            let Some(bytes) = machine.read(&relative).map_err(cannot_read)? else {
+                // Gone since it was listed.
+                continue;
+            };
+            let text = String::from_utf8_lossy(&bytes);
+            let pem = if extension == Some("conf") {
+                match embedded_client_certificate(&text) {
+                    Some(pem) => pem,
+                    None => continue,
+                }
+            } else {
+                text.into_owned()
             };
             let inspected = Inspected::parse(&pem).map_err(|e| format!("`{relative}`: {e}"))?;
-            let key_beside = path.with_extension("key").is_file();
+            let key = Path::new(&relative).with_extension("key");
+            let key_beside = key.to_str().is_some_and(|key| {
+                machine
+                    .stat(key)
+                    .is_ok_and(|found| found.is_some_and(|f| f.kind == Kind::File))
+            });
             let row = Row {
                 name: relative,
                 not_after: inspected.not_after,
@@ -113,6 +138,7 @@ pub fn root_rows(root: &Path) -> Result<(Vec<Row>, Vec<Row>), String> {
             };
             if inspected.is_ca {
                 authorities.push(row);
+                ca_names.push(authority_name(&inspected.common_name));
             } else {
                 certs.push(row);
             }
@@ -120,19 +146,12 @@ pub fn root_rows(root: &Path) -> Result<(Vec<Row>, Vec<Row>), String> {
     }
     // A leaf is externally managed when the key of the CA that signed it is not on the machine.
     for row in &mut certs {
-        row.externally_managed = !authorities.iter().any(|ca| {
-            !ca.externally_managed
-                && ca_name_of(root, &ca.name).as_deref() == Some(row.authority.as_str())
-        });
+        row.externally_managed = !authorities
+            .iter()
+            .zip(&ca_names)
+            .any(|(ca, name)| !ca.externally_managed && *name == row.authority);
     }
     Ok((certs, authorities))
-}
-
-fn ca_name_of(root: &Path, relative: &str) -> Option<String> {
-    let pem = std::fs::read_to_string(root.join(relative)).ok()?;
-    Inspected::parse(&pem)
-        .ok()
-        .map(|i| authority_name(&i.common_name))
 }
 
 /// kubeadm's name for the CA with this CN (`kubernetes` → `ca`); other CNs as they are.

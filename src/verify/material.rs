@@ -1,6 +1,10 @@
 //! Parsing what `verify` reads, each file kind on its own and without judging it: certificates
 //! and keys in PEM (several blocks per file, the kubelet's combined cert+key files), kubeconfigs,
 //! static pods, the kubelet's and kube-proxy's configs, and the kubelet's systemd unit.
+//!
+//! An error says what is wrong and where (a line and column, a field name), never what the file
+//! holds there: the YAML parser's own messages quote the lines around the error, the PEM and base64
+//! decoders quote the byte they stumbled on, and in a kubeconfig or a key that is a secret.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -14,7 +18,7 @@ use crate::pki::keys::{Key, pem_block};
 
 /// Every certificate of a PEM text, in order (a leaf first, then its intermediates).
 pub fn certificates(bytes: &[u8]) -> Result<Vec<Inspected>, String> {
-    let blocks = pem::parse_many(bytes).map_err(|e| format!("not PEM: {e}"))?;
+    let blocks = pem::parse_many(bytes).map_err(pem_error)?;
     let certs: Vec<Inspected> = blocks
         .iter()
         .filter(|block| block.tag() == "CERTIFICATE")
@@ -28,7 +32,7 @@ pub fn certificates(bytes: &[u8]) -> Result<Vec<Inspected>, String> {
 
 /// The public half of the private key in a PEM text (the first `… PRIVATE KEY` block).
 pub fn private_key(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let blocks = pem::parse_many(bytes).map_err(|e| format!("not PEM: {e}"))?;
+    let blocks = pem::parse_many(bytes).map_err(pem_error)?;
     let block = blocks
         .iter()
         .find(|block| block.tag().ends_with("PRIVATE KEY"))
@@ -40,7 +44,7 @@ pub fn private_key(bytes: &[u8]) -> Result<Vec<u8>, String> {
 /// A public key from a `PUBLIC KEY` block, a certificate, or a private key (as `sa.pub`,
 /// `--service-account-key-file`, accepts).
 pub fn public_key(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let blocks = pem::parse_many(bytes).map_err(|e| format!("not PEM: {e}"))?;
+    let blocks = pem::parse_many(bytes).map_err(pem_error)?;
     for block in &blocks {
         match block.tag() {
             "PUBLIC KEY" => {
@@ -172,8 +176,8 @@ pub struct Kubeconfig {
 
 /// Parses a kubeconfig and picks its current context (or its only one).
 pub fn kubeconfig(text: &str) -> Result<Kubeconfig, String> {
-    let config: Value =
-        serde_saphyr::from_str(text).map_err(|e| format!("not a kubeconfig (YAML): {e}"))?;
+    let config: Value = serde_saphyr::from_str(text)
+        .map_err(|e| format!("not a kubeconfig: {}", yaml_error(&e)))?;
     if config.get("kind").and_then(Value::as_str) != Some("Config") {
         return Err("not a kubeconfig: no `kind: Config`".into());
     }
@@ -220,9 +224,11 @@ fn source(section: &Value, field: &'static str) -> Result<Option<Source>, String
         _ => "client-key-data",
     };
     if let Some(data) = section.get(data_field).and_then(Value::as_str) {
+        // The decoder's error quotes the offending byte: of a key, a secret.
+        let cleaned: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
         let bytes = STANDARD
-            .decode(data.trim())
-            .map_err(|e| format!("{data_field} is not base64: {e}"))?;
+            .decode(cleaned)
+            .map_err(|_| format!("{data_field} is not base64"))?;
         return Ok(Some(Source::Data(data_field, bytes)));
     }
     Ok(section
@@ -288,7 +294,7 @@ impl Pod {
 
 /// Parses a static pod manifest (YAML or JSON).
 pub fn pod(text: &str) -> Result<Pod, String> {
-    let pod: Value = serde_saphyr::from_str(text).map_err(|e| format!("not YAML: {e}"))?;
+    let pod: Value = serde_saphyr::from_str(text).map_err(|e| yaml_error(&e))?;
     if pod.get("kind").and_then(Value::as_str) != Some("Pod") {
         return Err("not a Pod manifest (no `kind: Pod`)".into());
     }
@@ -421,7 +427,31 @@ pub fn image_tag(image: &str) -> Option<&str> {
 
 /// Reads a YAML (or JSON) document into a generic value.
 pub fn yaml(text: &str) -> Result<Value, String> {
-    serde_saphyr::from_str(text).map_err(|e| format!("not YAML: {e}"))
+    serde_saphyr::from_str(text).map_err(|e| yaml_error(&e))
+}
+
+/// Where a YAML text stops parsing (`not YAML (line 3, column 5)`), without the parser's message:
+/// it quotes the lines around the error, which in a kubeconfig hold its key.
+fn yaml_error(error: &serde_saphyr::Error) -> String {
+    match error.location() {
+        Some(at) => format!("not YAML (line {}, column {})", at.line(), at.column()),
+        None => "not YAML".to_owned(),
+    }
+}
+
+/// What is wrong with a PEM text, without the bytes or header lines the decoder quotes.
+fn pem_error(error: pem::PemError) -> String {
+    let what = match error {
+        pem::PemError::MismatchedTags(..) => "its BEGIN and END lines do not match",
+        pem::PemError::MalformedFraming => "its BEGIN or END line is malformed",
+        pem::PemError::MissingBeginTag => "a BEGIN line is missing",
+        pem::PemError::MissingEndTag => "an END line is missing",
+        pem::PemError::MissingData => "a block is empty",
+        pem::PemError::InvalidData(_) => "a block is not valid base64",
+        pem::PemError::InvalidHeader(_) => "a header line is malformed",
+        pem::PemError::NotUtf8(_) => "it is not text",
+    };
+    format!("not PEM: {what}")
 }
 
 /// A string at a `/`-separated pointer of a YAML value.
@@ -471,6 +501,26 @@ mod tests {
             image_repository("localhost:5000/kube-apiserver:v1.36.3"),
             "localhost:5000/kube-apiserver"
         );
+    }
+
+    #[test]
+    fn errors_never_quote_what_a_file_holds() {
+        let secret = "MHcCAQEEIOi17s2cV1uKOVKYgbnMYraCZjGztzy";
+        let broken = format!(
+            "apiVersion: v1\nkind: Config\nusers:\n- name: a\n  user:\n    client-key-data: {secret}\n   bad: : :\n"
+        );
+        let error = kubeconfig(&broken).unwrap_err();
+        assert_eq!(error, "not a kubeconfig: not YAML (line 7, column 4)");
+        let unquoted = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{{name: c, context: {{cluster: k, user: u}}}}]\nclusters: [{{name: k, cluster: {{server: s}}}}]\nusers: [{{name: u, user: {{client-key-data: \"{secret}!\"}}}}]\n"
+        );
+        let error = kubeconfig(&unquoted).unwrap_err();
+        assert_eq!(error, "client-key-data is not base64");
+        let pem =
+            format!("-----BEGIN EC PRIVATE KEY-----\n{secret}!!\n-----END EC PRIVATE KEY-----\n");
+        let error = private_key(pem.as_bytes()).unwrap_err();
+        assert!(!error.contains("MHcC") && !error.contains('!'), "{error}");
+        assert!(!yaml(&format!("a: [{secret}")).unwrap_err().contains("MHcC"));
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! The files `verify` looks at, read once into memory: from a root on disk (only the paths kcompile
-//! and kubeadm manage, never following a symlink out of the root) or from a bundle tar. Symlinks
-//! that leave the root and files that cannot be read become findings, not failures.
+//! and kubeadm manage, through [`Root`]: links resolve as if the root were `/` and never out of
+//! it, only regular files are opened, none larger than [`MAX_FILE`]) or from a bundle tar (each
+//! entry bounded the same way). Links that cannot be followed, FIFOs, devices, oversized and
+//! unreadable files become findings, not failures.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Component as PathPart, Path, PathBuf};
 
 use super::{Finding, Unreadable};
+use crate::root::{MAX_FILE, Root, RootError};
 
 /// Directories read recursively, relative to the root.
 const TREES: [&str; 1] = ["etc/kubernetes"];
@@ -21,10 +24,14 @@ const FILES: [&str; 2] = [
     "var/lib/kubelet/config.yaml",
     "etc/systemd/system/kubelet.service",
 ];
-/// How deep `etc/kubernetes` is read (a symlink loop stops here).
+/// How deep `etc/kubernetes` is read.
 const MAX_DEPTH: usize = 8;
-/// Larger files are not configuration: skipped with a warning.
-const MAX_FILE: u64 = 8 << 20;
+/// The most bytes a tree holds, all files together: 64 MiB. A kubeadm control plane's managed
+/// files come to about 150 KiB; a root or tar with thousands of files near [`MAX_FILE`] under
+/// `etc/kubernetes` is not a host's configuration, and is not read past this.
+const MAX_TREE: u64 = 64 << 20;
+/// The start of the warning for the first file not read past [`MAX_TREE`].
+const FULL: &str = "not read, nor any file after it: the files read before it already hold";
 
 /// Whether `path` (relative, `/`-separated) is one of the paths `verify` reads.
 pub fn managed(path: &str) -> bool {
@@ -48,6 +55,8 @@ pub struct Tree {
     pub problems: Vec<Finding>,
     /// The root on disk, to show full paths; `None` for a tar (paths show as on the host).
     root: Option<PathBuf>,
+    /// The bytes of `files`, together.
+    held: u64,
 }
 
 impl Tree {
@@ -77,56 +86,129 @@ impl Tree {
 
     /// Reads the managed paths under `root`.
     pub fn from_root(root: &Path) -> Result<Tree, Unreadable> {
-        let unreadable = |what: String| Unreadable {
-            message: what,
+        let machine = Root::open(root).map_err(|error| Unreadable {
+            message: error.to_string(),
             hint: "name the machine's root with --root (`/` on the machine itself) or a bundle tar"
                 .into(),
-        };
-        let metadata = std::fs::metadata(root)
-            .map_err(|e| unreadable(format!("cannot read the root `{}`: {e}", root.display())))?;
-        if !metadata.is_dir() {
-            return Err(unreadable(format!(
-                "the root `{}` is not a directory",
-                root.display()
-            )));
-        }
-        let canonical = root.canonicalize().map_err(|e| {
-            unreadable(format!("cannot resolve the root `{}`: {e}", root.display()))
         })?;
         let mut tree = Tree {
             root: Some(root.to_owned()),
             ..Tree::default()
         };
-        let reader = RootReader {
-            root,
-            canonical: &canonical,
-        };
         for dir in TREES {
-            reader.walk(dir, MAX_DEPTH, &mut tree);
+            tree.walk(&machine, dir, MAX_DEPTH);
         }
         for dir in FLAT_DIRS {
-            reader.walk(dir, 1, &mut tree);
+            tree.walk(&machine, dir, 1);
         }
         for file in FILES {
-            reader.read(file, &mut tree);
+            tree.load(&machine, file);
         }
         Ok(tree)
     }
 
-    /// Reads a bundle tar (`-` is stdin) into memory, keeping the managed paths.
+    /// Reads every file under `dir` (to `depth` levels).
+    fn walk(&mut self, machine: &Root, dir: &str, depth: usize) {
+        match machine.walk(dir, depth) {
+            Ok(entries) => {
+                for entry in entries {
+                    match entry.found {
+                        Ok(_) => self.load(machine, &entry.path),
+                        Err(error) => self.problem(&error),
+                    }
+                }
+            }
+            Err(error) => self.problem(&error),
+        }
+    }
+
+    /// Reads one file if it exists.
+    fn load(&mut self, machine: &Root, relative: &str) {
+        if self.full(relative) {
+            return;
+        }
+        match machine.read(relative) {
+            Ok(Some(bytes)) => self.insert(relative.to_owned(), bytes),
+            Ok(None) => {}
+            Err(error) => self.problem(&error),
+        }
+    }
+
+    /// Keeps a file's contents.
+    fn insert(&mut self, path: String, bytes: Vec<u8>) {
+        self.held += bytes.len() as u64;
+        if let Some(old) = self.files.insert(path, bytes) {
+            self.held -= old.len() as u64;
+        }
+    }
+
+    /// Whether the tree already holds [`MAX_TREE`] bytes; then `path` is not read, and the first
+    /// such path is a warning.
+    fn full(&mut self, path: &str) -> bool {
+        if self.held < MAX_TREE {
+            return false;
+        }
+        let said = self
+            .problems
+            .iter()
+            .any(|finding| finding.message.starts_with(FULL));
+        if !said {
+            let shown = self.display(path);
+            self.problems.push(Finding::warning(
+                shown,
+                format!(
+                    "{FULL} {} MiB, more than a host's configuration can be",
+                    MAX_TREE >> 20
+                ),
+            ));
+        }
+        true
+    }
+
+    /// A path of the root that cannot be read, as a finding: a link not followed or a file too
+    /// large to be configuration is a warning (it is not checked); a FIFO, socket or device
+    /// where only files belong, or a file that cannot be read, is an error.
+    fn problem(&mut self, error: &RootError) {
+        let shown = self.display(error.path());
+        let reason = match error {
+            RootError::NotRegular { .. } => format!(
+                "{}; kcompile and kubeadm write only regular files here, and a component \
+                 reading it would hang or fail",
+                error.reason()
+            ),
+            RootError::TooLarge { .. } | RootError::TooMany { .. } => {
+                format!("{}, so it is not checked", error.reason())
+            }
+            RootError::Io { .. } | RootError::BadName { .. } => format!(
+                "{}, so it is not checked; run as a user who can read it",
+                error.reason()
+            ),
+            _ => error.reason(),
+        };
+        self.problems.push(match error {
+            RootError::NotRegular { .. } | RootError::Io { .. } | RootError::BadName { .. } => {
+                Finding::error(shown, reason)
+            }
+            _ => Finding::warning(shown, reason),
+        });
+    }
+
+    /// Reads a bundle tar (`-` is stdin) as a stream, keeping the managed paths in memory: each
+    /// entry up to [`MAX_FILE`] (a larger one is a warning, not read), all of them up to
+    /// [`MAX_TREE`]. A FIFO or device entry at a managed path is an error.
     pub fn from_tar(file: &Path) -> Result<Tree, Unreadable> {
         let shown = file.display();
-        let mut bytes = Vec::new();
-        let read = if file == Path::new("-") {
-            std::io::stdin().read_to_end(&mut bytes)
+        // The file is the user's to name: a pipe (`verify <(kcompile build …)`) is read as one.
+        let input: Box<dyn Read> = if file == Path::new("-") {
+            Box::new(std::io::stdin().lock())
         } else {
-            std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut bytes))
+            let opened = std::fs::File::open(file).map_err(|e| Unreadable {
+                message: format!("cannot read `{shown}`: {e}"),
+                hint: "name a bundle tar (`kcompile build --host H > H.tar`) or a root with --root"
+                    .into(),
+            })?;
+            Box::new(opened)
         };
-        read.map_err(|e| Unreadable {
-            message: format!("cannot read `{shown}`: {e}"),
-            hint: "name a bundle tar (`kcompile build --host H > H.tar`) or a root with --root"
-                .into(),
-        })?;
         let not_a_tar = |why: String| Unreadable {
             message: format!("`{shown}` is not a tar archive: {why}"),
             hint: "`kcompile build --host H > H.tar` writes one; for an unpacked tree use --root"
@@ -134,10 +216,10 @@ impl Tree {
         };
         let mut tree = Tree::default();
         let mut links = Vec::new();
-        let mut archive = tar::Archive::new(bytes.as_slice());
+        let mut archive = tar::Archive::new(std::io::BufReader::new(input));
         let entries = archive.entries().map_err(|e| not_a_tar(e.to_string()))?;
         for (seen, entry) in entries.enumerate() {
-            let mut entry = match entry {
+            let entry = match entry {
                 Ok(entry) => entry,
                 Err(error) if seen == 0 => return Err(not_a_tar(error.to_string())),
                 Err(error) => {
@@ -160,16 +242,21 @@ impl Tree {
                     links.push((path, target.into_owned(), kind.is_symlink()));
                 }
             } else if kind.is_file() {
-                let mut contents = Vec::new();
-                match entry.read_to_end(&mut contents) {
-                    Ok(_) => {
-                        tree.files.insert(path, contents);
-                    }
-                    Err(error) => tree.problems.push(Finding::error(
-                        format!("/{path}"),
-                        format!("cannot be read from the archive: {error}"),
-                    )),
-                }
+                let size = entry.header().size().unwrap_or(u64::MAX);
+                tree.load_entry(path, size, entry);
+            } else if kind.is_fifo() || kind.is_character_special() || kind.is_block_special() {
+                let what = if kind.is_fifo() {
+                    "a named pipe"
+                } else {
+                    "a device node"
+                };
+                tree.problems.push(Finding::error(
+                    format!("/{path}"),
+                    format!(
+                        "is {what} in the archive, not a regular file; kcompile and kubeadm write \
+                         only regular files here"
+                    ),
+                ));
             }
         }
         for (path, target, symbolic) in links {
@@ -177,8 +264,10 @@ impl Tree {
             let base = if symbolic { parent } else { Path::new("") };
             match normalize(base, &target) {
                 Some(resolved) => {
-                    if let Some(bytes) = tree.files.get(&resolved).cloned() {
-                        tree.files.insert(path, bytes);
+                    if let Some(bytes) = tree.files.get(&resolved).cloned()
+                        && !tree.full(&path)
+                    {
+                        tree.insert(path, bytes);
                     }
                 }
                 None => tree.problems.push(Finding::warning(
@@ -191,6 +280,36 @@ impl Tree {
             }
         }
         Ok(tree)
+    }
+
+    /// Keeps one file entry of a tar, bounded by [`MAX_FILE`] and [`MAX_TREE`].
+    fn load_entry(&mut self, path: String, size: u64, entry: impl Read) {
+        let too_large = |size: u64| {
+            Finding::warning(
+                format!("/{path}"),
+                format!(
+                    "is {size} bytes, more than the {} MiB limit for a Kubernetes file: not \
+                     read, so it is not checked",
+                    MAX_FILE >> 20
+                ),
+            )
+        };
+        if size > MAX_FILE {
+            self.problems.push(too_large(size));
+            return;
+        }
+        if self.full(&path) {
+            return;
+        }
+        let mut contents = Vec::new();
+        match entry.take(MAX_FILE + 1).read_to_end(&mut contents) {
+            Ok(read) if read as u64 > MAX_FILE => self.problems.push(too_large(read as u64)),
+            Ok(_) => self.insert(path, contents),
+            Err(error) => self.problems.push(Finding::error(
+                format!("/{path}"),
+                format!("cannot be read from the archive: {error}"),
+            )),
+        }
     }
 }
 
@@ -211,135 +330,6 @@ fn normalize(base: &Path, target: &Path) -> Option<String> {
         }
     }
     (!parts.is_empty()).then(|| parts.join("/"))
-}
-
-struct RootReader<'a> {
-    root: &'a Path,
-    canonical: &'a Path,
-}
-
-impl RootReader<'_> {
-    /// Reads every file under `dir` (to `depth` levels), refusing symlinks out of the root.
-    fn walk(&self, dir: &str, depth: usize, tree: &mut Tree) {
-        if std::fs::symlink_metadata(self.root.join(dir)).is_err() {
-            return;
-        }
-        let Some(resolved) = self.resolve(dir, tree) else {
-            return;
-        };
-        if !resolved.is_dir() {
-            return;
-        }
-        let names = match std::fs::read_dir(&resolved) {
-            Ok(entries) => {
-                let mut names: Vec<String> = entries
-                    .filter_map(Result::ok)
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect();
-                names.sort();
-                names
-            }
-            Err(error) => {
-                let shown = self.root.join(dir).display().to_string();
-                tree.problems.push(Finding::error(
-                    shown,
-                    format!("cannot be read ({error}): the files in it are not checked"),
-                ));
-                return;
-            }
-        };
-        for name in names {
-            let relative = format!("{dir}/{name}");
-            let Some(resolved) = self.resolve(&relative, tree) else {
-                continue;
-            };
-            if resolved.is_dir() {
-                if depth > 1 {
-                    self.walk(&relative, depth - 1, tree);
-                }
-            } else {
-                self.load(&relative, &resolved, tree);
-            }
-        }
-    }
-
-    /// Reads one file if it exists.
-    fn read(&self, relative: &str, tree: &mut Tree) {
-        if std::fs::symlink_metadata(self.root.join(relative)).is_err() {
-            return;
-        }
-        if let Some(resolved) = self.resolve(relative, tree)
-            && resolved.is_file()
-        {
-            self.load(relative, &resolved, tree);
-        }
-    }
-
-    /// The real path of `relative` if it stays inside the root; a warning otherwise. A symlink
-    /// to a file by an absolute path is also tried under the root (a machine's disk mounted
-    /// elsewhere: the kubelet's `kubelet-client-current.pem` points to `/var/lib/kubelet/pki/…`).
-    fn resolve(&self, relative: &str, tree: &mut Tree) -> Option<PathBuf> {
-        let path = self.root.join(relative);
-        let direct = path.canonicalize();
-        if let Ok(resolved) = &direct
-            && resolved.starts_with(self.canonical)
-        {
-            return Some(resolved.clone());
-        }
-        let target = std::fs::read_link(&path).ok();
-        if let Some(target) = target.as_ref().filter(|t| t.is_absolute())
-            && let Ok(rebased) = self
-                .root
-                .join(target.strip_prefix("/").unwrap_or(target))
-                .canonicalize()
-            && rebased.starts_with(self.canonical)
-            && rebased.is_file()
-        {
-            return Some(rebased);
-        }
-        let shown = path.display().to_string();
-        tree.problems.push(match (direct, target) {
-            (Ok(resolved), _) => Finding::warning(
-                shown,
-                format!(
-                    "is a symlink to `{}`, outside the root: not followed",
-                    resolved.display()
-                ),
-            ),
-            (Err(_), Some(target)) => Finding::warning(
-                shown,
-                format!(
-                    "is a symlink to `{}`, which does not exist: not followed",
-                    target.display()
-                ),
-            ),
-            (Err(error), None) => Finding::error(shown, format!("cannot be read: {error}")),
-        });
-        None
-    }
-
-    fn load(&self, relative: &str, resolved: &Path, tree: &mut Tree) {
-        let shown = self.root.join(relative).display().to_string();
-        let size = std::fs::metadata(resolved).map(|m| m.len()).unwrap_or(0);
-        if size > MAX_FILE {
-            tree.problems.push(Finding::warning(
-                shown,
-                format!("is {size} bytes, too large for a configuration file: not checked"),
-            ));
-            return;
-        }
-        match std::fs::read(resolved) {
-            Ok(bytes) => {
-                tree.files.insert(relative.to_owned(), bytes);
-            }
-            Err(error) => tree.problems.push(Finding::error(
-                shown,
-                format!(
-                    "cannot be read ({error}), so it is not checked; run as a user who can read it"
-                ),
-            )),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -370,5 +360,54 @@ mod tests {
             normalize(base, Path::new("../../../../../etc/shadow")),
             None
         );
+    }
+
+    #[test]
+    fn tar_entries_are_bounded_and_pipes_refused() {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, kind: tar::EntryType, data: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, path, data).unwrap();
+        };
+        add(
+            "etc/kubernetes/big.conf",
+            tar::EntryType::Regular,
+            &vec![b'x'; MAX_FILE as usize + 1],
+        );
+        add(
+            "etc/kubernetes/manifests/pipe.yaml",
+            tar::EntryType::Fifo,
+            b"",
+        );
+        add("etc/kubernetes/pki/ca.crt", tar::EntryType::Regular, b"ca");
+        let bytes = builder.into_inner().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bundle.tar");
+        std::fs::write(&file, bytes).unwrap();
+        let tree = Tree::from_tar(&file).unwrap();
+        assert_eq!(
+            tree.files.keys().collect::<Vec<_>>(),
+            ["etc/kubernetes/pki/ca.crt"]
+        );
+        let messages: Vec<String> = tree
+            .problems
+            .iter()
+            .map(|f| format!("{}: {}", f.file, f.message))
+            .collect();
+        assert!(
+            messages[0].starts_with(
+                "/etc/kubernetes/big.conf: is 4194305 bytes, more than the 4 MiB limit"
+            ),
+            "{messages:?}"
+        );
+        assert!(
+            messages[1]
+                .starts_with("/etc/kubernetes/manifests/pipe.yaml: is a named pipe in the archive"),
+            "{messages:?}"
+        );
+        assert_eq!(tree.problems[1].severity, super::super::Severity::Error);
     }
 }
