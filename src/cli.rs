@@ -3,7 +3,7 @@
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::bundle;
 use crate::cluster::{Cluster, Host};
@@ -15,9 +15,15 @@ use crate::spec::{self, Diagnostic, Loaded, PROFILES, Source};
 use crate::state::inventory::ItemKind;
 use crate::state::{Access, Changes, State};
 
+/// `kcompile --version`: the crate version and what it compiles for.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nKubernetes v1.33 to v1.37 (default v1.37.1); etcd 3.5.24 and newer, pinned per release as kubeadm pins it"
+);
+
 /// Compiles one Kubernetes cluster spec into every file each host of the cluster needs.
 #[derive(Debug, Parser)]
-#[command(name = "kcompile", version, about, long_about = None)]
+#[command(name = "kcompile", version, long_version = LONG_VERSION, about, long_about = None)]
 #[command(after_help = "\
 Examples:
   kcompile init --control-planes 3 --workers 2 > cluster.yaml
@@ -53,6 +59,7 @@ Examples:
   kcompile build --host master01 --out /srv/master01
   kcompile build --all --out out/                  # out/<host>/ for every host
   kcompile build --all --out out/ --format tar     # out/<host>.tar
+  kcompile build --host node01 --format cloud-init > user-data   # or --format ignition
   kcompile build --all --out out/ --renew-within 30d
   kcompile build --all --dry-run                   # what would be generated, issued, reused
 
@@ -136,6 +143,23 @@ Examples:
 
 Exit status: 0 intact, 2 a recorded item is missing or damaged (the message names it).")]
     State(StateArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  kcompile completions bash > /etc/bash_completion.d/kcompile
+  kcompile completions zsh > \"${fpath[1]}/_kcompile\"
+  kcompile completions fish > ~/.config/fish/completions/kcompile.fish")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(after_help = "\
+Examples:
+  kcompile man > /usr/local/share/man/man1/kcompile.1
+  kcompile man | man -l -")]
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -322,7 +346,9 @@ struct BuildArgs {
     /// Write under DIR instead of a tar on stdout: the host's root for --host, DIR/<host> for --all.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// With --all --out: `dir` writes DIR/<host>/, `tar` writes DIR/<host>.tar.
+    /// With --all --out: `dir` writes DIR/<host>/, `tar` writes DIR/<host>.tar. With --host
+    /// and no --out: `cloud-init` prints a #cloud-config, `ignition` an Ignition 3.4.0 config,
+    /// instead of a tar.
     #[arg(long, value_enum, default_value_t = Format::Dir)]
     format: Format,
     /// Reissue certificates that expire within this time (`30d`, `720h`).
@@ -337,6 +363,8 @@ struct BuildArgs {
 enum Format {
     Dir,
     Tar,
+    CloudInit,
+    Ignition,
 }
 
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
@@ -430,6 +458,18 @@ pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Verify(args) => verify(&args),
         Command::Rotate(args) => rotate(&args),
         Command::State(args) => state(&args),
+        Command::Completions { shell } => {
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "kcompile", &mut text);
+            print(&String::from_utf8_lossy(&text))
+        }
+        Command::Man => {
+            let mut text = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut text)
+                .map_err(Error::Write)?;
+            print(&String::from_utf8_lossy(&text))
+        }
     }
 }
 
@@ -464,6 +504,8 @@ fn validate(args: &ValidateArgs) -> Result<ExitStatus, Error> {
         return Ok(ExitStatus::Success);
     }
     let state = open_state(&args.spec, Purpose::Preview)?;
+    // The same version checks as a build: no skipped minor, no downgrade.
+    check_upgrade(&loaded, &state.begin())?;
     let cluster = &loaded.cluster;
     crate::say!(
         "{}: cluster `{}`, Kubernetes {}, etcd {}, {} host{}: valid (state dir {}: {})",
@@ -530,8 +572,17 @@ fn plan_pki(
     options: &IssueOptions,
 ) -> Result<(pki::Pki, pki::Plan, Changes), Error> {
     let mut transaction = state.begin();
+    check_upgrade(loaded, &transaction)?;
+    let (pki, plan) =
+        pki::plan(&mut transaction, &loaded.cluster, options).map_err(|e| Error::State(e.0))?;
+    Ok((pki, plan, transaction.finish()))
+}
+
+/// Refuses a spec that skips a minor or goes back one from the version the state last built, at
+/// the spec's `kubernetesVersion`.
+fn check_upgrade(loaded: &Loaded, state: &crate::state::Transaction<'_>) -> Result<(), Error> {
     let target = loaded.cluster.kubernetes_version;
-    if let Some(last) = crate::upgrade::last_built(&transaction).map_err(|e| Error::State(e.0))?
+    if let Some(last) = crate::upgrade::last_built(state).map_err(|e| Error::State(e.0))?
         && let Some((message, hint)) = crate::upgrade::refusal(last, target)
     {
         let diagnostic = loaded.layered.diagnostic(
@@ -543,9 +594,7 @@ fn plan_pki(
         );
         return Err(Error::Spec(vec![diagnostic]));
     }
-    let (pki, plan) =
-        pki::plan(&mut transaction, &loaded.cluster, options).map_err(|e| Error::State(e.0))?;
-    Ok((pki, plan, transaction.finish()))
+    Ok(())
 }
 
 /// Commits `changes` and reports every item generated or replaced, by name and fingerprint.
@@ -644,9 +693,20 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
             hint: "`kcompile build --all --out out/` writes out/<host>/ for every host".into(),
         });
     }
+    let document = matches!(args.format, Format::CloudInit | Format::Ignition);
+    if document && (args.out.is_some() || args.all) {
+        return Err(Error::Usage {
+            message: "--format cloud-init|ignition writes one host's document on stdout".into(),
+            hint: "`kcompile build --host H --format cloud-init > user-data`".into(),
+        });
+    }
     if args.out.is_none() && !args.dry_run && io::stdout().is_terminal() {
         return Err(Error::Usage {
-            message: "refusing to write a tar archive to a terminal".into(),
+            message: if document {
+                "refusing to write a host's keys to a terminal".into()
+            } else {
+                "refusing to write a tar archive to a terminal".into()
+            },
             hint: "redirect it (`kcompile build --host H > bundle.tar`) or write a tree with `--out DIR`".into(),
         });
     }
@@ -681,6 +741,17 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
     for host in &hosts {
         let files = host_bundle(&loaded, &pki, host);
         match (&args.out, args.all, args.format) {
+            (None, _, format @ (Format::CloudInit | Format::Ignition)) => {
+                let document = match format {
+                    Format::CloudInit => bundle::cloud_init::document(&files, &host.name),
+                    _ => bundle::ignition::document(&files),
+                }
+                .map_err(|error| Error::Write(io::Error::other(error)))?;
+                for warning in &document.warnings {
+                    crate::say!("warning: {warning}");
+                }
+                print(&document.text)?;
+            }
             (None, _, _) => {
                 let mut stdout = io::stdout().lock();
                 match bundle::tar::write(&files, &mut stdout) {
@@ -689,7 +760,6 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
                 }
             }
             (Some(out), false, _) => write_tree(&files, out)?,
-            (Some(out), true, Format::Dir) => write_tree(&files, &out.join(&host.name))?,
             (Some(out), true, Format::Tar) => {
                 std::fs::create_dir_all(out).map_err(Error::Write)?;
                 let mut archive = Vec::new();
@@ -698,7 +768,23 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
                 single.add(format!("{}.tar", host.name), archive, bundle::SECRET);
                 write_tree(&single, out)?;
             }
+            // `dir` (cloud-init and ignition were refused with --out above).
+            (Some(out), true, _) => write_tree(&files, &out.join(&host.name))?,
         }
+    }
+    if let Some(out) = &args.out {
+        let names: Vec<&str> = hosts.iter().map(|host| host.name.as_str()).collect();
+        let place = match (args.all, args.format) {
+            (false, _) => format!("{}", out.display()),
+            (true, Format::Tar) => format!("{}/<host>.tar", out.display()),
+            (true, _) => format!("{}/<host>/", out.display()),
+        };
+        crate::say!(
+            "wrote {} host bundle{} to {place}: {}",
+            names.len(),
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        );
     }
     // What was built, for the upgrade guard and the rotation guards.
     let mut transaction = state.begin();
@@ -745,7 +831,9 @@ fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
         crate::say!("a build would issue {id} ({why})");
     }
     let files = host_bundle(&loaded, &pki, host);
-    let report = crate::diff::compare(&host.name, &files, &args.root).map_err(Error::Input)?;
+    let fingerprint = |bytes: &[u8]| state.keyed_fingerprint(bytes);
+    let report =
+        crate::diff::compare(&host.name, &files, &args.root, &fingerprint).map_err(Error::Input)?;
     let format = match args.output {
         OutputFormat::Json => crate::diff::Format::Json,
         OutputFormat::Text => crate::diff::Format::Text {
@@ -759,7 +847,7 @@ fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
             color: match args.color {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
-                ColorChoice::Auto => io::stdout().is_terminal(),
+                ColorChoice::Auto => color_wanted(),
             },
         },
     };
@@ -769,6 +857,14 @@ fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
     } else {
         ExitStatus::Success
     })
+}
+
+/// Whether `--color auto` colors: stdout is a terminal that can show colors and the user has not
+/// asked for none (`NO_COLOR`, <https://no-color.org>; `TERM=dumb`).
+fn color_wanted() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    let dumb = std::env::var_os("TERM").is_some_and(|term| term == "dumb");
+    io::stdout().is_terminal() && !no_color && !dumb
 }
 
 fn rotate(args: &RotateArgs) -> Result<ExitStatus, Error> {
@@ -837,7 +933,8 @@ fn verify(args: &VerifyArgs) -> Result<ExitStatus, Error> {
         message: unreadable.message,
         hint: unreadable.hint,
     })?;
-    print(&report.render())?;
+    // File names and values come from the machine: shown terminal-safe.
+    print(&crate::shown::terminal_safe(&report.render()))?;
     Ok(if report.count(crate::verify::Severity::Error) > 0 {
         ExitStatus::Differences
     } else {
@@ -855,7 +952,7 @@ fn certs(args: &CertsArgs) -> Result<ExitStatus, Error> {
         return renew(names, *new_key, spec);
     }
     let (certs, authorities) = match &args.root {
-        Some(root) => pki::expiry::root_rows(root).map_err(Error::State)?,
+        Some(root) => pki::expiry::root_rows(root).map_err(Error::Input)?,
         None => {
             let loaded = load(&args.spec)?;
             let cluster = &loaded.cluster;
@@ -929,8 +1026,9 @@ fn renew(names: &[String], new_key: bool, args: &SpecArgs) -> Result<ExitStatus,
     commit(&mut state, changes)?;
     report_plan(&state, &pki, &plan, false);
     crate::say!(
-        "renewed {} certificates; `kcompile build` writes them into the bundles",
-        plan.issued.len()
+        "renewed {} certificate{}; `kcompile build` writes them into the bundles",
+        plan.issued.len(),
+        if plan.issued.len() == 1 { "" } else { "s" }
     );
     Ok(ExitStatus::Success)
 }

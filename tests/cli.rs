@@ -303,3 +303,119 @@ fn every_help_shows_an_example() {
             .stdout(predicate::str::contains("Examples:\n  kcompile "));
     }
 }
+
+#[test]
+fn completions_parse_in_their_shell_and_the_man_page_renders_cleanly() {
+    let output = kcompile().args(["completions", "bash"]).output().unwrap();
+    assert!(output.status.success());
+    let script = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        script.contains("rotate") && script.contains("state"),
+        "{script}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kcompile.bash"), &script).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(dir.path().join("kcompile.bash"))
+        .output()
+        .unwrap();
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let output = kcompile().args(["completions", shell]).output().unwrap();
+        assert!(
+            output.status.success() && !output.stdout.is_empty(),
+            "{shell}"
+        );
+    }
+
+    let output = kcompile().arg("man").output().unwrap();
+    assert!(output.status.success());
+    std::fs::write(dir.path().join("kcompile.1"), &output.stdout).unwrap();
+    let groff = std::process::Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-z"])
+        .arg(dir.path().join("kcompile.1"))
+        .output()
+        .expect("groff (Debian's groff-base) must be installed: bash .ci/install-docs-tools.sh");
+    assert!(groff.status.success());
+    assert_eq!(String::from_utf8_lossy(&groff.stderr), "", "groff warnings");
+    let page = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        page.contains(".SH NAME") && page.contains("rotate"),
+        "{page}"
+    );
+}
+
+#[test]
+fn version_says_what_kcompile_compiles_for() {
+    kcompile()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Kubernetes v1.33 to v1.37 (default v1.37.1)",
+        ));
+}
+
+#[test]
+fn no_color_and_dumb_terminals_get_no_colors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("examples/single-node.yaml", dir.path().join("cluster.yaml")).unwrap();
+    kcompile()
+        .current_dir(dir.path())
+        .args(["build", "--all", "--out", "out"])
+        .assert()
+        .success();
+    // An empty root: every file differs. `script` gives the command a terminal.
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("kcompile");
+    let diff = |env: &[(&str, &str)]| {
+        let mut command = std::process::Command::new("script");
+        command
+            .current_dir(dir.path())
+            .args(["-qec"])
+            .arg(format!(
+                "{} diff --host node01 --root empty",
+                binary.display()
+            ))
+            .arg("/dev/null")
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        String::from_utf8_lossy(&command.output().unwrap().stdout).into_owned()
+    };
+    assert!(diff(&[]).contains('\x1b'), "a terminal gets colors");
+    assert!(!diff(&[("NO_COLOR", "1")]).contains('\x1b'), "NO_COLOR");
+    assert!(!diff(&[("TERM", "dumb")]).contains('\x1b'), "TERM=dumb");
+}
+
+#[test]
+fn validate_refuses_what_build_would_refuse_for_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("examples/single-node.yaml", dir.path().join("cluster.yaml")).unwrap();
+    kcompile()
+        .current_dir(dir.path())
+        .args(["build", "--all", "--out", "out"])
+        .assert()
+        .success();
+    let spec = std::fs::read_to_string(dir.path().join("cluster.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("cluster.yaml"),
+        spec.replace("kubernetesVersion: v1.37.1", "kubernetesVersion: v1.36.1"),
+    )
+    .unwrap();
+    kcompile()
+        .current_dir(dir.path())
+        .arg("validate")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "the cluster was last built for v1.37.1; v1.36.1 is a downgrade",
+        ));
+}

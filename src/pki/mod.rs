@@ -513,7 +513,7 @@ fn generate_keys(
         ProgressStyle::with_template("generating {pos}/{len} {msg} keys {bar:30} {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    bar.set_message(format!("{algorithm:?}"));
+    bar.set_message(algorithm.name());
     let start = Instant::now();
     let terminal = std::io::stderr().is_terminal();
     let keys = ids

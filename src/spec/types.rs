@@ -126,6 +126,19 @@ pub enum KeyAlgorithm {
     EcdsaP384,
 }
 
+impl KeyAlgorithm {
+    /// Its name as the spec writes it (`ECDSA-P256`).
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Rsa2048 => "RSA-2048",
+            KeyAlgorithm::Rsa3072 => "RSA-3072",
+            KeyAlgorithm::Rsa4096 => "RSA-4096",
+            KeyAlgorithm::EcdsaP256 => "ECDSA-P256",
+            KeyAlgorithm::EcdsaP384 => "ECDSA-P384",
+        }
+    }
+}
+
 /// PKI settings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
