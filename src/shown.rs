@@ -20,6 +20,37 @@ pub fn terminal_safe(text: &str) -> String {
     out
 }
 
+/// [`terminal_safe`], except that the escape sequences in `allowed` (the colors a report paints
+/// itself) are kept. Any other escape byte is written as `\u{1b}`.
+pub fn terminal_safe_keeping(text: &str, allowed: &[&str]) -> String {
+    const MARK: char = '\u{1b}';
+    let mut out = String::with_capacity(text.len());
+    for (index, line) in text.split('\n').enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        let mut pieces = line.split(MARK);
+        out.push_str(&value(pieces.next().unwrap_or_default(), MAX_LINE));
+        for piece in pieces {
+            match allowed
+                .iter()
+                .find(|code| piece.starts_with(code.trim_start_matches(MARK)))
+            {
+                Some(code) => {
+                    let rest = &piece[code.len() - MARK.len_utf8()..];
+                    out.push_str(code);
+                    out.push_str(&value(rest, MAX_LINE));
+                }
+                None => {
+                    out.push_str("\\u{1b}");
+                    out.push_str(&value(piece, MAX_LINE));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// One value for a message: control characters (line breaks included) escaped, cut at `max`
 /// characters with `…`.
 pub fn value(text: &str, max: usize) -> String {
@@ -61,5 +92,10 @@ mod tests {
         let long = "x".repeat(100_000);
         assert_eq!(terminal_safe(&long).chars().count(), MAX_LINE + 1);
         assert_eq!(terminal_safe("tab\there"), "tab\there");
+        let red = "\x1b[31m";
+        assert_eq!(
+            terminal_safe_keeping("\x1b[31mx\x1b[2Jy", &[red]),
+            "\x1b[31mx\\u{1b}[2Jy"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The corpus of broken specs under `tests/broken/`: each file is one mistake, and its first lines
 //! say what kcompile must answer, as `# expect: LINE:COL: error: MESSAGE` (the message may be a
 //! prefix). Every file must exit 2, print nothing on stdout, and report each expected diagnostic
-//! at its line and column.
+//! at its line and column, within a timeout (a hostile spec may name a FIFO or a device).
 
 use std::path::Path;
 
@@ -37,6 +37,7 @@ fn every_broken_spec_is_rejected_at_the_right_place() {
             .unwrap()
             .current_dir(&dir)
             .args(["validate", "-f", &name])
+            .timeout(std::time::Duration::from_secs(30))
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -311,3 +311,41 @@ fn a_garbage_encryption_key_is_refused_before_output_and_flagged_on_a_machine() 
     assert_exit(&output, 2, "`secrets/encryption-key` is not base64");
     assert!(!dir.path().join("out2").exists(), "nothing written");
 }
+
+#[test]
+fn escape_bytes_from_a_machine_never_reach_the_terminal_through_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("cluster.yaml"), SPEC).unwrap();
+    assert!(
+        kcompile(dir.path(), &["build", "--all", "--out", "out"])
+            .status
+            .success()
+    );
+    let pod = dir
+        .path()
+        .join("out/node01/etc/kubernetes/manifests/kube-scheduler.yaml");
+    let mut bytes = fs::read(&pod).unwrap();
+    bytes.extend_from_slice(b"# \x1b[2J\x1b]0;owned\x07\n");
+    fs::write(&pod, bytes).unwrap();
+    for color in ["never", "always"] {
+        let output = kcompile(
+            dir.path(),
+            &[
+                "diff",
+                "--host",
+                "node01",
+                "--root",
+                "out/node01",
+                "--color",
+                color,
+            ],
+        );
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("\\u{1b}[2J"), "{text}");
+        assert!(
+            !text.contains("\x1b[2J") && !text.contains('\x07'),
+            "{text}"
+        );
+    }
+}

@@ -45,7 +45,12 @@ impl Report {
     pub fn render(&self, format: Format) -> String {
         match format {
             Format::Json => serde_json::to_string_pretty(self).unwrap_or_default() + "\n",
-            Format::Text { style, color } => self.text(style, color),
+            // File names and lines come from the machine: shown terminal-safe, but for the
+            // colors this report paints itself.
+            Format::Text { style, color } => crate::shown::terminal_safe_keeping(
+                &self.text(style, color),
+                &[RED, GREEN, YELLOW, CYAN, BOLD, RESET],
+            ),
         }
     }
 
