@@ -76,7 +76,8 @@ Examples:
   kcompile certs --root /                   # what is installed on this machine
   kcompile certs renew master01/apiserver
   kcompile certs renew apiserver            # that certificate on every host
-  kcompile certs renew all")]
+  kcompile certs renew all
+  kcompile certs --root / --warn-within 30d -o json   # exit 1 if anything expires within 30 days")]
     Certs(CertsArgs),
     /// Adopt the CAs and service-account keys of an existing kubeadm cluster.
     #[command(after_help = "\
@@ -108,6 +109,7 @@ Examples:
   kcompile verify master01.tar                  # a bundle from `kcompile build`
   kcompile build --host master01 | kcompile verify -
   kcompile verify --root / --warn-within 90d
+  kcompile verify --root / -o json
 
 One line per finding (`error: FILE: message`, `warning: FILE: message`), then a summary.
 Exit status: 0 no errors (warnings allowed), 1 errors found, 2 the input cannot be read.")]
@@ -242,6 +244,9 @@ struct VerifyArgs {
     /// Warn about certificates that expire within this time (`30d`, `720h`).
     #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_duration_arg)]
     warn_within: std::time::Duration,
+    /// Output format (`json`: documented in docs/operations.md, `formatVersion` 1).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -293,6 +298,12 @@ struct CertsArgs {
     /// Read the certificates installed under this root (`/` on a host) instead of the state dir.
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
+    /// Exit 1 when a certificate or CA expires within this time (`30d`), for monitoring.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    warn_within: Option<std::time::Duration>,
+    /// Output format (`json`: documented in docs/operations.md, `formatVersion` 1).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -933,8 +944,11 @@ fn verify(args: &VerifyArgs) -> Result<ExitStatus, Error> {
         message: unreadable.message,
         hint: unreadable.hint,
     })?;
-    // File names and values come from the machine: shown terminal-safe.
-    print(&crate::shown::terminal_safe(&report.render()))?;
+    match args.output {
+        // File names and values come from the machine: shown terminal-safe.
+        OutputFormat::Text => print(&crate::shown::terminal_safe(&report.render()))?,
+        OutputFormat::Json => print(&report.render_json())?,
+    };
     Ok(if report.count(crate::verify::Severity::Error) > 0 {
         ExitStatus::Differences
     } else {
@@ -968,11 +982,28 @@ fn certs(args: &CertsArgs) -> Result<ExitStatus, Error> {
             pki::expiry::state_rows(&state, &leaves).map_err(|e| Error::State(e.0))?
         }
     };
-    print(&pki::expiry::render(
-        &certs,
-        &authorities,
-        time::OffsetDateTime::now_utc(),
-    ))
+    let now = time::OffsetDateTime::now_utc();
+    match args.output {
+        OutputFormat::Text => print(&pki::expiry::render(&certs, &authorities, now))?,
+        OutputFormat::Json => print(&pki::expiry::render_json(&certs, &authorities, now))?,
+    };
+    let expiring = args.warn_within.and_then(|window| {
+        let horizon = now.checked_add(time::Duration::try_from(window).ok()?)?;
+        certs
+            .iter()
+            .chain(&authorities)
+            .filter(|row| row.not_after <= horizon)
+            .map(|row| row.name.as_str())
+            .next()
+            .map(str::to_owned)
+    });
+    Ok(match expiring {
+        Some(first) => {
+            crate::say!("{first} (and maybe more) expires within the --warn-within window");
+            ExitStatus::Differences
+        }
+        None => ExitStatus::Success,
+    })
 }
 
 fn renew(names: &[String], new_key: bool, args: &SpecArgs) -> Result<ExitStatus, Error> {

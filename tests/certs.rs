@@ -456,3 +456,61 @@ impl Drop for Guard {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn json_output_and_a_warning_window_for_monitoring() {
+    let (temp, _) = built();
+    let output = kcompile(temp.path())
+        .args(["certs", "-f", EXAMPLE, "--state", "st", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let table: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(table["formatVersion"], 1);
+    let certs = table["certificates"].as_array().unwrap();
+    assert!(certs.iter().any(|row| row["name"] == "master01/apiserver"));
+    for row in certs.iter().chain(table["authorities"].as_array().unwrap()) {
+        assert!(row["residualSeconds"].as_i64().unwrap() > 0, "{row}");
+        assert!(row["notAfter"].as_str().unwrap().ends_with('Z'), "{row}");
+    }
+    // Leaves live one year: a 400-day window catches them, a 1-day window nothing.
+    let within = |window: &str, root: bool| {
+        let mut command = kcompile(temp.path());
+        if root {
+            command.args(["certs", "--root", "out/master01", "--warn-within", window]);
+        } else {
+            command.args([
+                "certs",
+                "-f",
+                EXAMPLE,
+                "--state",
+                "st",
+                "--warn-within",
+                window,
+            ]);
+        }
+        command.output().unwrap()
+    };
+    for root in [false, true] {
+        let output = within("400d", root);
+        assert_eq!(output.status.code(), Some(1), "root {root}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr)
+                .contains("expires within the --warn-within window")
+        );
+        assert_eq!(within("1d", root).status.code(), Some(0), "root {root}");
+    }
+    kcompile(temp.path())
+        .args([
+            "certs",
+            "-f",
+            EXAMPLE,
+            "--state",
+            "st",
+            "--warn-within",
+            "3650000d",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("at most 100 years"));
+}

@@ -500,3 +500,47 @@ fn a_backup_pod_and_a_corrupt_manifest_are_reported() {
         "{text}"
     );
 }
+
+#[test]
+fn json_output_has_every_finding_and_the_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    build(
+        dir.path(),
+        &Path::new(EXAMPLES).join("single-node.yaml"),
+        false,
+    );
+    let root = dir.path().join("out/node01");
+    let clean = kcompile(
+        dir.path(),
+        &["verify", "--root", "out/node01", "-o", "json"],
+    );
+    assert!(clean.status.success(), "{}", stderr(&clean));
+    let report: serde_json::Value = serde_json::from_slice(&clean.stdout).unwrap();
+    assert_eq!(report["formatVersion"], 1);
+    assert_eq!(report["errors"], 0);
+    assert!(report["certificates"].as_u64().unwrap() > 5);
+    // A planted fault: the same finding in both formats, and the exit code follows it.
+    std::fs::remove_file(root.join("etc/kubernetes/pki/front-proxy-ca.crt")).unwrap();
+    let text = kcompile(dir.path(), &["verify", "--root", "out/node01"]);
+    let json = kcompile(
+        dir.path(),
+        &["verify", "--root", "out/node01", "-o", "json"],
+    );
+    assert_eq!(json.status.code(), Some(1));
+    assert_eq!(text.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(
+        report["errors"].as_u64().unwrap() as usize,
+        findings.iter().filter(|f| f["severity"] == "error").count()
+    );
+    for finding in findings {
+        let line = format!(
+            "{}: {}: {}",
+            finding["severity"].as_str().unwrap(),
+            finding["file"].as_str().unwrap(),
+            finding["message"].as_str().unwrap()
+        );
+        assert!(stdout(&text).contains(&line), "{line}");
+    }
+}

@@ -171,7 +171,35 @@ fn embedded_client_certificate(kubeconfig: &str) -> Option<String> {
     String::from_utf8(STANDARD.decode(data).ok()?).ok()
 }
 
-/// Both tables, as text.
+/// Both tables as JSON (`formatVersion` 1): `{"formatVersion": 1, "certificates": [ROW],
+/// "authorities": [ROW]}`, each row `{"name", "notAfter" (RFC 3339), "residualSeconds",
+/// "authority", "externallyManaged"}`.
+pub fn render_json(certs: &[Row], authorities: &[Row], now: OffsetDateTime) -> String {
+    let rows = |rows: &[Row]| -> Vec<serde_json::Value> {
+        rows.iter()
+            .map(|row| {
+                serde_json::json!({
+                    "name": row.name,
+                    "notAfter": row
+                        .not_after
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
+                    "residualSeconds": (row.not_after - now).whole_seconds(),
+                    "authority": row.authority,
+                    "externallyManaged": row.externally_managed,
+                })
+            })
+            .collect()
+    };
+    let value = serde_json::json!({
+        "formatVersion": 1,
+        "certificates": rows(certs),
+        "authorities": rows(authorities),
+    });
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+}
+
+/// Both tables, as text, as `kubeadm certs check-expiration` prints them.
 pub fn render(certs: &[Row], authorities: &[Row], now: OffsetDateTime) -> String {
     let mut out = String::new();
     let width = certs

@@ -119,6 +119,34 @@ impl Report {
             .count()
     }
 
+    /// The report as JSON (`formatVersion` 1): `{"formatVersion": 1, "findings": [{"severity":
+    /// "error"|"warning", "file", "message"}], "errors", "warnings", "certificates", "pods"}`.
+    pub fn render_json(&self) -> String {
+        let findings: Vec<serde_json::Value> = self
+            .findings
+            .iter()
+            .map(|finding| {
+                serde_json::json!({
+                    "severity": match finding.severity {
+                        Severity::Error => "error",
+                        Severity::Warning => "warning",
+                    },
+                    "file": finding.file,
+                    "message": finding.message,
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "formatVersion": 1,
+            "findings": findings,
+            "errors": self.count(Severity::Error),
+            "warnings": self.count(Severity::Warning),
+            "certificates": self.certificates,
+            "pods": self.pods,
+        });
+        serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+    }
+
     /// One line per finding, then the summary.
     pub fn render(&self) -> String {
         let mut out = String::new();
