@@ -1228,7 +1228,7 @@ fn build_errors_exit_2_and_change_nothing() {
             );
             assert!(!ws.state().exists());
         }
-        Err(error) => eprintln!("skipped the terminal check: no `script` ({error})"),
+        Err(error) => panic!("the terminal check needs `script` (Debian's bsdutils): {error}"),
     }
 
     // A state dir whose ca.key was replaced by another key: refused by the ledger, and the state
