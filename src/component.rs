@@ -116,6 +116,9 @@ impl Component {
                 "set `networking.podSubnet`"
             }
             (Component::ControllerManager, "cluster-name") => "set `name`",
+            (Component::Scheduler, "config") => {
+                "set `scheduler.config`: kcompile writes the KubeSchedulerConfiguration and passes it with --config"
+            }
             (
                 Component::Etcd,
                 "cert-file"
