@@ -280,6 +280,23 @@ fn open_regular(dir: BorrowedFd<'_>, name: &str) -> io::Result<(fs::File, Stat)>
     Ok((fs::File::from(fd), stat))
 }
 
+/// Whether `name` in `dir` is a regular file with exactly `file`'s mode and bytes.
+fn already_there(dir: BorrowedFd<'_>, name: &str, file: &File) -> bool {
+    let Ok((mut existing, stat)) = open_regular(dir, name) else {
+        return false;
+    };
+    if stat.st_mode & 0o7777 != file.mode & 0o7777 || stat.st_size as u64 != file.bytes.len() as u64
+    {
+        return false;
+    }
+    let mut bytes = Vec::with_capacity(file.bytes.len());
+    Read::by_ref(&mut existing)
+        .take(file.bytes.len() as u64 + 1)
+        .read_to_end(&mut bytes)
+        .is_ok()
+        && bytes == file.bytes
+}
+
 /// The tree under a root: the directories opened so far, by path relative to the root (`""`
 /// is the root), those made ready to write in (created, or given their mode), and those whose
 /// entries changed (to `fsync` at the end).
@@ -481,12 +498,16 @@ impl<'a> Tree<'a> {
             .map_err(|why| self.error(path, Problem::Manifest(why)))
     }
 
-    /// Writes one file atomically with exactly its mode.
+    /// Writes one file atomically with exactly its mode; a regular file that already holds these
+    /// bytes with this mode is left as it is (a warm build rewrites nothing).
     fn put(&mut self, path: &str, file: &File) -> Result<(), SinkError> {
         let (parent, name) = split(path);
         self.enter(parent, true)?;
         self.check_file(parent, name, path)?;
         let dir = self.fd(parent);
+        if already_there(dir, name, file) {
+            return Ok(());
+        }
         let (temp, fd) = create_temp(dir).map_err(|e| self.io(path, e))?;
         let result = (|| -> io::Result<()> {
             rustix::fs::fchmod(&fd, Mode::from_raw_mode(file.mode & 0o7777))?;
@@ -891,6 +912,25 @@ mod tests {
         );
         assert_eq!(names(&elsewhere), ["peer.key"]);
         assert!(root.join("etc/kubernetes/pki/mine.key").exists());
+    }
+
+    #[test]
+    fn a_file_already_holding_its_bytes_and_mode_is_not_rewritten() {
+        use std::os::unix::fs::MetadataExt;
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        write(&bundle(true), root).unwrap();
+        let key = root.join("etc/kubernetes/pki/ca.key");
+        let inode = fs::metadata(&key).unwrap().ino();
+        write(&bundle(true), root).unwrap();
+        assert_eq!(fs::metadata(&key).unwrap().ino(), inode, "rewritten");
+        // A different mode is rewritten, with the mode set again.
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+        write(&bundle(true), root).unwrap();
+        assert_eq!(
+            fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]
