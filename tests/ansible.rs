@@ -1,8 +1,9 @@
 //! The consumers of bundles in examples/ansible: the playbook, run with `ansible-playbook` over a
 //! local connection into temp roots (one control-plane host and one worker of
-//! examples/ha-3-masters.yaml), and the rsync recipe of examples/ansible/README.md. Nothing is
-//! written outside a temp dir: every host's `kcompile_root` is one, and the kubelet "restart" is an
-//! `echo` into a file. Needs ansible-playbook and rsync (`.ci/install-ansible.sh`).
+//! examples/ha-3-masters.yaml), its settings given where its README says (the inventory's
+//! `[all:vars]`, a host's line, `-e`), and the rsync recipe of examples/ansible/README.md. Nothing
+//! is written outside a temp dir: every host's `kcompile_root` is one, and the kubelet "restart" is
+//! an `echo` into a file. Needs ansible-playbook and rsync (`.ci/install-ansible.sh`).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -284,6 +285,11 @@ fn playbook_shows_the_diff_then_unpacks_and_a_second_run_changes_nothing() {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| text(&o.stdout).trim().to_owned());
+    // The settings where the README says they can be: in the inventory's `[all:vars]`, over the
+    // playbook's defaults.yml (its kcompile_spec, cluster.yaml, does not exist; its restart is
+    // `systemctl restart kubelet`; it asks for a yes). A host's line wins over `[all:vars]`: the
+    // `kcompile_root` there is a dir that must never be made.
+    let wrong_root = dir.join("all-vars-root");
     let mut inventory = String::from("[kubernetes]\n");
     for host in HOSTS {
         let root = dir.join(format!("root-{host}"));
@@ -296,21 +302,30 @@ fn playbook_shows_the_diff_then_unpacks_and_a_second_run_changes_nothing() {
     if let Some(python) = python {
         inventory.push_str(&format!("ansible_python_interpreter={python}\n"));
     }
+    inventory.push_str(&format!(
+        "\n[all:vars]\n\
+         kcompile_bin={}\n\
+         kcompile_spec={}\n\
+         kcompile_state={}\n\
+         kcompile_root={}\n\
+         kcompile_confirm=false\n\
+         kcompile_become=false\n\
+         kcompile_kubelet_restart=echo {{{{ kcompile_host }}}} >> {}\n",
+        KCOMPILE,
+        spec().display(),
+        state.display(),
+        wrong_root.display(),
+        restarts.display(),
+    ));
     fs::write(dir.join("inventory.ini"), inventory).unwrap();
+    // Only what the playbook reads before any host's vars comes as an extra var.
     let extra_vars = dir.join("vars.json");
-    let vars = serde_json::json!({
-        "kcompile_bin": KCOMPILE,
-        "kcompile_spec": spec(),
-        "kcompile_state": state,
-        "kcompile_confirm": false,
-        "kcompile_become": false,
-        "kcompile_serial": 1,
-        "kcompile_kubelet_restart": format!("echo {{{{ kcompile_host }}}} >> {}", restarts.display()),
-    });
+    let vars = serde_json::json!({ "kcompile_serial": 1 });
     fs::write(&extra_vars, serde_json::to_vec_pretty(&vars).unwrap()).unwrap();
 
     // Asking for confirmation with no terminal: the diff is shown, the answer is not "yes", so
-    // nothing is unpacked anywhere and the controller's work dir (bundles, keys) is deleted.
+    // nothing is unpacked anywhere and the controller's work dir (bundles, keys) is deleted. The
+    // -e extra var wins over the inventory's `kcompile_confirm=false`.
     let (success, refused) = try_playbook(dir, &extra_vars, &[r#"{"kcompile_confirm": true}"#]);
     assert!(!success, "applied without a yes:\n{refused}");
     assert!(
@@ -332,7 +347,7 @@ fn playbook_shows_the_diff_then_unpacks_and_a_second_run_changes_nothing() {
         "left in TMPDIR after a no"
     );
 
-    // First run: everything is new.
+    // First run: everything is new; `[all:vars]` says not to ask.
     let first = run_playbook(dir, &extra_vars);
     let first_tasks = tasks(&first);
     let expected = dir.join("expected");
@@ -378,7 +393,11 @@ fn playbook_shows_the_diff_then_unpacks_and_a_second_run_changes_nothing() {
     assert_eq!(
         fs::read_to_string(&restarts).unwrap(),
         "master01\nworker01\n",
-        "the kubelet restarts once per host"
+        "the kubelet restarts once per host, by the inventory's [all:vars] kcompile_kubelet_restart"
+    );
+    assert!(
+        !wrong_root.exists(),
+        "the [all:vars] kcompile_root was used over the hosts' own"
     );
     // Secrets: no private key, nor the base64 of any key, in what the playbook printed.
     assert!(
@@ -443,6 +462,73 @@ fn playbook_shows_the_diff_then_unpacks_and_a_second_run_changes_nothing() {
         fs::read_to_string(&restarts).unwrap(),
         "master01\nworker01\n",
         "no kubelet restart on the second run"
+    );
+
+    // Third run: master01's MANIFEST lists files the build does not produce. The playbook removes
+    // them as `kcompile build --out` prunes: only unchanged regular files in the directories
+    // kcompile owns (and the owned directories that empties); the rest is left and said why.
+    let root = dir.join("root-master01");
+    let planted = [
+        (
+            "etc/kubernetes/manifests/retired-addon.yaml",
+            "kind: Pod\n",
+            true,
+        ),
+        ("etc/kubernetes/retired/old.conf", "old\n", true),
+        ("etc/kubernetes/edited.conf", "as written\n", false),
+        ("etc/outside.conf", "not kcompile's\n", false),
+    ];
+    let mut manifest = fs::read_to_string(root.join("etc/kubernetes/kcompile/MANIFEST")).unwrap();
+    for (path, content, _) in planted {
+        let target = root.join(path);
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::write(&target, content).unwrap();
+        let sha = Command::new("sha256sum").arg(&target).output().unwrap();
+        manifest.push_str(&format!("0644 {} {path}\n", &text(&sha.stdout)[..64]));
+    }
+    fs::write(root.join("etc/kubernetes/kcompile/MANIFEST"), manifest).unwrap();
+    fs::write(root.join("etc/kubernetes/edited.conf"), "edited since\n").unwrap();
+    let third = run_playbook(dir, &extra_vars);
+    let third_tasks = tasks(&third);
+    let shown = task_index(&third_tasks, "Show the diff", "master01: ")
+        .unwrap_or_else(|| panic!("master01: no diff shown:\n{third}"));
+    assert!(
+        third_tasks[shown]
+            .1
+            .contains("master01: 0 to add, 1 to change, 4 to remove, "),
+        "master01: the third diff:\n{third}"
+    );
+    for (path, _, removed) in planted {
+        assert_eq!(
+            !root.join(path).exists(),
+            removed,
+            "master01: `{path}` removed or left:\n{third}"
+        );
+    }
+    assert!(
+        !root.join("etc/kubernetes/retired").exists(),
+        "the owned directory the prune emptied is left"
+    );
+    for said in [
+        "removed etc/kubernetes/manifests/retired-addon.yaml",
+        "removed etc/kubernetes/retired/",
+        "left etc/kubernetes/edited.conf: changed since kcompile wrote it",
+        "left etc/outside.conf: outside the directories kcompile owns",
+    ] {
+        assert!(third.contains(said), "not said: {said}\n{third}");
+    }
+    assert!(
+        task_index(&third_tasks, "Unpack the bundle", "skipping: [worker01]").is_some(),
+        "worker01: unpacked again:\n{third}"
+    );
+    assert_root_holds_bundle("master01", &root, &expected);
+    for host in HOSTS {
+        assert_no_diff(host, &state, &dir.join(format!("root-{host}")));
+    }
+    assert_eq!(
+        fs::read_to_string(&restarts).unwrap(),
+        "master01\nworker01\n",
+        "no kubelet restart for removed files"
     );
 }
 

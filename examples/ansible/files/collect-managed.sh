@@ -9,6 +9,11 @@
 set -eu
 root=$1 bundle=$2 output=$3
 manifest="$root/etc/kubernetes/kcompile/MANIFEST"
+# The MANIFEST is 0600, root's: without it the diff could not list the files to remove.
+if [ -e "$manifest" ] && [ ! -r "$manifest" ]; then
+  echo "collect-managed.sh: cannot read $manifest (mode 0600): run as root (kcompile_become)" >&2
+  exit 1
+fi
 list=$(mktemp)
 trap 'rm -f "$list"' EXIT
 {
