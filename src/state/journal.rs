@@ -139,7 +139,7 @@ pub fn commit(
     };
     for (index, (path, bytes, mode)) in writes.iter().enumerate() {
         let staged = format!("{DIR}/{index}");
-        write_new(&root.join(&staged), bytes, *mode)?;
+        write_new(&root.join(&staged), bytes, *mode, false)?;
         commit.writes.push(Write {
             path: path.clone(),
             staged,
@@ -147,9 +147,13 @@ pub fn commit(
             sha256: super::sha256(bytes),
         });
     }
+    // Every staged file durable at once (one syncfs, not one fsync per file), before the commit
+    // record that names them.
+    let journal = File::open(&dir).map_err(|e| io_error("open", &dir, &e))?;
+    rustix::fs::syncfs(&journal).map_err(|e| io_error("sync", &dir, &e.into()))?;
     let text = serde_json::to_vec_pretty(&commit).unwrap_or_default();
     let temp = dir.join("commit.tmp");
-    write_new(&temp, &text, 0o600)?;
+    write_new(&temp, &text, 0o600, true)?;
     sync_dir(&dir)?;
     // The commit point.
     let target = root.join(COMMIT);
@@ -158,8 +162,11 @@ pub fn commit(
     apply(root, &commit)
 }
 
-/// Applies a committed change set; safe to run again after a kill at any step.
+/// Applies a committed change set; safe to run again after a kill at any step. The retired links
+/// are synced before the renames that replace their originals; every other entry is synced once,
+/// before the commit record goes.
 fn apply(root: &Path, commit: &Commit) -> Result<(), StateError> {
+    let mut touched = std::collections::BTreeSet::new();
     for retirement in &commit.retirements {
         let to = root.join(&retirement.to);
         match read_bounded(&to)? {
@@ -185,8 +192,9 @@ fn apply(root: &Path, commit: &Commit) -> Result<(), StateError> {
         let parent = to.parent().unwrap_or(root);
         make_dir(parent)?;
         fs::hard_link(&from, &to).map_err(|e| io_error("retire", &from, &e))?;
-        sync_dir(parent)?;
+        touched.insert(parent.to_owned());
     }
+    sync_dirs(&mut touched)?;
     for write in &commit.writes {
         let staged = root.join(&write.staged);
         let target = root.join(&write.path);
@@ -194,7 +202,7 @@ fn apply(root: &Path, commit: &Commit) -> Result<(), StateError> {
         if fs::symlink_metadata(&staged).is_ok() {
             make_dir(parent)?;
             fs::rename(&staged, &target).map_err(|e| io_error("rename into", &target, &e))?;
-            sync_dir(parent)?;
+            touched.insert(parent.to_owned());
         } else {
             let done = read_bounded(&target)?.is_some_and(|b| super::sha256(&b) == write.sha256);
             if !done {
@@ -211,11 +219,14 @@ fn apply(root: &Path, commit: &Commit) -> Result<(), StateError> {
         }
         let from = root.join(&retirement.from);
         match fs::remove_file(&from) {
-            Ok(()) => sync_dir(from.parent().unwrap_or(root))?,
+            Ok(()) => {
+                touched.insert(from.parent().unwrap_or(root).to_owned());
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(io_error("remove", &from, &e)),
         }
     }
+    sync_dirs(&mut touched)?;
     let commit_file = root.join(COMMIT);
     match fs::remove_file(&commit_file) {
         Ok(()) => {}
@@ -274,8 +285,17 @@ pub fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
     Ok(Some(bytes))
 }
 
-/// Creates `path` (O_EXCL, never through a link) with `mode` whatever the umask, and syncs it.
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StateError> {
+/// fsync of each directory in `dirs`, which is emptied.
+fn sync_dirs(dirs: &mut std::collections::BTreeSet<std::path::PathBuf>) -> Result<(), StateError> {
+    for dir in std::mem::take(dirs) {
+        sync_dir(&dir)?;
+    }
+    Ok(())
+}
+
+/// Creates `path` (O_EXCL, never through a link) with `mode` whatever the umask; syncs it when
+/// `sync` (else the caller syncs many at once).
+fn write_new(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<(), StateError> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -287,7 +307,10 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StateError> {
         .map_err(|e| io_error("chmod", path, &e))?;
     file.write_all(bytes)
         .map_err(|e| io_error("write", path, &e))?;
-    file.sync_all().map_err(|e| io_error("sync", path, &e))
+    if sync {
+        file.sync_all().map_err(|e| io_error("sync", path, &e))?;
+    }
+    Ok(())
 }
 
 /// Creates `dir` and its parents 0700 (whatever the umask), syncing each new one's parent.
@@ -399,7 +422,7 @@ mod tests {
         commit(root, &[("a".into(), b"1".to_vec(), 0o600)], vec![]).unwrap();
         // Staged but not committed: discarded.
         make_dir(&root.join(DIR)).unwrap();
-        write_new(&root.join("journal/0"), b"2", 0o600).unwrap();
+        write_new(&root.join("journal/0"), b"2", 0o600, true).unwrap();
         assert_eq!(recover(root).unwrap(), Recovery::RolledBack);
         assert_eq!(tree(root), [("a".to_owned(), b"1".to_vec())]);
         // Committed, half applied: finished.
@@ -417,11 +440,12 @@ mod tests {
             }],
         };
         make_dir(&root.join(DIR)).unwrap();
-        write_new(&root.join("journal/0"), b"3", 0o600).unwrap();
+        write_new(&root.join("journal/0"), b"3", 0o600, true).unwrap();
         write_new(
             &root.join(COMMIT),
             &serde_json::to_vec(&record).unwrap(),
             0o600,
+            true,
         )
         .unwrap();
         assert_eq!(
