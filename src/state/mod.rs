@@ -416,16 +416,7 @@ impl State {
 
     /// The text of `relative`, or `None` if the state does not hold it.
     pub fn read_text(&self, relative: &str) -> Result<Option<String>, StateError> {
-        self.read(relative)?
-            .map(|bytes| {
-                String::from_utf8(bytes).map_err(|_| {
-                    StateError(format!(
-                        "`{}` is not text",
-                        self.root.join(relative).display()
-                    ))
-                })
-            })
-            .transpose()
+        as_text(&self.root, relative, self.read(relative)?)
     }
 
     /// Starts a change set; reads through it see its own writes.
@@ -576,16 +567,7 @@ impl Transaction<'_> {
 
     /// The text of `relative` as this change set would leave it.
     pub fn read_text(&self, relative: &str) -> Result<Option<String>, StateError> {
-        self.read(relative)?
-            .map(|bytes| {
-                String::from_utf8(bytes).map_err(|_| {
-                    StateError(format!(
-                        "`{}` is not text",
-                        self.state.root.join(relative).display()
-                    ))
-                })
-            })
-            .transpose()
+        as_text(&self.state.root, relative, self.read(relative)?)
     }
 
     /// Stages `relative` with `bytes` and `mode`.
@@ -618,6 +600,20 @@ impl Transaction<'_> {
             forgotten: Default::default(),
         }
     }
+}
+
+/// `bytes` of the state's `relative` as text.
+fn as_text(
+    root: &Path,
+    relative: &str,
+    bytes: Option<Vec<u8>>,
+) -> Result<Option<String>, StateError> {
+    bytes
+        .map(|bytes| {
+            String::from_utf8(bytes)
+                .map_err(|_| StateError(format!("`{}` is not text", root.join(relative).display())))
+        })
+        .transpose()
 }
 
 /// Refuses (reader) or repairs with a warning (writer) group or world access.
