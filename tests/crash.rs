@@ -1,28 +1,46 @@
 //! Fault injection. Each command that writes the state dir (a first build; a build that reissues
 //! a certificate for a new SAN; `certs renew`, with and without `--new-key`; each phase of the
 //! sa-key, encryption-key and cluster-ca rotations, with a build of every host between phases as
-//! an operator does; `import --from-pki` into no state) is killed with SIGKILL at every write-like
-//! system call it issues on the state dir, one run per call. Then the same command runs again:
-//! the retry, as the next writer, recovers the interrupted run. For each kill:
+//! an operator does, phase 3 with `--acknowledge`; `import --from-pki` into no state; and an
+//! import that must be refused, its PKI dir holding an unparseable `etcd/ca.key`, into no state
+//! and into a built one) is killed with SIGKILL at every write-like system call it issues on the
+//! state dir, one run per call. Then the same command runs again: the retry, as the next writer,
+//! recovers the interrupted run. For each kill:
 //!
-//! - the state loads (a read-only command exits 0) after the kill and after the retry;
-//! - the retry succeeds, or refuses only a step the killed run had finished (the state is then
-//!   already complete: a finished phase 3 cannot run twice), which the summary counts;
-//! - nothing is lost at the kill: every file the start had keeps its content unless the command
-//!   changes it and the kill left the completed commit's value; no file disappears that the
-//!   command keeps;
-//! - nothing retired (`retired/…`) is ever overwritten or removed;
+//! - the state loads (`kcompile state check` exits 0) after the kill and after the retry, when
+//!   there is a state dir;
+//! - the retry exits as the uninterrupted run does: 0, or 2 for the refused import. A finished
+//!   command run again is a no-op that succeeds (phase 3 included), measured on every command:
+//!   the uninterrupted run's result, run again, stays byte for byte the same, except for what
+//!   `certs renew` makes anew on every run (below);
+//! - what the state says it holds right after the kill (`kcompile state list -o json`, which
+//!   reads through a committed but unfinished commit) is a committed state: no recorded item or
+//!   fingerprint differs from the start's unless the killed run passed the commit point that
+//!   changes it, and every item a passed commit point changes is recorded as the uninterrupted
+//!   run records it (the same fingerprint wherever two uninterrupted runs agree; new keys,
+//!   certificates and secrets differ from run to run, so for them it is recorded or not as
+//!   there). The commit points (the renames of `journal/commit.tmp` to `journal/commit.json`;
+//!   a first build has two) and the items each applies are read from the uninterrupted run's
+//!   trace;
+//! - nothing is lost on disk at the kill: every file the start had keeps its content unless the
+//!   command changes it and the kill left the completed commit's value; no file disappears that
+//!   the command keeps;
+//! - nothing retired (`retired/…`) is ever overwritten or removed, and each retired file is named
+//!   by its content (`retired/<path>.<first 16 hex of its sha256>`);
 //! - the retry ends where an uninterrupted run ends: the same files, and the same content for
 //!   every file whose content is deterministic (equal in two uninterrupted runs a second apart);
 //! - material (keys, certificates, secrets) the killed run had committed is what the retry
-//!   leaves, not generated again, except what the command makes anew on every run (`certs
-//!   renew`: measured by running it twice);
-//! - no temp file (`.tmp-*`) is left anywhere in the state dir.
+//!   leaves, not generated again. The one exemption: `certs renew` issues a new certificate
+//!   (and with `--new-key` a new key) on every run, by design, so a retry after a kill past its
+//!   commit point renews once more; nothing was built from the killed run's certificate. The
+//!   exempt files are measured (the second run of the uninterrupted result), and the harness
+//!   requires them to be exactly the renewed certificate's, for `certs renew` only;
+//! - after the retry nothing is left over: no `journal/`, no temp file (`.tmp-*`);
+//! - the refused import leaves, after the kill and after the retry, no state dir, or one that
+//!   holds nothing but the lock (into no state), or the starting state unchanged: never part of
+//!   an import.
 //!
-//! Files are compared by sha256, all but `lock` and `journal/`. The harness adapts to the binary,
-//! not to a version: `state check` and `state list -o json` (what the state says it holds, an
-//! unapplied commit included) where `kcompile state` exists, else `certs` and the file hashes;
-//! `--acknowledge` for phase 3 where `kcompile rotate --help` offers it.
+//! Files are compared by sha256, all but `lock` and `journal/`.
 //!
 //! The kills are strace's syscall tampering: `-e inject=S:signal=SIGKILL:when=N` delivers
 //! SIGKILL when the N-th call of syscall S enters, before the kernel runs it. What the harness
@@ -40,10 +58,15 @@
 //!   enumerated one: a kill that lands elsewhere (three tries), or a run that is not killed, is
 //!   reported as an enumeration failure, never passed.
 //! - strace exits by the signal that killed its tracee, so a killed run shows as SIGKILL.
+//! - Not `--seccomp-bpf`: strace 6.1 then injects errors but never the signal (the run goes on).
+//!   So the tracee stops at every call it makes, and a killed run costs about twice a plain one.
 //!
 //! Every broken case is collected and reported at the end, with the command, the syscall and
-//! its index, and the path. About 800 kills, run on tmpfs on every core: 1.5 minutes on 2 cores.
-//! strace must be installed (`.ci/install-strace.sh`); without it the test fails.
+//! its index, and the path. About 1000 kills (half of them the first build's), some 5000 runs
+//! of kcompile, on tmpfs, on twice as many threads as cores (a kill is a chain of short
+//! processes, and strace and its tracee wait for each other): about 2.5 minutes of CPU, 1.5 to
+//! 2 minutes on 2 cores. strace must be installed (`.ci/install-strace.sh`); without it the test
+//! fails.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -139,6 +162,12 @@ const KUBEADM_PKI: &[&str] = &[
     "sa.key",
     "sa.pub",
 ];
+/// The kubeadm PKI file the refused import finds unparseable, and what it holds instead. The etcd
+/// CA comes second: the cluster CA is already staged when the import fails.
+const BAD_KEY: (&str, &str) = (
+    "etcd/ca.key",
+    "-----BEGIN EC PRIVATE KEY-----\nnot a key\n-----END EC PRIVATE KEY-----\n",
+);
 
 // =============================================================================================
 // Running things
@@ -213,30 +242,11 @@ fn copy_tree(from: &Path, to: &Path) {
     );
 }
 
-/// What the kcompile under test offers; the harness adapts to it instead of to a version.
-struct Features {
-    /// `kcompile state check` / `state list` exist.
-    state_subcommand: bool,
-    /// `kcompile rotate --acknowledge` exists (phase 3 needs it).
-    acknowledge: bool,
-}
-
-impl Features {
-    /// Asks the binary's `--help`.
-    fn detect(cwd: &Path) -> Features {
-        let state = kcompile(cwd, &["state".into(), "--help".into()]);
-        let rotate = kcompile(cwd, &["rotate".into(), "--help".into()]);
-        Features {
-            state_subcommand: state.status.success(),
-            acknowledge: String::from_utf8_lossy(&rotate.stdout).contains("--acknowledge"),
-        }
-    }
-}
-
 // =============================================================================================
 // State trees
 
 /// A state dir's regular files: relative path → sha256 (hex). Other file types get a marker.
+/// Also what the state says it holds ([`view`]): item path → fingerprint.
 type Tree = BTreeMap<String, String>;
 
 /// Whether `path` (relative to the state dir) is part of the recorded state: everything but the
@@ -245,7 +255,10 @@ fn is_recorded(path: &str) -> bool {
     path != "lock" && path != "journal" && !path.starts_with("journal/")
 }
 
-/// Every file under `root` (none if it does not exist), `.tmp-*` and journal included.
+/// How [`all_files`] lists a directory.
+const DIRECTORY: &str = "directory";
+
+/// Every file and directory under `root` (none if it does not exist), journal and lock included.
 fn all_files(root: &Path) -> Tree {
     fn walk(root: &Path, dir: &Path, tree: &mut Tree) {
         let Ok(entries) = fs::read_dir(dir) else {
@@ -260,6 +273,7 @@ fn all_files(root: &Path) -> Tree {
                 .into_owned();
             let meta = fs::symlink_metadata(&path).unwrap();
             if meta.is_dir() {
+                tree.insert(relative, DIRECTORY.to_owned());
                 walk(root, &path, tree);
             } else if meta.is_file() {
                 let bytes = fs::read(&path).unwrap_or_default();
@@ -277,37 +291,17 @@ fn all_files(root: &Path) -> Tree {
     tree
 }
 
-/// The recorded state's files (no lock, no journal).
-fn tree(root: &Path) -> Tree {
-    all_files(root)
-        .into_iter()
-        .filter(|(path, _)| is_recorded(path))
+/// The recorded state's files (no lock, no journal, no directories).
+fn recorded(all: &Tree) -> Tree {
+    all.iter()
+        .filter(|(path, hash)| is_recorded(path) && hash.as_str() != DIRECTORY)
+        .map(|(path, hash)| (path.clone(), hash.clone()))
         .collect()
 }
 
-/// A retired file's name without the suffix that makes it unique (a timestamp or a content
-/// hash): `retired/pki/sa.key.1712345678` → `retired/pki/sa.key.*`. Other paths unchanged.
-fn normalized(path: &str) -> String {
-    match (path.starts_with("retired/"), path.rfind('.')) {
-        (true, Some(dot)) if dot > path.rfind('/').unwrap_or(0) => format!("{}.*", &path[..dot]),
-        _ => path.to_owned(),
-    }
-}
-
-/// A tree by normalized path: each name's contents, sorted (two retired copies of one file are
-/// two entries).
-fn by_name(tree: &Tree) -> BTreeMap<String, Vec<String>> {
-    let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (path, hash) in tree {
-        names
-            .entry(normalized(path))
-            .or_default()
-            .push(hash.clone());
-    }
-    for hashes in names.values_mut() {
-        hashes.sort();
-    }
-    names
+/// [`recorded`] of the files under `root`.
+fn tree(root: &Path) -> Tree {
+    recorded(&all_files(root))
 }
 
 /// Key material (keys, certificates, secrets), as opposed to records (`*.json`) that may be
@@ -316,12 +310,9 @@ fn is_material(path: &str) -> bool {
     !path.ends_with(".json")
 }
 
-/// What the state says it holds, path → fingerprint: `state list -o json` where it exists (a
-/// committed but unapplied change shows there), else the file hashes.
-fn view(state: &Path, spec: &Path, features: &Features) -> Result<Tree, String> {
-    if !features.state_subcommand {
-        return Ok(tree(state));
-    }
+/// What the state says it holds, item path → fingerprint: `state list -o json` (read-only; a
+/// committed but unfinished commit is read through). No state dir holds nothing.
+fn view(state: &Path, spec: &Path) -> Result<Tree, String> {
     if !state.exists() {
         return Ok(Tree::new());
     }
@@ -341,29 +332,37 @@ fn view(state: &Path, spec: &Path, features: &Features) -> Result<Tree, String> 
     }
     let json: serde_json::Value = serde_json::from_slice(&output.stdout)
         .map_err(|e| format!("`state list -o json` is not JSON: {e}"))?;
-    Ok(json["items"]
+    let items = json["items"]
         .as_array()
-        .into_iter()
-        .flatten()
-        .map(|item| {
-            (
-                item["path"].as_str().unwrap_or_default().to_owned(),
-                item["fingerprint"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect())
+        .ok_or("`state list -o json` has no `items` list")?;
+    items
+        .iter()
+        .map(
+            |item| match (item["path"].as_str(), item["fingerprint"].as_str()) {
+                (Some(path), Some(fingerprint)) => Ok((path.to_owned(), fingerprint.to_owned())),
+                _ => Err(format!(
+                    "`state list -o json`: an item without path or fingerprint: {item}"
+                )),
+            },
+        )
+        .collect()
 }
 
-/// The read-only command that must succeed on any state a kill leaves: `state check` where it
-/// exists, else `certs`.
-fn load_check(state: &Path, spec: &Path, features: &Features) -> Output {
-    let mut args: Vec<OsString> = if features.state_subcommand {
-        vec!["state".into(), "check".into()]
-    } else {
-        vec!["certs".into()]
-    };
-    args.extend(["-f".into(), spec.into(), "--state".into(), state.into()]);
-    kcompile(state.parent().unwrap(), &args)
+/// The read-only check that must succeed on any state a kill leaves: `state check` (every
+/// recorded item present, unchanged and usable). `None` when there is no state dir.
+fn load_check(state: &Path, spec: &Path) -> Option<Output> {
+    if !state.exists() {
+        return None;
+    }
+    let args: Vec<OsString> = vec![
+        "state".into(),
+        "check".into(),
+        "-f".into(),
+        spec.into(),
+        "--state".into(),
+        state.into(),
+    ];
+    Some(kcompile(state.parent().unwrap(), &args))
 }
 
 // =============================================================================================
@@ -390,16 +389,24 @@ struct Scenario {
     pre: Option<PathBuf>,
     /// Its arguments.
     args: Vec<Arg>,
+    /// The exit code of every run of it, uninterrupted or retried: 0, or 2 for a command that
+    /// must be refused.
+    code: i32,
+    /// The state files it makes anew on every run, finished or not (`certs renew`: the renewed
+    /// certificate, and its key with `--new-key`); none for every other command.
+    anew: Vec<String>,
 }
 
 impl Scenario {
-    /// A scenario named `name`.
+    /// A scenario named `name` that succeeds and makes nothing anew when run again.
     fn new(name: &str, spec: &Path, pre: Option<PathBuf>, args: Vec<Arg>) -> Scenario {
         Scenario {
             name: name.to_owned(),
             spec: spec.to_owned(),
             pre,
             args,
+            code: 0,
+            anew: Vec::new(),
         }
     }
 
@@ -453,6 +460,14 @@ fn build_args(spec: &Path) -> Vec<Arg> {
     args
 }
 
+/// `import --from-pki PKI -f SPEC --state STATE`.
+fn import_args(pki: &Path, spec: &Path) -> Vec<Arg> {
+    let mut args = text(&["import", "--from-pki"]);
+    args.push(Arg::Text(pki.into()));
+    args.extend(spec_args(spec));
+    args
+}
+
 /// The temp root of all runs: on tmpfs where there is one (fsync is free there; a state on disk
 /// makes every run several times slower).
 fn scratch_root() -> tempfile::TempDir {
@@ -469,9 +484,39 @@ fn scratch_root() -> tempfile::TempDir {
         .unwrap()
 }
 
-/// Builds the starting states (a first build, then each rotation phase followed by a build of
-/// every host, as an operator does) and returns every scenario.
-fn scenarios(root: &Path, features: &Features) -> Vec<Scenario> {
+/// Runs `args` (a setup step, which must succeed) on the state `dir/state`.
+fn setup_step(spec: &Path, dir: &Path, args: &[Arg]) {
+    let scenario = Scenario::new("setup", spec, None, args.to_vec());
+    kcompile_ok(dir, &scenario.args(&dir.join("state"), &dir.join("out")));
+}
+
+/// The three phases of the rotation of `what`, each followed by a build of every host as an
+/// operator does (the next phase waits for it): a scenario per phase, each starting from a
+/// snapshot of the state before it, taken in `snapshots`. Starts from a copy of `built`.
+fn rotation(what: &str, spec: &Path, built: &Path, dir: &Path, snapshots: &Path) -> Vec<Scenario> {
+    fs::create_dir_all(dir).unwrap();
+    copy_tree(built, &dir.join("state"));
+    let mut scenarios = Vec::new();
+    for phase in 1..=3 {
+        let pre = snapshots.join(format!("{what}-{phase}"));
+        copy_tree(&dir.join("state"), &pre);
+        let mut args = text(&["rotate", what, "--phase", &phase.to_string()]);
+        if phase == 3 {
+            args.extend(text(&["--acknowledge"]));
+        }
+        args.extend(spec_args(spec));
+        setup_step(spec, dir, &args);
+        setup_step(spec, dir, &build_args(spec));
+        let name = format!("rotate {what} --phase {phase}");
+        scenarios.push(Scenario::new(&name, spec, Some(pre), args));
+    }
+    scenarios
+}
+
+/// Builds the starting states (a first build; each rotation phase followed by a build of every
+/// host, the three rotations side by side, each from a copy of the first build) and returns every
+/// scenario.
+fn scenarios(root: &Path) -> Vec<Scenario> {
     let setup = root.join("setup");
     let snapshots = root.join("snapshots");
     fs::create_dir_all(&setup).unwrap();
@@ -480,31 +525,42 @@ fn scenarios(root: &Path, features: &Features) -> Vec<Scenario> {
     fs::write(&spec, SPEC).unwrap();
     let san_spec = root.join("cluster-san.yaml");
     fs::write(&san_spec, SPEC.replacen(SAN, TWO_SANS, 1)).unwrap();
-    let state = |dir: &Path| dir.join("state");
-    let resolve = |args: &[Arg], dir: &Path| -> Vec<OsString> {
-        let scenario = Scenario::new("setup", &spec, None, args.to_vec());
-        scenario.args(&state(dir), &dir.join("out"))
-    };
-    let snapshot = |dir: &Path, name: &str| -> PathBuf {
-        let to = snapshots.join(name);
-        fs::create_dir_all(&to).unwrap();
-        copy_tree(&state(dir), &to.join("state"));
-        to.join("state")
-    };
 
     // The first build.
     let first = setup.join("first");
     fs::create_dir_all(&first).unwrap();
-    kcompile_ok(&first, &resolve(&build_args(&spec), &first));
-    let built = snapshot(&first, "built");
+    setup_step(&spec, &first, &build_args(&spec));
+    let built = snapshots.join("built");
+    copy_tree(&first.join("state"), &built);
 
-    // A kubeadm PKI directory to import: the built state's CAs and service-account key pair.
+    // The rotations, each on its own copy of the first build.
+    let rotations: Vec<Scenario> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ["sa-key", "encryption-key", "cluster-ca"]
+            .into_iter()
+            .map(|what| {
+                let (spec, built, snapshots) = (&spec, &built, &snapshots);
+                let dir = setup.join(what);
+                scope.spawn(move || rotation(what, spec, built, &dir, snapshots))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap())
+            .collect()
+    });
+
+    // A kubeadm PKI directory to import: the built state's CAs and service-account key pair; and
+    // a copy of it with one key that does not parse.
     let pki = root.join("kubeadm-pki");
+    let bad_pki = root.join("kubeadm-pki-bad");
     for file in KUBEADM_PKI {
-        let to = pki.join(file);
-        fs::create_dir_all(to.parent().unwrap()).unwrap();
-        fs::copy(built.join("pki").join(file), to).unwrap();
+        for dir in [&pki, &bad_pki] {
+            let to = dir.join(file);
+            fs::create_dir_all(to.parent().unwrap()).unwrap();
+            fs::copy(built.join("pki").join(file), to).unwrap();
+        }
     }
+    fs::write(bad_pki.join(BAD_KEY.0), BAD_KEY.1).unwrap();
 
     let mut all = vec![
         Scenario::new("build (first)", &spec, None, build_args(&spec)),
@@ -517,45 +573,37 @@ fn scenarios(root: &Path, features: &Features) -> Vec<Scenario> {
     ];
     for new_key in [false, true] {
         let mut args = text(&["certs", "renew", RENEWED]);
+        let mut anew = vec![format!("hosts/{RENEWED}.crt")];
         if new_key {
             args.extend(text(&["--new-key"]));
+            anew.push(format!("hosts/{RENEWED}.key"));
         }
         args.extend(spec_args(&spec));
         let name = format!(
             "certs renew {RENEWED}{}",
             if new_key { " --new-key" } else { "" }
         );
-        all.push(Scenario::new(&name, &spec, Some(built.clone()), args));
+        all.push(Scenario {
+            anew,
+            ..Scenario::new(&name, &spec, Some(built.clone()), args)
+        });
     }
-    for what in ["sa-key", "encryption-key", "cluster-ca"] {
-        let dir = setup.join(what);
-        fs::create_dir_all(&dir).unwrap();
-        copy_tree(&built, &state(&dir));
-        for phase in 1..=3 {
-            let pre = snapshot(&dir, &format!("{what}-{phase}"));
-            let mut args = text(&["rotate", what, "--phase", &phase.to_string()]);
-            if phase == 3 && features.acknowledge {
-                args.extend(text(&["--acknowledge"]));
-            }
-            args.extend(spec_args(&spec));
-            kcompile_ok(&dir, &resolve(&args, &dir));
-            kcompile_ok(&dir, &resolve(&build_args(&spec), &dir));
-            let name = format!("rotate {what} --phase {phase}");
-            all.push(Scenario::new(&name, &spec, Some(pre), args));
-        }
-    }
-    let mut import = text(&["import", "--from-pki"]);
-    import.push(Arg::Text(pki.into()));
-    import.extend(spec_args(&spec));
+    all.extend(rotations);
     all.push(Scenario::new(
-        "import --from-pki (empty state)",
+        "import --from-pki (no state)",
         &spec,
         None,
-        import,
+        import_args(&pki, &spec),
     ));
+    for (pre, start) in [(None, "no state"), (Some(built.clone()), "built state")] {
+        let name = format!("import --from-pki, a bad {} ({start})", BAD_KEY.0);
+        all.push(Scenario {
+            code: 2,
+            ..Scenario::new(&name, &spec, pre, import_args(&bad_pki, &spec))
+        });
+    }
     all
 }
-
 // =============================================================================================
 // strace's output
 
@@ -767,28 +815,21 @@ impl Call {
         })
     }
 
-    /// How reports name it: `renameat(pki/.tmp-*, pki/ca.key)`, with temp names and retired
-    /// suffixes that differ from run to run normalized.
+    /// How reports name it: `renameat(journal/3, pki/ca.key)`. The state code names every file
+    /// the same way in every run (staged files by index, retired ones by content), so this also
+    /// identifies the call across runs.
     fn describe(&self, state: &str) -> String {
-        let paths: Vec<String> = self
-            .in_state(state)
-            .unwrap_or_default()
-            .iter()
-            .map(|path| {
-                let normal: Vec<String> = path
-                    .split('/')
-                    .map(|part| {
-                        if part.starts_with(".tmp-") {
-                            ".tmp-*".to_owned()
-                        } else {
-                            part.to_owned()
-                        }
-                    })
-                    .collect();
-                normalized(&normal.join("/"))
-            })
-            .collect();
+        let paths = self.in_state(state).unwrap_or_default();
         format!("{}({})", self.name, paths.join(", "))
+    }
+
+    /// Whether the call is a commit point: the rename of `journal/commit.tmp` to
+    /// `journal/commit.json`.
+    fn is_commit_point(&self, state: &str) -> bool {
+        self.name.starts_with("rename")
+            && self
+                .in_state(state)
+                .is_some_and(|paths| paths == ["journal/commit.tmp", "journal/commit.json"])
     }
 }
 
@@ -802,20 +843,28 @@ struct Kill {
     nth: usize,
     /// Its index among its thread's write-like calls of `syscall` on the state dir, from 1.
     state_nth: usize,
-    /// What the call does, normalized ([`Call::describe`]).
+    /// What the call does ([`Call::describe`]).
     what: String,
     /// Its place among all the command's write-like calls on the state dir, from 1.
     order: usize,
+    /// The commit points the command passed before this call (a call killed on entry has not
+    /// run: killed at a commit point, the command has not passed it).
+    commits_before: usize,
 }
 
-/// The write-like calls on the state dir in a log, in order, as kills.
-fn kills(calls: &[Call], state: &str) -> Vec<Kill> {
+/// The write-like calls on the state dir in a log, in order, as kills; and per commit point, the
+/// state paths the calls after it change until the next one: the items that commit applies.
+fn kills(calls: &[Call], state: &str) -> (Vec<Kill>, Vec<BTreeSet<String>>) {
     let mut state_counts: BTreeMap<(u32, String), usize> = BTreeMap::new();
     let mut kills = Vec::new();
+    let mut commits: Vec<BTreeSet<String>> = Vec::new();
     for call in calls {
-        if !call.is_write_like() || call.in_state(state).is_none() {
+        if !call.is_write_like() {
             continue;
         }
+        let Some(paths) = call.in_state(state) else {
+            continue;
+        };
         let count = state_counts
             .entry((call.tid, call.name.clone()))
             .or_default();
@@ -826,9 +875,15 @@ fn kills(calls: &[Call], state: &str) -> Vec<Kill> {
             state_nth: *count,
             what: call.describe(state),
             order: kills.len() + 1,
+            commits_before: commits.len(),
         });
+        if call.is_commit_point(state) {
+            commits.push(BTreeSet::new());
+        } else if let Some(commit) = commits.last_mut() {
+            commit.extend(paths.into_iter().filter(|path| is_recorded(path)));
+        }
     }
-    kills
+    (kills, commits)
 }
 
 // =============================================================================================
@@ -838,17 +893,22 @@ fn kills(calls: &[Call], state: &str) -> Vec<Kill> {
 struct Plan {
     /// The command and its start.
     scenario: Scenario,
-    /// The starting state's files.
+    /// The starting state's files, lock included ([`all_files`]).
+    before_all: Tree,
+    /// The starting state's recorded files.
     before: Tree,
     /// What the starting state says it holds ([`view`]).
     before_view: Tree,
     /// Two uninterrupted runs from the same start, a second apart: files they agree on are
     /// deterministic.
     uninterrupted: [Tree; 2],
-    /// Material the command makes anew each time it runs: what a second run on the state of an
-    /// uninterrupted run changes again (`certs renew` reissues; a build, an import or a rotation
-    /// phase run twice changes nothing). A retry may replace it; nothing else.
+    /// What the state says it holds after each ([`view`]).
+    uninterrupted_view: [Tree; 2],
+    /// Material the command makes anew each time it runs, measured: what a second run on the
+    /// result of an uninterrupted run changes. Exactly [`Scenario::anew`].
     regenerated: BTreeSet<String>,
+    /// Per commit point of the command, in order: the state paths it changes (see [`kills`]).
+    commits: Vec<BTreeSet<String>>,
     /// Every write-like call the command makes on the state dir, in order.
     kills: Vec<Kill>,
     /// Write-like calls on the state dir per syscall, for the summary.
@@ -871,13 +931,36 @@ fn strace_args(log: &Path, syscalls: &str) -> Vec<OsString> {
     ]
 }
 
+/// The exit code of a run, for messages: `exit 2`, or the signal.
+fn how_ended(output: &Output) -> String {
+    match (output.status.code(), output.status.signal()) {
+        (Some(code), _) => format!("exit {code}"),
+        (None, Some(signal)) => format!("signal {signal}"),
+        (None, None) => output.status.to_string(),
+    }
+}
+
 /// Measures `scenario` in `dir`: one uninterrupted run under strace (its write-like calls on the
-/// state dir are the kills), the same command again on its result (what it makes anew), and a
-/// second uninterrupted run a second later (what is deterministic).
-fn plan(scenario: Scenario, dir: &Path, features: &Features) -> Plan {
-    let before = scenario.pre.as_deref().map(tree).unwrap_or_default();
+/// state dir are the kills, its renames of the commit record the commit points), the same
+/// command again on its result (a no-op, or what it makes anew), and a second uninterrupted run
+/// a second later (what is deterministic). Panics when the command does not behave as the
+/// scenario says.
+fn plan(scenario: Scenario, dir: &Path) -> Plan {
+    let name = &scenario.name;
+    let expect = |output: &Output, what: &str| {
+        assert_eq!(
+            output.status.code(),
+            Some(scenario.code),
+            "[{name}] {what} ended with {}, not exit {}: {}",
+            how_ended(output),
+            scenario.code,
+            tail(output)
+        );
+    };
+    let before_all = scenario.pre.as_deref().map(all_files).unwrap_or_default();
+    let before = recorded(&before_all);
     let before_view = match &scenario.pre {
-        Some(pre) => view(pre, &scenario.spec, features).unwrap_or_else(|e| panic!("{e}")),
+        Some(pre) => view(pre, &scenario.spec).unwrap_or_else(|e| panic!("[{name}] {e}")),
         None => Tree::new(),
     };
     // Run 1, under strace: the calls.
@@ -893,30 +976,61 @@ fn plan(scenario: Scenario, dir: &Path, features: &Features) -> Plan {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "[{}] the uninterrupted run failed ({}): {}",
-        scenario.name,
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    expect(&output, "the uninterrupted run");
     let first = tree(&state);
-    // The same command again on the finished state: what it makes anew every time.
+    let first_view = view(&state, &scenario.spec).unwrap_or_else(|e| panic!("[{name}] {e}"));
+
+    // The same command again on the finished state: it changes nothing but what it makes anew
+    // on every run, and the issue records and inventory entries of those.
     let rerun = kcompile(dir, &scenario.args(&state, &out));
-    let rerun = if rerun.status.success() {
-        tree(&state)
-    } else {
-        first.clone()
-    };
-    let regenerated: BTreeSet<String> = first
+    expect(&rerun, "the same command run again on its own result");
+    let again = tree(&state);
+    let changed: BTreeSet<&String> = first
         .keys()
-        .chain(rerun.keys())
-        .filter(|path| is_material(path) && first.get(*path) != rerun.get(*path))
-        .cloned()
+        .chain(again.keys())
+        .filter(|path| first.get(*path) != again.get(*path))
         .collect();
+    let regenerated: BTreeSet<String> = changed
+        .iter()
+        .filter(|path| is_material(path))
+        .map(|path| (*path).clone())
+        .collect();
+    let anew: BTreeSet<String> = scenario.anew.iter().cloned().collect();
+    assert_eq!(
+        regenerated, anew,
+        "[{name}] run again on its own result, the command made new material other than expected"
+    );
+    let record_of_anew = |path: &str| {
+        anew.iter()
+            .any(|file| Path::new(file).with_extension("json") == Path::new(path))
+    };
+    let unexpected: Vec<&&String> = changed
+        .iter()
+        .filter(|path| !is_material(path))
+        .filter(|path| {
+            anew.is_empty() || (path.as_str() != "inventory.json" && !record_of_anew(path))
+        })
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "[{name}] run again on its own result, the command changed {unexpected:?}: a finished command run again must change nothing"
+    );
+
     let calls = parse_log(&fs::read_to_string(&log).unwrap());
     let state_path = state.to_string_lossy().into_owned();
-    let kills = kills(&calls, &state_path);
+    let (kills, commits) = kills(&calls, &state_path);
+    // Every item the command changes is applied after a commit point.
+    let applied: BTreeSet<&String> = commits.iter().flatten().collect();
+    let unexplained: Vec<&String> = before_view
+        .keys()
+        .chain(first_view.keys())
+        .filter(|path| before_view.get(*path) != first_view.get(*path))
+        .filter(|path| !applied.contains(path))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "[{name}] items changed by the command that no call after a commit point touches: {unexplained:?} (the commit points are `rename(journal/commit.tmp, journal/commit.json)`)"
+    );
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for kill in &kills {
         *counts.entry(kill.syscall.clone()).or_default() += 1;
@@ -941,20 +1055,19 @@ fn plan(scenario: Scenario, dir: &Path, features: &Features) -> Plan {
     std::thread::sleep(Duration::from_millis(1100));
     let (state, out) = scenario.start(&dir.join("again"));
     let output = kcompile(dir, &scenario.args(&state, &out));
-    assert!(
-        output.status.success(),
-        "[{}] the second uninterrupted run failed: {}",
-        scenario.name,
-        tail(&output)
-    );
+    expect(&output, "the second uninterrupted run");
     let second = tree(&state);
+    let second_view = view(&state, &scenario.spec).unwrap_or_else(|e| panic!("[{name}] {e}"));
     fs::remove_dir_all(dir).unwrap();
     Plan {
         scenario,
+        before_all,
         before,
         before_view,
         uninterrupted: [first, second],
+        uninterrupted_view: [first_view, second_view],
         regenerated,
+        commits,
         kills,
         counts,
         ambiguous,
@@ -966,47 +1079,40 @@ fn plan(scenario: Scenario, dir: &Path, features: &Features) -> Plan {
 
 /// What a killed run and its retry left.
 struct Aftermath {
+    /// The commit points the killed run had passed ([`Kill::commits_before`]).
+    commits_before: usize,
+    /// Every file and directory right after the kill ([`all_files`]).
+    killed_all: Tree,
     /// The recorded files right after the kill.
     killed: Tree,
     /// What the state said it held right after the kill ([`view`]).
     killed_view: Result<Tree, String>,
-    /// The read-only check right after the kill (`None`: skipped, nothing was created).
+    /// The read-only check right after the kill (`None`: no state dir).
     killed_load: Option<Output>,
     /// The retry: the same command again.
     retry: Output,
+    /// Every file and directory after the retry.
+    retried_all: Tree,
     /// The recorded files after the retry.
     retried: Tree,
-    /// What the state said it held after the retry ([`view`]).
-    retried_view: Result<Tree, String>,
-    /// The read-only check after the retry.
-    retried_load: Output,
-    /// Every file after the retry, temp files and journal included.
-    retried_all: Tree,
+    /// What the state said it held after the retry ([`view`]); read only when the kill left a
+    /// fingerprint other than the start's, which is all [`committed_material_kept`] compares.
+    retried_view: Option<Result<Tree, String>>,
+    /// The read-only check after the retry (`None`: no state dir).
+    retried_load: Option<Output>,
 }
 
-impl Aftermath {
-    /// Whether the retry failed only because the killed run had finished: the state after it is
-    /// where an uninterrupted run ends and keeps what was committed. A step that is not
-    /// idempotent (phase 3 of a rotation ends the rotation) cannot be run twice. Counted in the
-    /// summary, not a failure.
-    fn refused_finished_step(&self, plan: &Plan) -> bool {
-        !self.retry.status.success()
-            && retry_matches_uninterrupted(plan, self).is_empty()
-            && committed_material_kept(plan, self).is_empty()
-    }
-}
-
-/// The state loads (a read-only command exits 0) after the kill and after the retry.
+/// The state loads (`state check` exits 0) after the kill and after the retry.
 fn state_loads(after: &Aftermath) -> Vec<String> {
     let mut problems = Vec::new();
     for (when, output) in [
         ("after the kill", after.killed_load.as_ref()),
-        ("after the retry", Some(&after.retried_load)),
+        ("after the retry", after.retried_load.as_ref()),
     ] {
         if let Some(output) = output.filter(|output| !output.status.success()) {
             problems.push(format!(
                 "the state does not load {when} ({}): {}",
-                output.status,
+                how_ended(output),
                 tail(output)
             ));
         }
@@ -1014,25 +1120,89 @@ fn state_loads(after: &Aftermath) -> Vec<String> {
     problems
 }
 
-/// The retry (the same command again, which recovers the killed run) succeeds, or refuses only
-/// a step the killed run had finished ([`Aftermath::refused_finished_step`]).
-fn retry_succeeds(plan: &Plan, after: &Aftermath) -> Vec<String> {
-    if after.retry.status.success() || after.refused_finished_step(plan) {
+/// The retry (the same command again, which recovers the killed run) exits as the uninterrupted
+/// run does: a finished command run again is a no-op that succeeds.
+fn retry_exits_as_uninterrupted(plan: &Plan, after: &Aftermath) -> Vec<String> {
+    if after.retry.status.code() == Some(plan.scenario.code) {
         return Vec::new();
     }
     vec![format!(
-        "the retry failed ({}): {}",
-        after.retry.status,
+        "the retry ended with {}, the uninterrupted run with exit {}: {}",
+        how_ended(&after.retry),
+        plan.scenario.code,
         tail(&after.retry)
     )]
+}
+
+/// A fingerprint for messages.
+fn shown(fingerprint: Option<&String>) -> &str {
+    fingerprint.map_or("not recorded", String::as_str)
+}
+
+/// What the state says it holds right after the kill is a committed state: every item not
+/// changed by a commit the killed run reached holds the start's fingerprint (or stays
+/// unrecorded); every item changed by one is recorded as the uninterrupted run records it (the
+/// same fingerprint wherever the two uninterrupted runs agree). So before the first commit point
+/// nothing recorded changed at all.
+fn view_is_committed(plan: &Plan, after: &Aftermath) -> Vec<String> {
+    let killed = match &after.killed_view {
+        Ok(killed) => killed,
+        Err(error) => {
+            return vec![format!(
+                "cannot read what the state holds after the kill: {error}"
+            )];
+        }
+    };
+    let reached = after.commits_before;
+    let total = plan.commits.len();
+    let done: BTreeSet<&String> = plan.commits[..reached].iter().flatten().collect();
+    let later: BTreeSet<&String> = plan.commits[reached..].iter().flatten().collect();
+    let [first, second] = &plan.uninterrupted_view;
+    let paths: BTreeSet<&String> = plan
+        .before_view
+        .keys()
+        .chain(first.keys())
+        .chain(killed.keys())
+        .collect();
+    let mut problems = Vec::new();
+    for path in paths {
+        let now = killed.get(path);
+        if !done.contains(path) {
+            let start = plan.before_view.get(path);
+            if now != start {
+                problems.push(format!(
+                    "`{path}` changed at the kill (at the start: {}; after the kill: {}), though the killed run had not passed a commit point that changes it ({reached} of {total} passed)",
+                    shown(start),
+                    shown(now)
+                ));
+            }
+            continue;
+        }
+        if later.contains(path) {
+            // Changed by a commit the run passed and by one it did not: either value.
+            continue;
+        }
+        let end = first.get(path);
+        let deterministic = second.get(path) == end;
+        match (now, end) {
+            (None, None) => {}
+            (Some(now), Some(end)) if now == end || !deterministic => {}
+            _ => problems.push(format!(
+                "`{path}` after the kill: {}; after the uninterrupted run: {}; though the killed run had passed the commit point that records it ({reached} of {total} passed)",
+                shown(now),
+                shown(end)
+            )),
+        }
+    }
+    problems
 }
 
 /// Every file the starting state had still has its content after the kill, unless the
 /// uninterrupted run changes it too and the kill left the new value of a completed commit: the
 /// uninterrupted run's where it is deterministic, else (material) the one the retry keeps. A
 /// record that changes every run (a timestamp), or material the command makes anew each run, may
-/// hold any new value: the load check judges it. No file disappears unless the uninterrupted run
-/// removes it.
+/// hold any new value: the load check and [`view_is_committed`] judge it. No file disappears
+/// unless the uninterrupted run removes it.
 fn nothing_lost_at_kill(plan: &Plan, after: &Aftermath) -> Vec<String> {
     let [reference, other] = &plan.uninterrupted;
     let mut problems = Vec::new();
@@ -1066,8 +1236,9 @@ fn nothing_lost_at_kill(plan: &Plan, after: &Aftermath) -> Vec<String> {
     problems
 }
 
-/// A retired file, once there, keeps its content forever: through the kill and the retry.
-fn retired_never_overwritten(plan: &Plan, after: &Aftermath) -> Vec<String> {
+/// A retired file, once there, keeps its content forever: through the kill and the retry. Each
+/// is named by its content: `retired/<path>.<first 16 hex digits of its sha256>`.
+fn retired_kept(plan: &Plan, after: &Aftermath) -> Vec<String> {
     let mut problems = Vec::new();
     let retired = |tree: &Tree| -> Tree {
         tree.iter()
@@ -1088,58 +1259,70 @@ fn retired_never_overwritten(plan: &Plan, after: &Aftermath) -> Vec<String> {
             }
         }
     }
+    for (path, hash) in retired(&after.killed)
+        .iter()
+        .chain(&retired(&after.retried))
+    {
+        let named = path
+            .rsplit_once('.')
+            .is_some_and(|(_, suffix)| hash.get(..16) == Some(suffix));
+        if !named {
+            problems.push(format!(
+                "retired `{path}` is not named by its content (sha256 {}…)",
+                hash.get(..16).unwrap_or(hash)
+            ));
+        }
+    }
     problems.sort();
     problems.dedup();
     problems
 }
 
-/// After the retry the state has the uninterrupted run's files (names; retired suffixes aside),
-/// and every file whose content is deterministic (the same in both uninterrupted runs) has that
-/// content.
+/// After the retry the state has the uninterrupted run's files, and every file whose content is
+/// deterministic (the same in both uninterrupted runs) has that content.
 fn retry_matches_uninterrupted(plan: &Plan, after: &Aftermath) -> Vec<String> {
-    let reference = by_name(&plan.uninterrupted[0]);
-    let other = by_name(&plan.uninterrupted[1]);
-    let retried = by_name(&after.retried);
+    let [reference, other] = &plan.uninterrupted;
     let mut problems = Vec::new();
-    for (name, hashes) in &reference {
-        match retried.get(name) {
+    for (path, hash) in reference {
+        match after.retried.get(path) {
             None => problems.push(format!(
-                "`{name}` is missing after the retry (the uninterrupted run has it)"
+                "`{path}` is missing after the retry (the uninterrupted run has it)"
             )),
-            Some(now) if now.len() != hashes.len() => problems.push(format!(
-                "`{name}`: {} files after the retry, {} after the uninterrupted run",
-                now.len(),
-                hashes.len()
+            Some(now) if other.get(path) == Some(hash) && now != hash => problems.push(format!(
+                "`{path}` differs from the uninterrupted run's (deterministic) content"
             )),
-            Some(now) if other.get(name) == Some(hashes) && now != hashes => problems.push(
-                format!("`{name}` differs from the uninterrupted run's (deterministic) content"),
-            ),
             Some(_) => {}
         }
     }
     // Temp files have their own invariant.
-    let extra = retried
+    let extra = after
+        .retried
         .keys()
-        .filter(|name| !reference.contains_key(*name) && !is_temp(name));
-    for name in extra {
+        .filter(|path| !reference.contains_key(*path) && !is_temp(path));
+    for path in extra {
         problems.push(format!(
-            "`{name}` exists after the retry but not after the uninterrupted run"
+            "`{path}` exists after the retry but not after the uninterrupted run"
         ));
     }
     problems
 }
 
-/// Material the killed run had committed (new or changed in the state's view after the kill) is
-/// what the retry leaves: the retry does not generate it again (except what the command makes
-/// anew every run, [`Plan::regenerated`]).
+/// Material the killed run had committed (recorded with a new fingerprint after the kill) is
+/// what the retry leaves: the retry does not generate it again, except what the command makes
+/// anew every run ([`Plan::regenerated`]).
 fn committed_material_kept(plan: &Plan, after: &Aftermath) -> Vec<String> {
-    let (Ok(killed), Ok(retried)) = (&after.killed_view, &after.retried_view) else {
-        let error = [&after.killed_view, &after.retried_view]
-            .into_iter()
-            .find_map(|view| view.as_ref().err())
-            .cloned()
-            .unwrap_or_default();
-        return vec![format!("cannot read what the state holds: {error}")];
+    let (Ok(killed), Some(retried)) = (&after.killed_view, &after.retried_view) else {
+        // Unreadable after the kill: [`view_is_committed`] says so. Not read after the retry:
+        // nothing was committed.
+        return Vec::new();
+    };
+    let retried = match retried {
+        Ok(retried) => retried,
+        Err(error) => {
+            return vec![format!(
+                "cannot read what the state holds after the retry: {error}"
+            )];
+        }
     };
     let mut problems = Vec::new();
     for (path, committed) in killed {
@@ -1167,14 +1350,47 @@ fn is_temp(path: &str) -> bool {
     path.split('/').any(|part| part.starts_with(".tmp-"))
 }
 
-/// No temp file (`.tmp-*`) is left anywhere in the state dir after the retry.
-fn no_temp_files(after: &Aftermath) -> Vec<String> {
+/// After the retry nothing of a commit is left: no `journal/`, no temp file (`.tmp-*`).
+fn nothing_left_over(after: &Aftermath) -> Vec<String> {
     after
         .retried_all
         .keys()
-        .filter(|path| is_temp(path))
-        .map(|path| format!("temp file `{path}` left after the retry"))
+        .filter(|path| is_temp(path) || (!is_recorded(path) && path.as_str() != "lock"))
+        .map(|path| format!("`{path}` left after the retry"))
         .collect()
+}
+
+/// A refused command (exit 2) leaves the state dir as it found it, after the kill and after the
+/// retry: no state dir, or one holding nothing but the lock, when there was none; the starting
+/// state's files otherwise. Never part of what it was refused.
+fn refused_changes_nothing(plan: &Plan, after: &Aftermath) -> Vec<String> {
+    if plan.scenario.code == 0 {
+        return Vec::new();
+    }
+    let mut problems = Vec::new();
+    let without_lock = |all: &Tree| -> Tree {
+        all.iter()
+            .filter(|(path, _)| path.as_str() != "lock")
+            .map(|(path, hash)| (path.clone(), hash.clone()))
+            .collect()
+    };
+    let start = without_lock(&plan.before_all);
+    for (when, all) in [
+        ("the kill", &after.killed_all),
+        ("the retry", &after.retried_all),
+    ] {
+        let now = without_lock(all);
+        let paths: BTreeSet<&String> = start.keys().chain(now.keys()).collect();
+        for path in paths {
+            match (start.get(path), now.get(path)) {
+                (Some(old), Some(new)) if old == new => {}
+                (None, Some(_)) => problems.push(format!("`{path}` was made by {when}")),
+                (Some(_), None) => problems.push(format!("`{path}` was removed by {when}")),
+                _ => problems.push(format!("`{path}` was changed by {when}")),
+            }
+        }
+    }
+    problems
 }
 
 /// An invariant: the problems it finds in what a kill and its retry left.
@@ -1183,15 +1399,23 @@ type Invariant = fn(&Plan, &Aftermath) -> Vec<String>;
 /// Every invariant, by name.
 const INVARIANTS: &[(&str, Invariant)] = &[
     ("state loads", |_, after| state_loads(after)),
-    ("retry succeeds", retry_succeeds),
+    (
+        "retry exits as the uninterrupted run",
+        retry_exits_as_uninterrupted,
+    ),
+    (
+        "the state after the kill is a committed one",
+        view_is_committed,
+    ),
     ("nothing lost at the kill", nothing_lost_at_kill),
-    ("retired never overwritten", retired_never_overwritten),
+    ("retired kept, named by content", retired_kept),
     (
         "retry ends like an uninterrupted run",
         retry_matches_uninterrupted,
     ),
     ("committed material kept", committed_material_kept),
-    ("no temp files", |_, after| no_temp_files(after)),
+    ("nothing left over", |_, after| nothing_left_over(after)),
+    ("a refused command changes nothing", refused_changes_nothing),
 ];
 
 // =============================================================================================
@@ -1240,12 +1464,7 @@ fn killed_call(log: &str, kill: &Kill, state: &str) -> Result<(), String> {
 
 /// Runs the scenario killed at `kill`, then the checks and the retry. `Err`: the kill itself did
 /// not happen as enumerated.
-fn kill_once(
-    plan: &Plan,
-    kill: &Kill,
-    dir: &Path,
-    features: &Features,
-) -> Result<Aftermath, String> {
+fn kill_once(plan: &Plan, kill: &Kill, dir: &Path) -> Result<Aftermath, String> {
     let scenario = &plan.scenario;
     let (state, out) = scenario.start(dir);
     let log = dir.join("inject.log");
@@ -1266,7 +1485,7 @@ fn kill_once(
     if output.status.signal() != Some(9) {
         return Err(format!(
             "the run was not killed (it ended with {}): the enumerated call did not occur",
-            output.status
+            how_ended(&output)
         ));
     }
     killed_call(
@@ -1275,48 +1494,40 @@ fn kill_once(
         &state.to_string_lossy(),
     )?;
 
-    let killed = tree(&state);
-    // Nothing created yet is the starting state (none): nothing to load.
-    let nothing = scenario.pre.is_none() && killed.is_empty();
-    let killed_load = (!nothing).then(|| load_check(&state, &scenario.spec, features));
-    let killed_view = if nothing {
-        Ok(Tree::new())
-    } else {
-        view(&state, &scenario.spec, features)
-    };
+    let killed_all = all_files(&state);
+    let killed_load = load_check(&state, &scenario.spec);
+    let killed_view = view(&state, &scenario.spec);
     let retry = kcompile(dir, &scenario.args(&state, &out));
+    let retried_all = all_files(&state);
+    let retried_view = killed_view
+        .as_ref()
+        .is_ok_and(|killed| killed != &plan.before_view)
+        .then(|| view(&state, &scenario.spec));
     Ok(Aftermath {
-        killed,
+        commits_before: kill.commits_before,
+        killed: recorded(&killed_all),
+        killed_all,
         killed_view,
         killed_load,
         retry,
-        retried: tree(&state),
-        retried_view: view(&state, &scenario.spec, features),
-        retried_load: load_check(&state, &scenario.spec, features),
-        retried_all: all_files(&state),
+        retried: recorded(&retried_all),
+        retried_all,
+        retried_view,
+        retried_load: load_check(&state, &scenario.spec),
     })
 }
 
-/// What one kill found: the broken invariants, and whether the retry refused a step the killed
-/// run had finished.
-struct Outcome {
-    /// The command.
-    scenario: String,
-    /// Every problem found.
-    failures: Vec<Failure>,
-    /// See [`Aftermath::refused_finished_step`].
-    refused_finished_step: bool,
-}
-
 /// Kills the scenario at `kill` (up to three tries when the kill lands elsewhere) and checks
-/// every invariant.
-fn run_kill(plan: &Plan, kill: &Kill, dir: &Path, features: &Features) -> Outcome {
+/// every invariant: the problems found.
+fn run_kill(plan: &Plan, kill: &Kill, dir: &Path) -> Vec<Failure> {
     let label = format!(
-        "killed at {} #{} of its thread = state write {}/{}: {}",
+        "killed at {} #{} of its thread = state write {}/{}, after {}/{} commit points: {}",
         kill.syscall,
         kill.nth,
         kill.order,
         plan.kills.len(),
+        kill.commits_before,
+        plan.commits.len(),
         kill.what
     );
     let failure = |invariant, problem| Failure {
@@ -1328,53 +1539,41 @@ fn run_kill(plan: &Plan, kill: &Kill, dir: &Path, features: &Features) -> Outcom
     let mut attempt = 0;
     let after = loop {
         attempt += 1;
-        let result = kill_once(plan, kill, dir, features);
+        let result = kill_once(plan, kill, dir);
+        let _ = fs::remove_dir_all(dir);
         match result {
             Ok(after) => break after,
             Err(problem) if attempt >= 3 => {
-                let _ = fs::remove_dir_all(dir);
-                return Outcome {
-                    scenario: plan.scenario.name.clone(),
-                    failures: vec![failure(
-                        "enumeration",
-                        format!("{problem} ({attempt} tries)"),
-                    )],
-                    refused_finished_step: false,
-                };
+                return vec![failure(
+                    "enumeration",
+                    format!("{problem} ({attempt} tries)"),
+                )];
             }
-            Err(_) => {
-                let _ = fs::remove_dir_all(dir);
-            }
+            Err(_) => {}
         }
     };
-    let _ = fs::remove_dir_all(dir);
-    Outcome {
-        scenario: plan.scenario.name.clone(),
-        failures: INVARIANTS
-            .iter()
-            .flat_map(|(invariant, check)| {
-                check(plan, &after)
-                    .into_iter()
-                    .map(|problem| failure(invariant, problem))
-            })
-            .collect(),
-        refused_finished_step: after.refused_finished_step(plan),
-    }
+    INVARIANTS
+        .iter()
+        .flat_map(|(invariant, check)| {
+            check(plan, &after)
+                .into_iter()
+                .map(|problem| failure(invariant, problem))
+        })
+        .collect()
 }
 
 // =============================================================================================
 // The test
 
-/// The summary: per command the write-like calls killed (per syscall), the broken kills and the
-/// retries that refused a finished step; then the problems per invariant.
-fn summary(plans: &[Plan], outcomes: &[(usize, Outcome)], elapsed: Duration) -> String {
+/// The summary: per command the write-like calls killed (per syscall), its commit points, what
+/// it makes anew and the broken kills; then the problems per invariant.
+fn summary(plans: &[Plan], failures: &[&Failure], elapsed: Duration) -> String {
     let mut text = String::new();
+    let kills: usize = plans.iter().map(|plan| plan.kills.len()).sum();
     let _ = writeln!(
         text,
-        "{} kills in {elapsed:.0?}; per command, its write-like calls on the state dir:",
-        outcomes.len(),
+        "{kills} kills in {elapsed:.0?}; per command, its write-like calls on the state dir:",
     );
-    let failures: Vec<&Failure> = outcomes.iter().flat_map(|(_, o)| &o.failures).collect();
     for plan in plans {
         let counts: Vec<String> = plan
             .counts
@@ -1386,17 +1585,14 @@ fn summary(plans: &[Plan], outcomes: &[(usize, Outcome)], elapsed: Duration) -> 
             .filter(|f| f.scenario == plan.scenario.name)
             .map(|f| f.kill.as_str())
             .collect();
-        let refused = outcomes
-            .iter()
-            .filter(|(_, o)| o.refused_finished_step)
-            .filter(|(_, o)| o.scenario == plan.scenario.name)
-            .count();
         let _ = write!(
             text,
-            "  {}: {} kills ({}); {} broken",
+            "  {} (exit {}): {} kills ({}); {} commit points; {} broken",
             plan.scenario.name,
+            plan.scenario.code,
             plan.kills.len(),
             counts.join(", "),
+            plan.commits.len(),
             broken.len()
         );
         if plan.ambiguous > 0 {
@@ -1410,16 +1606,10 @@ fn summary(plans: &[Plan], outcomes: &[(usize, Outcome)], elapsed: Duration) -> 
             let paths: Vec<&str> = plan.regenerated.iter().map(String::as_str).collect();
             let _ = write!(text, "; made anew by every run: {}", paths.join(", "));
         }
-        if refused > 0 {
-            let _ = write!(
-                text,
-                "; {refused} retries refused a step the killed run had finished (state complete)"
-            );
-        }
         text.push('\n');
     }
     let mut by_invariant: BTreeMap<&str, usize> = BTreeMap::new();
-    for failure in &failures {
+    for failure in failures {
         *by_invariant.entry(failure.invariant).or_default() += 1;
     }
     for (invariant, count) in by_invariant {
@@ -1447,8 +1637,7 @@ fn a_kill_at_any_state_write_loses_nothing_and_a_retry_recovers() {
     let strace = require_strace();
     let start = Instant::now();
     let root = scratch_root();
-    let features = Features::detect(root.path());
-    let scenarios = scenarios(root.path(), &features);
+    let scenarios = scenarios(root.path());
 
     // Measure every scenario (two uninterrupted runs a second apart: a thread each, mostly asleep).
     let plans: Vec<Plan> = std::thread::scope(|scope| {
@@ -1457,8 +1646,7 @@ fn a_kill_at_any_state_write_loses_nothing_and_a_retry_recovers() {
             .enumerate()
             .map(|(i, scenario)| {
                 let dir = root.path().join(format!("plan-{i}"));
-                let features = &features;
-                scope.spawn(move || plan(scenario, &dir, features))
+                scope.spawn(move || plan(scenario, &dir))
             })
             .collect();
         handles
@@ -1471,14 +1659,15 @@ fn a_kill_at_any_state_write_loses_nothing_and_a_retry_recovers() {
         "a command issued no write-like call on the state dir: the enumeration is broken"
     );
 
-    // Every kill of every scenario, on as many threads as there are cores.
+    // Every kill of every scenario, on twice as many threads as there are cores: a kill is a
+    // chain of short processes, and strace and its tracee wait for each other.
     let work: Vec<(&Plan, &Kill)> = plans
         .iter()
         .flat_map(|plan| plan.kills.iter().map(move |kill| (plan, kill)))
         .collect();
     let next = AtomicUsize::new(0);
-    let outcomes: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let outcomes: Mutex<Vec<(usize, Vec<Failure>)>> = Mutex::new(Vec::new());
+    let workers = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
@@ -1488,30 +1677,18 @@ fn a_kill_at_any_state_write_loses_nothing_and_a_retry_recovers() {
                         break;
                     };
                     let dir = root.path().join(format!("kill-{i}"));
-                    let outcome = run_kill(plan, kill, &dir, &features);
-                    outcomes.lock().unwrap().push((i, outcome));
+                    let failures = run_kill(plan, kill, &dir);
+                    outcomes.lock().unwrap().push((i, failures));
                 }
             });
         }
     });
     let mut outcomes = outcomes.into_inner().unwrap();
     outcomes.sort_by_key(|(i, _)| *i);
+    let failures: Vec<&Failure> = outcomes.iter().flat_map(|(_, f)| f).collect();
 
-    let summary = summary(&plans, &outcomes, start.elapsed());
-    eprintln!(
-        "{strace}; loads checked with {}; rotate phase 3 {}\n{summary}",
-        if features.state_subcommand {
-            "`state check`"
-        } else {
-            "`certs` (no `state` subcommand)"
-        },
-        if features.acknowledge {
-            "with --acknowledge"
-        } else {
-            "without a flag (no --acknowledge)"
-        }
-    );
-    let failures: Vec<&Failure> = outcomes.iter().flat_map(|(_, o)| &o.failures).collect();
+    let summary = summary(&plans, &failures, start.elapsed());
+    eprintln!("{strace}\n{summary}");
     assert!(
         failures.is_empty(),
         "{} broken kills:\n{summary}{}",
