@@ -96,10 +96,37 @@ impl Drop for Guard {
     }
 }
 
+/// `ip ARGS`, with `-n NAMESPACE` run through `nsenter --net` instead: `ip -n` and `ip netns exec`
+/// remount `/` as a slave first, which fails in a chroot (a fresh machine's test run); entering
+/// only the network namespace needs nothing of the mount tree.
+fn ip_command(args: &[&str]) -> Command {
+    match args {
+        ["-n", namespace, rest @ ..] => {
+            let mut command = in_netns(namespace);
+            command.arg("ip").args(rest);
+            command
+        }
+        _ => {
+            let mut command = Command::new("ip");
+            command.args(args);
+            command
+        }
+    }
+}
+
+/// A command that runs its program in network namespace `namespace` (`nsenter` execs it: the
+/// child's PID is the program's).
+fn in_netns(namespace: &str) -> Command {
+    let mut command = Command::new("nsenter");
+    command
+        .arg(format!("--net=/run/netns/{namespace}"))
+        .arg("--");
+    command
+}
+
 /// Runs `ip ARGS`, ignoring the outcome (cleanup of what may not exist).
 fn quiet(args: &[&str]) {
-    let _ = Command::new("ip")
-        .args(args)
+    let _ = ip_command(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
@@ -107,7 +134,7 @@ fn quiet(args: &[&str]) {
 
 /// Runs `ip ARGS` and panics when it fails.
 fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().unwrap();
+    let out = ip_command(args).output().unwrap();
     assert!(
         out.status.success(),
         "ip {}: {}",
@@ -362,8 +389,7 @@ fn unknown_flags(etcd: &Path, flags: &[(String, String)]) -> Vec<(String, String
 // Running things inside a namespace.
 
 fn in_namespace(namespace: &str, program: &Path, args: &[String]) -> Output {
-    Command::new("ip")
-        .args(["netns", "exec", namespace])
+    in_netns(namespace)
         .arg(program)
         .args(args)
         .env("ETCDCTL_API", "3")
@@ -568,8 +594,7 @@ fn compiled_etcd_flags_run_a_healthy_three_member_cluster() {
     for (i, (host, _)) in HOSTS.iter().enumerate() {
         let log = temp.path().join(format!("{host}.log"));
         let file = File::create(&log).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &namespaces[i]])
+        let child = in_netns(&namespaces[i])
             .arg(&etcd.etcd)
             .args(args(&member_flags[i]))
             .stdin(Stdio::null())
