@@ -215,6 +215,7 @@ fn a_san_a_flag_and_an_upgrade_show_their_files_and_restarts() {
     // JSON for tools says the same.
     let json: serde_json::Value =
         serde_json::from_slice(&cluster.diff(&["-o", "json"]).stdout).unwrap();
+    assert_eq!(json["formatVersion"], 1);
     assert_eq!(json["summary"]["change"], 9);
     assert_eq!(json["restarts"].as_array().unwrap().len(), 5);
 }
