@@ -1,6 +1,8 @@
 //! The command line as a user meets it: examples validate, `init` output validates for every
 //! profile, `--show-resolved` round-trips, and each failure has its message and exit code.
 
+mod common;
+
 use std::path::Path;
 
 use assert_cmd::Command;
@@ -373,7 +375,7 @@ fn no_color_and_dumb_terminals_get_no_colors() {
     // An empty root: every file differs. `script` gives the command a terminal.
     std::fs::create_dir(dir.path().join("empty")).unwrap();
     let binary = assert_cmd::cargo::cargo_bin("kcompile");
-    ensure_pseudo_terminals();
+    common::ensure_pseudo_terminals();
     let diff = |env: &[(&str, &str)]| {
         let mut command = std::process::Command::new("script");
         command
@@ -419,22 +421,4 @@ fn validate_refuses_what_build_would_refuse_for_the_state() {
         .stderr(predicate::str::contains(
             "the cluster was last built for v1.37.1; v1.36.1 is a downgrade",
         ));
-}
-
-/// `script` gives a command a terminal through a pseudo-terminal. A bare chroot (a fresh machine's
-/// test run) has no devpts at `/dev/pts`; the tests run as root, so mount a private instance there
-/// (`/dev/ptmx` opens the instance beside it). A machine that has one is left as it is.
-fn ensure_pseudo_terminals() {
-    let present = std::fs::read_dir("/dev/pts").is_ok_and(|mut entries| entries.next().is_some());
-    if !present {
-        let status = std::process::Command::new("mount")
-            .args(["-t", "devpts", "-o", "newinstance,ptmxmode=0666,mode=620"])
-            .args(["devpts", "/dev/pts"])
-            .status()
-            .expect("mount");
-        assert!(
-            status.success(),
-            "no /dev/pts and cannot mount one (tests run as root)"
-        );
-    }
 }

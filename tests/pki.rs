@@ -6,6 +6,8 @@
 //! Each test builds examples/ha-3-masters.yaml (ECDSA-P256 keys: fast) or a small inline spec into
 //! its own temp dir, state dir included.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Write};
@@ -1213,7 +1215,7 @@ fn build_errors_exit_2_and_change_nothing() {
         ws.spec().display(),
         ws.state().display()
     );
-    ensure_pseudo_terminals();
+    common::ensure_pseudo_terminals();
     match Process::new("script")
         .args(["-qec", &script, "/dev/null"])
         .env_remove("KCOMPILE_STATE")
@@ -1374,22 +1376,4 @@ fn external_ca_san_error_says_the_ca_has_no_key() {
         .stderr(
             predicate::str::contains("has no key").and(predicate::str::contains("external CA")),
         );
-}
-
-/// `script` gives a command a terminal through a pseudo-terminal. A bare chroot (a fresh machine's
-/// test run) has no devpts at `/dev/pts`; the tests run as root, so mount a private instance there
-/// (`/dev/ptmx` opens the instance beside it). A machine that has one is left as it is.
-fn ensure_pseudo_terminals() {
-    let present = std::fs::read_dir("/dev/pts").is_ok_and(|mut entries| entries.next().is_some());
-    if !present {
-        let status = std::process::Command::new("mount")
-            .args(["-t", "devpts", "-o", "newinstance,ptmxmode=0666,mode=620"])
-            .args(["devpts", "/dev/pts"])
-            .status()
-            .expect("mount");
-        assert!(
-            status.success(),
-            "no /dev/pts and cannot mount one (tests run as root)"
-        );
-    }
 }
