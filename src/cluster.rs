@@ -49,6 +49,8 @@ pub struct Cluster {
     pub scheduler_config: Option<BTreeMap<String, serde_json::Value>>,
     /// kube-proxy mode, when kube-proxy runs.
     pub kube_proxy: Option<ProxyMode>,
+    /// KubeProxyConfiguration fields the spec sets (`kubeProxy.config`), merged over kcompile's.
+    pub kube_proxy_config: BTreeMap<String, serde_json::Value>,
     /// Hosts, in spec order.
     pub hosts: Vec<Host>,
 }

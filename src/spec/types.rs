@@ -382,6 +382,9 @@ pub struct KubeProxySpec {
     /// The proxy mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<ProxyMode>,
+    /// Fields merged over the generated KubeProxyConfiguration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<BTreeMap<String, serde_json::Value>>,
     /// See [`ComponentSpec::image`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,

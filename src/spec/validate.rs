@@ -8,6 +8,7 @@ use std::path::Path;
 
 use ipnet::IpNet;
 
+use super::component_config::{self, ConfigKind};
 use super::diagnostic::{Diagnostic, Severity};
 use super::layer::Layered;
 use super::names::{
@@ -187,7 +188,7 @@ impl Checker<'_> {
             image_repository,
             control_plane_endpoint: endpoint?,
             load_balancer: load_balancer?,
-            scheduler_config: self.scheduler_config(spec),
+            scheduler_config: self.scheduler_config(spec, kube),
             api_server_port: *api_server_port?,
             anonymous_auth: spec
                 .api_server
@@ -200,6 +201,7 @@ impl Checker<'_> {
             encryption: encryption?,
             audit: audit?,
             aggregation: aggregation?,
+            kube_proxy_config: self.kube_proxy_config(spec, kube),
             kube_proxy: kube_proxy?,
             hosts: hosts?,
         })
@@ -732,6 +734,32 @@ impl Checker<'_> {
         Some(Some(mode))
     }
 
+    /// `kubeProxy.config`, with the fields kcompile derives refused.
+    fn kube_proxy_config(
+        &mut self,
+        spec: &Spec,
+        kube: KubeVersion,
+    ) -> BTreeMap<String, serde_json::Value> {
+        let config = spec.kube_proxy.as_ref().and_then(|p| p.config.clone());
+        let config = config.unwrap_or_default();
+        let owned = |field: &str| owned_kube_proxy_config_field(field).is_some();
+        for field in config.keys() {
+            if let Some(hint) = owned_kube_proxy_config_field(field) {
+                let at = child("kubeProxy.config", field);
+                let message = format!("kcompile sets KubeProxyConfiguration `{field}` itself");
+                self.error_at_key(&at, message, hint);
+            }
+        }
+        self.component_config(
+            ConfigKind::KubeProxy,
+            kube,
+            &config,
+            "kubeProxy.config",
+            owned,
+        );
+        config
+    }
+
     /// Hosts without their component settings, which need the versions.
     fn hosts(&mut self, spec: &Spec, networking: Option<&Networking>) -> Option<Vec<Host>> {
         let Some(specs) = spec.hosts.as_ref().filter(|hosts| !hosts.is_empty()) else {
@@ -1076,8 +1104,20 @@ impl Checker<'_> {
         Some(Some(Endpoint { host, port }))
     }
 
-    fn scheduler_config(&mut self, spec: &Spec) -> Option<BTreeMap<String, serde_json::Value>> {
+    fn scheduler_config(
+        &mut self,
+        spec: &Spec,
+        kube: KubeVersion,
+    ) -> Option<BTreeMap<String, serde_json::Value>> {
         let config = spec.scheduler.as_ref()?.config.clone()?;
+        let owned = |field: &str| matches!(field, "apiVersion" | "kind" | "clientConnection");
+        self.component_config(
+            ConfigKind::Scheduler,
+            kube,
+            &config,
+            "scheduler.config",
+            owned,
+        );
         for field in config.keys() {
             let hint = match field.as_str() {
                 "apiVersion" | "kind" => {
@@ -1566,6 +1606,16 @@ impl Checker<'_> {
             }
             settings.container_runtime_endpoint = endpoint.clone();
         }
+        if let Some(config) = &spec.config {
+            let owned = |field: &str| owned_kubelet_config_field(field).is_some();
+            self.component_config(
+                ConfigKind::Kubelet,
+                kube,
+                config,
+                &child(path, "config"),
+                owned,
+            );
+        }
         for (field, value) in spec.config.iter().flatten() {
             let at = child(&child(path, "config"), field);
             if let Some(hint) = owned_kubelet_config_field(field) {
@@ -1595,6 +1645,27 @@ impl Checker<'_> {
         }
         if let Some(bootstrap) = spec.tls_bootstrap {
             settings.tls_bootstrap = bootstrap;
+        }
+    }
+
+    /// Reports what [`component_config::check`] finds in a component config at `path`.
+    fn component_config(
+        &mut self,
+        kind: ConfigKind,
+        kube: KubeVersion,
+        config: &BTreeMap<String, serde_json::Value>,
+        path: &str,
+        owned: impl Fn(&str) -> bool,
+    ) {
+        for problem in component_config::check(kind, kube, config, path, owned) {
+            let hint = Some(problem.hint);
+            self.report(
+                Severity::Error,
+                &problem.path,
+                problem.on_key,
+                problem.message,
+                hint,
+            );
         }
     }
 
@@ -1978,6 +2049,25 @@ fn owned_kubelet_config_field(field: &str) -> Option<&'static str> {
         "authentication" => Some(
             "kcompile sets x509 client CA, webhook authn and anonymous off; the hardened profile documents each",
         ),
+        _ => None,
+    }
+}
+
+/// KubeProxyConfiguration fields kcompile derives, with where they come from.
+fn owned_kube_proxy_config_field(field: &str) -> Option<&'static str> {
+    match field {
+        "apiVersion" | "kind" => {
+            Some("kcompile writes `kubeproxy.config.k8s.io/v1alpha1` KubeProxyConfiguration")
+        }
+        "mode" => Some("set `kubeProxy.mode`"),
+        "clusterCIDR" => Some("set `networking.podSubnet`"),
+        "hostnameOverride" => Some("kcompile sets each host's node name"),
+        "clientConnection" => Some(
+            "kube-proxy's kubeconfig is /etc/kubernetes/kube-proxy.conf, which kcompile writes",
+        ),
+        "healthzBindAddress" => {
+            Some("the pod's probes ask 127.0.0.1:10256, where kcompile binds the health server")
+        }
         _ => None,
     }
 }
