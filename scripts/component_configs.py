@@ -616,8 +616,10 @@ class Walker:
                 inner = field_.type.elem if field_.type.form == "pointer" else field_.type
                 resolved = self.resolve(inner, package, imports)
                 if isinstance(resolved, str):
-                    self.emit(self.child(path, go_name), resolved, source)
-                    continue
+                    # A leaf's UnmarshalJSON would be promoted and decode the whole struct; an
+                    # embedded scalar is a field named after its type. Neither occurs in these
+                    # configs: stop rather than guess.
+                    raise ScriptError(f"{source}: embeds {go_name}, which is not a plain struct")
                 target, decl = resolved
                 self.universe.used.add((target.repo, target.tag))
                 if decl.type.form != "struct":
