@@ -1,5 +1,6 @@
-//! Supported Kubernetes and etcd versions, the etcd version kubeadm pins for each Kubernetes minor,
-//! and the per-version tables of flags and feature gates that `extraArgs` are checked against.
+//! Supported Kubernetes and etcd versions, the Kubernetes patch releases kcompile knows (with what
+//! changes between patch releases: `versions/releases.rs`), and the per-version tables of flags and
+//! feature gates that `extraArgs` are checked against.
 //!
 //! The flag tables live in `src/versions/flags/*.tsv`, one line per flag:
 //! `name<TAB>since<TAB>removed<TAB>hint`, where `since` and `removed` are Kubernetes minors (`1.34`)
@@ -11,21 +12,16 @@ use std::sync::LazyLock;
 
 use crate::component::Component;
 
+mod releases;
+
+pub use releases::KubeletClientAccess;
+
 /// The oldest supported Kubernetes minor (1.x).
 pub const OLDEST_MINOR: u32 = 33;
 /// The newest supported Kubernetes minor (1.x).
 pub const NEWEST_MINOR: u32 = 37;
 /// The version a spec gets when it names none: the newest supported release.
 pub const DEFAULT_KUBERNETES_VERSION: &str = "v1.37.1";
-
-/// The etcd image tag kubeadm pins for each Kubernetes minor (`SupportedEtcdVersion`).
-const PINNED_ETCD: [(u32, &str); 5] = [
-    (33, "3.5.24-0"),
-    (34, "3.6.5-0"),
-    (35, "3.6.6-0"),
-    (36, "3.6.9-0"),
-    (37, "3.7.0-0"),
-];
 
 /// The oldest etcd kubeadm accepts (`MinExternalEtcdVersion`).
 const OLDEST_ETCD: (u32, u32, u32) = (3, 5, 24);
@@ -64,21 +60,43 @@ impl KubeVersion {
                 });
             }
         };
-        if !(OLDEST_MINOR..=NEWEST_MINOR).contains(&version.minor) {
+        let newest = (OLDEST_MINOR..=NEWEST_MINOR)
+            .contains(&version.minor)
+            .then(|| releases::newest_patch(version.minor))
+            .flatten();
+        let Some(newest) = newest else {
             return Err(VersionError {
                 message: format!("Kubernetes {version} is not supported"),
                 hint: format!("kcompile supports v1.{OLDEST_MINOR} to v1.{NEWEST_MINOR}"),
+            });
+        };
+        if version.patch > newest {
+            return Err(VersionError {
+                message: format!(
+                    "Kubernetes {version} is newer than every v1.{} release kcompile knows",
+                    version.minor
+                ),
+                hint: format!(
+                    "the newest v1.{minor} release kcompile knows is v1.{minor}.{newest}: name a known release, or use a kcompile that knows {version} (kubeadm changed behaviour in patch releases before)",
+                    minor = version.minor
+                ),
             });
         }
         Ok(version)
     }
 
-    /// The etcd image tag kubeadm pins for this minor.
+    /// The etcd image tag kubeadm pins for this release (`SupportedEtcdVersion` of its tag). Every
+    /// release [`KubeVersion::parse`] accepts has one; a hand-made version outside the table gets
+    /// the newest minor's.
     pub fn pinned_etcd(self) -> &'static str {
-        PINNED_ETCD
-            .iter()
-            .find(|(minor, _)| *minor == self.minor)
-            .map_or(PINNED_ETCD[PINNED_ETCD.len() - 1].1, |(_, tag)| tag)
+        releases::etcd_pin(self.minor, self.patch)
+            .or_else(|| releases::etcd_pin(NEWEST_MINOR, u32::MAX))
+            .unwrap_or_default()
+    }
+
+    /// How kubeadm gives this release's apiserver kubelet client its rights on the kubelets.
+    pub fn kubelet_client_access(self) -> KubeletClientAccess {
+        releases::kubelet_client_access(self.minor, self.patch)
     }
 }
 
@@ -432,6 +450,38 @@ mod tests {
         assert!(KubeVersion::parse("latest").is_err());
         assert!(KubeVersion::parse("v1.36.+1").is_err());
         assert!(KubeVersion::parse(DEFAULT_KUBERNETES_VERSION).is_ok());
+    }
+
+    #[test]
+    fn a_patch_release_newer_than_the_newest_known_is_refused_naming_it() {
+        assert!(KubeVersion::parse("v1.36.4").is_ok());
+        let error = KubeVersion::parse("v1.36.99").unwrap_err();
+        assert_eq!(
+            error.message,
+            "Kubernetes v1.36.99 is newer than every v1.36 release kcompile knows"
+        );
+        assert!(
+            error
+                .hint
+                .starts_with("the newest v1.36 release kcompile knows is v1.36.4"),
+            "{}",
+            error.hint
+        );
+    }
+
+    #[test]
+    fn each_release_gets_its_own_etcd_pin_and_kubelet_client_access() {
+        assert_eq!(v("v1.36.0").pinned_etcd(), "3.6.9-0");
+        assert_eq!(v("v1.36.4").pinned_etcd(), "3.6.9-0");
+        assert_eq!(v("v1.37.1").pinned_etcd(), "3.7.0-0");
+        assert_eq!(
+            v("v1.36.0").kubelet_client_access(),
+            KubeletClientAccess::ClusterAdminsGroup
+        );
+        assert_eq!(
+            v("v1.36.1").kubelet_client_access(),
+            KubeletClientAccess::KubeletApiAdminRole
+        );
     }
 
     #[test]

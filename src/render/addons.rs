@@ -11,13 +11,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::yaml;
 use crate::cluster::Cluster;
+use crate::versions::KubeletClientAccess;
 
 /// Where the addons go.
 pub const ADDONS: &str = "/etc/kubernetes/addons";
 
-/// The RBAC bindings: `kubeadm:cluster-admins` gives admin.conf's group cluster-admin; from
-/// v1.37, where the apiserver's kubelet client certificate has no group, its user is bound to
-/// `system:kubelet-api-admin` instead.
+/// The RBAC bindings: `kubeadm:cluster-admins` gives admin.conf's group cluster-admin; from the
+/// releases that carry kubeadm #138957 (v1.37.0, v1.36.1, v1.35.5, v1.34.8, v1.33.12), where the
+/// apiserver's kubelet client certificate has no group, `kubeadm:apiserver-kubelet-client` binds
+/// its user to `system:kubelet-api-admin` instead, as kubeadm names it.
 pub fn rbac(cluster: &Cluster) -> String {
     let mut bindings = vec![binding(
         "kubeadm:cluster-admins",
@@ -25,13 +27,14 @@ pub fn rbac(cluster: &Cluster) -> String {
         "Group",
         "kubeadm:cluster-admins",
     )];
-    if cluster.kubernetes_version.minor >= 37 {
-        bindings.push(binding(
-            "kubeadm:kube-apiserver-kubelet-client",
+    match cluster.kubernetes_version.kubelet_client_access() {
+        KubeletClientAccess::ClusterAdminsGroup => {}
+        KubeletClientAccess::KubeletApiAdminRole => bindings.push(binding(
+            "kubeadm:apiserver-kubelet-client",
             "system:kubelet-api-admin",
             "User",
             "kube-apiserver-kubelet-client",
-        ));
+        )),
     }
     bindings.iter().map(yaml).collect::<Vec<_>>().join("---\n")
 }

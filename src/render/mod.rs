@@ -234,7 +234,7 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         if let Some(audit) = &cluster.audit {
             files.add(AUDIT_POLICY, audit::policy(audit), SECRET);
         }
-        if let Some(config) = scheduler::config(cluster) {
+        if let Some(config) = scheduler::config(cluster, host) {
             files.add(scheduler::SCHEDULER_CONFIG, config, PUBLIC);
         }
         if cluster.anonymous_auth == crate::spec::AnonymousAuth::HealthOnly {
