@@ -88,8 +88,8 @@ fn check_rendered(cluster: &Cluster, label: &str, problems: &mut Vec<String>) ->
                 kube_proxy::config(cluster, host, mode),
             ));
         }
+        files.extend(scheduler::config(cluster, host).map(|text| (ConfigKind::Scheduler, text)));
     }
-    files.extend(scheduler::config(cluster).map(|text| (ConfigKind::Scheduler, text)));
     for (kind, text) in &files {
         let Ok(Value::Object(fields)) = serde_saphyr::from_str::<Value>(text) else {
             problems.push(format!("{label}: {kind:?} is not a YAML mapping:\n{text}"));
@@ -231,7 +231,7 @@ fn valid_nested_fields_are_accepted_at_every_minor_and_reach_the_rendered_files(
             "{proxy}"
         );
         assert!(proxy.contains("tcpEstablishedTimeout: 24h"), "{proxy}");
-        let scheduler = scheduler::config(&cluster).unwrap();
+        let scheduler = scheduler::config(&cluster, host).unwrap();
         assert!(scheduler.contains("type: MostAllocated"), "{scheduler}");
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
