@@ -1753,6 +1753,11 @@ impl Checker<'_> {
                         hint
                     },
                 ),
+                GateStatus::TooNew { version } => self.error(
+                    at,
+                    format!("feature gate `{gate}` arrived in {version}; the target is {kube}"),
+                    format!("raise the target version to {version} or remove the gate"),
+                ),
                 GateStatus::Unknown {
                     suggestion: Some(close),
                 } => self.error(

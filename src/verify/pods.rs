@@ -230,6 +230,14 @@ impl Check<'_> {
                         if hint.is_empty() { "remove it" } else { &hint }
                     ),
                 ),
+                GateStatus::TooNew { version } => self.error(
+                    path,
+                    format!(
+                        "feature gate {gate} arrived in {version}; {} does not know it and \
+                         refuses to start: remove it or upgrade",
+                        target.shown
+                    ),
+                ),
                 GateStatus::Unknown {
                     suggestion: Some(close),
                 } => self.error(
