@@ -1676,6 +1676,18 @@ impl Checker<'_> {
                 );
                 return;
             }
+            FlagStatus::Unregistered => {
+                self.error_at_key(
+                    at,
+                    format!("{component} has no flag `--{flag}` in {target}"),
+                    format!(
+                        "no {} release kcompile knows registers it; `{} --help` lists the flags",
+                        component.binary(),
+                        component.binary()
+                    ),
+                );
+                return;
+            }
             FlagStatus::Unknown { suggestion: None } => {
                 self.report(
                     Severity::Warning,

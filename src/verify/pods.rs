@@ -201,6 +201,13 @@ impl Check<'_> {
                     path,
                     format!("--{name} is not a flag of {shown}: did you mean --{close}?"),
                 ),
+                FlagStatus::Unregistered => self.error(
+                    path,
+                    format!(
+                        "--{name} is not a flag of {shown}: no release registers it, and it \
+                         refuses to start with it"
+                    ),
+                ),
                 FlagStatus::Unknown { suggestion: None } => self.warn(
                     path,
                     format!(
