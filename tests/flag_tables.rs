@@ -103,10 +103,7 @@ fn kubernetes_flags_are_accepted_where_registered_hidden_ones_included() {
         ),
         (
             "scheduler",
-            &[
-                ("lock-object-name", "kube-scheduler"),
-                ("lock-object-namespace", "kube-system"),
-            ],
+            &[("pod-max-in-unschedulable-pods-duration", "5m")],
         ),
     ];
     for kube in ["v1.33.0", "v1.37.0"] {

@@ -628,8 +628,6 @@ mod tests {
             (ApiServer, "audit-webhook-batch-initial-backoff"),
             (ControllerManager, "allow-untagged-cloud"),
             (ControllerManager, "node-sync-period"),
-            (Scheduler, "lock-object-name"),
-            (Scheduler, "lock-object-namespace"),
         ] {
             for minor in 33..=37 {
                 assert_eq!(
@@ -638,6 +636,14 @@ mod tests {
                     "{flag}"
                 );
             }
+        }
+        // Not the stale "removed in v1.24", nor "still registered": kubernetes/kubernetes#119130
+        // removed them in v1.28.
+        for flag in ["lock-object-name", "lock-object-namespace"] {
+            assert!(matches!(
+                status(Scheduler, flag, (1, 33)),
+                FlagStatus::Removed { version, .. } if version == "v1.28"
+            ));
         }
         for gate in [
             "SidecarContainers",
