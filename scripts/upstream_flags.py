@@ -3,7 +3,7 @@
 
 Reads git mirrors (made with the `fetch` tool or `git clone --mirror`) of:
   etcd-io/etcd, kubernetes/apiserver, kubernetes/component-base, kubernetes/controller-manager,
-  kubernetes/cloud-provider
+  kubernetes/cloud-provider, kubernetes/apiextensions-apiserver, kubernetes/client-go
 with `git show TAG:PATH`, and writes, per component, every flag each release registers with the
 repository, tag, commit, path and line that registers it, into src/versions/upstream/*.tsv.
 Nothing here uses the network. See src/versions/upstream/README.md.
@@ -33,6 +33,8 @@ APISERVER = "kubernetes/apiserver"
 BASE = "kubernetes/component-base"
 CM = "kubernetes/controller-manager"
 CLOUD = "kubernetes/cloud-provider"
+EXTENSIONS = "kubernetes/apiextensions-apiserver"
+CLIENT = "kubernetes/client-go"
 
 COMMON = [  # every control-plane component built on component-base
     (BASE, "logs/api/v1/options.go", "addFlags", {}, None, None),
@@ -83,9 +85,14 @@ WIRING = {
     "kube-scheduler": COMMON + DELEGATED,
 }
 
-# Where feature gates are declared (`Name featuregate.Feature = "Name"`), per staging repository.
+# Where feature gates are declared (`Name featuregate.Feature = "Name"`; client-go: `Name Feature =
+# "Name"`), per staging repository. kubernetes/kubernetes pkg/features adds the client-go gates to
+# the components' gate set (`clientfeatures.AddFeaturesToExistingFeatureGates`); the apiextensions
+# gates are registered in kube-apiserver. kcompile keeps one gate table for every component.
 GATE_FILES = [
     (APISERVER, "pkg/features/kube_features.go"),
+    (EXTENSIONS, "pkg/features/kube_features.go"),
+    (CLIENT, "features/known_features.go"),
     (BASE, "logs/api/v1/kube_features.go"),
     (BASE, "metrics/features/kube_features.go"),
     (BASE, "zpages/features/kube_features.go"),
@@ -330,7 +337,7 @@ def kube_rows(mirrors, component, unresolved):
     return rows
 
 
-GATE = re.compile(r'^\s*([A-Z]\w*)\s+featuregate\.Feature\s*=\s*"([A-Za-z0-9]+)"')
+GATE = re.compile(r'^\s*([A-Z]\w*)\s+(?:featuregate\.)?Feature\s*=\s*"([A-Za-z0-9]+)"')
 
 
 def gate_rows(mirrors):
@@ -382,7 +389,7 @@ def main():
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "src", "versions", "upstream"))
     parser.add_argument("--check", action="store_true", help="compare with the files in --out instead of writing")
     args = parser.parse_args()
-    mirrors = {repo: Mirror(args.mirrors, repo) for repo in ["etcd-io/etcd", APISERVER, BASE, CM, CLOUD]}
+    mirrors = {repo: Mirror(args.mirrors, repo) for repo in ["etcd-io/etcd", APISERVER, BASE, CM, CLOUD, EXTENSIONS, CLIENT]}
     unresolved = []
     outputs = {
         "etcd.tsv": render("etcd server flags per etcd release", etcd_rows(mirrors, unresolved)),
