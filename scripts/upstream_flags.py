@@ -224,10 +224,6 @@ def call_arguments(text, at):
     return args
 
 
-def strip_comments(line):
-    return re.sub(r"//.*$", "", line) if '"' not in line.split("//")[0] or line.strip().startswith("//") else line
-
-
 def names_of(argument, mirror, tag, params):
     """The flag names an argument expression stands for."""
     literal = re.fullmatch(r'"([^"\\]*)"', argument)
