@@ -2,15 +2,15 @@
 //! changes between patch releases: `versions/releases.rs`), and the per-version tables of flags and
 //! feature gates that `extraArgs` are checked against.
 //!
-//! The flag tables live in `src/versions/flags/*.tsv`, one line per flag:
-//! `name<TAB>since<TAB>removed<TAB>hint`, where `since` and `removed` are Kubernetes minors (`1.34`)
-//! or, for etcd, etcd minors (`3.6`), and `-` marks an empty column.
+//! The flag and feature-gate tables are in [`flags`]: built from the per-release lists extracted
+//! from upstream source (`src/versions/upstream/`) and a hand-written overlay of hints
+//! (`src/versions/flags/`).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::LazyLock;
 
-use crate::component::Component;
+mod flags;
+
+pub use flags::{FlagStatus, GateStatus, closest, flag_status, gate_status};
 
 mod releases;
 
@@ -198,225 +198,6 @@ fn parse_number(text: &str) -> Option<u32> {
     text.parse().ok()
 }
 
-/// What the flag tables say about one flag for the target versions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FlagStatus {
-    /// The target version accepts it.
-    Known,
-    /// It was removed in `version`; `hint` says what replaced it.
-    Removed {
-        /// Where it was removed, `v1.24` or `etcd 3.7`.
-        version: String,
-        /// Its replacement.
-        hint: String,
-    },
-    /// It arrived after the target version.
-    TooNew {
-        /// Where it arrived, `v1.35` or `etcd 3.6`.
-        version: String,
-    },
-    /// No version of the component has it; the closest known flag, if any is close.
-    Unknown {
-        /// A known flag of a similar name.
-        suggestion: Option<String>,
-    },
-}
-
-/// Looks `flag` (without dashes) up in the table of `component` for the target versions.
-pub fn flag_status(
-    component: Component,
-    flag: &str,
-    kube: KubeVersion,
-    etcd: &EtcdVersion,
-) -> FlagStatus {
-    let Some(table) = FLAG_TABLES.get(&component) else {
-        return FlagStatus::Known;
-    };
-    let target = if component == Component::Etcd {
-        etcd.minor()
-    } else {
-        (1, kube.minor)
-    };
-    let show = |(major, minor): (u32, u32)| {
-        if component == Component::Etcd {
-            format!("etcd {major}.{minor}")
-        } else {
-            format!("v{major}.{minor}")
-        }
-    };
-    let Some(entry) = table.iter().find(|entry| entry.name == flag) else {
-        let accepted = table.iter().filter(|entry| entry.accepted_in(target));
-        return FlagStatus::Unknown {
-            suggestion: closest(flag, accepted.map(|entry| entry.name.as_str())),
-        };
-    };
-    match (entry.since, entry.removed) {
-        (_, Some(removed)) if target >= removed => FlagStatus::Removed {
-            version: show(removed),
-            hint: entry.hint.clone(),
-        },
-        (Some(since), _) if target < since => FlagStatus::TooNew {
-            version: show(since),
-        },
-        _ => FlagStatus::Known,
-    }
-}
-
-/// What the tables say about one feature gate for the target version.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GateStatus {
-    /// The gate exists (or the table cannot tell).
-    Known,
-    /// The gate was removed in `version`.
-    Removed {
-        /// `in v1.19`, or `before v1.33` where the exact release is not recorded.
-        version: String,
-        /// What to do instead.
-        hint: String,
-    },
-    /// No version has this gate.
-    Unknown {
-        /// A known gate of a similar name.
-        suggestion: Option<String>,
-    },
-}
-
-/// Looks a feature gate up for the target Kubernetes version.
-pub fn gate_status(gate: &str, kube: KubeVersion) -> GateStatus {
-    let gates = &*FEATURE_GATES;
-    if let Some((minor, shown, hint)) = gates.removed.get(gate)
-        && kube.minor >= *minor
-    {
-        return GateStatus::Removed {
-            version: shown.clone(),
-            hint: hint.clone(),
-        };
-    }
-    if gates.known.is_empty() || gates.known.iter().any(|known| known == gate) {
-        return GateStatus::Known;
-    }
-    if gates.removed.contains_key(gate) {
-        return GateStatus::Known;
-    }
-    GateStatus::Unknown {
-        suggestion: closest(gate, gates.known.iter().map(String::as_str)),
-    }
-}
-
-/// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
-pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
-    candidates
-        .map(|candidate| (strsim::damerau_levenshtein(word, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= (word.len().max(candidate.len()) / 3).max(1))
-        .min()
-        .map(|(_, candidate)| candidate.to_owned())
-}
-
-#[derive(Debug)]
-struct FlagEntry {
-    name: String,
-    since: Option<(u32, u32)>,
-    removed: Option<(u32, u32)>,
-    hint: String,
-}
-
-impl FlagEntry {
-    fn accepted_in(&self, target: (u32, u32)) -> bool {
-        self.since.is_none_or(|since| since <= target)
-            && self.removed.is_none_or(|removed| target < removed)
-    }
-}
-
-static FLAG_TABLES: LazyLock<HashMap<Component, Vec<FlagEntry>>> = LazyLock::new(|| {
-    let tables = [
-        (Component::Etcd, include_str!("versions/flags/etcd.tsv")),
-        (
-            Component::ApiServer,
-            include_str!("versions/flags/kube-apiserver.tsv"),
-        ),
-        (
-            Component::ControllerManager,
-            include_str!("versions/flags/kube-controller-manager.tsv"),
-        ),
-        (
-            Component::Scheduler,
-            include_str!("versions/flags/kube-scheduler.tsv"),
-        ),
-        (
-            Component::KubeProxy,
-            include_str!("versions/flags/kube-proxy.tsv"),
-        ),
-        (
-            Component::Kubelet,
-            include_str!("versions/flags/kubelet.tsv"),
-        ),
-    ];
-    tables
-        .into_iter()
-        .map(|(component, text)| (component, parse_flag_table(text)))
-        .filter(|(_, entries)| !entries.is_empty())
-        .collect()
-});
-
-fn parse_flag_table(text: &str) -> Vec<FlagEntry> {
-    table_rows(text)
-        .map(|columns| FlagEntry {
-            name: columns[0].to_owned(),
-            since: columns.get(1).and_then(|c| parse_minor(c)),
-            removed: columns.get(2).and_then(|c| parse_minor(c)),
-            hint: columns.get(3).map_or("", |c| c).to_owned(),
-        })
-        .collect()
-}
-
-struct FeatureGates {
-    /// Gate → (first minor without it, "in v1.19" / "before v1.33", hint).
-    removed: HashMap<String, (u32, String, String)>,
-    known: Vec<String>,
-}
-
-static FEATURE_GATES: LazyLock<FeatureGates> = LazyLock::new(|| {
-    let text = include_str!("versions/flags/feature-gates.tsv");
-    let mut gates = FeatureGates {
-        removed: HashMap::new(),
-        known: Vec::new(),
-    };
-    for columns in table_rows(text) {
-        let removed = columns.get(1).copied().unwrap_or("-");
-        let (before, version) = match removed.strip_prefix('<') {
-            Some(version) => (true, version),
-            None => (false, removed),
-        };
-        match parse_minor(version) {
-            Some((_, minor)) => {
-                let hint = columns.get(2).map_or("", |c| c).to_owned();
-                let shown = if before {
-                    format!("before v1.{minor}")
-                } else {
-                    format!("in v1.{minor}")
-                };
-                gates
-                    .removed
-                    .insert(columns[0].to_owned(), (minor, shown, hint));
-            }
-            None => gates.known.push(columns[0].to_owned()),
-        }
-    }
-    gates
-});
-
-/// The non-comment rows of a TSV table, split into trimmed columns.
-fn table_rows(text: &str) -> impl Iterator<Item = Vec<&str>> {
-    text.lines()
-        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-        .map(|line| line.split('\t').map(str::trim).collect())
-}
-
-fn parse_minor(text: &str) -> Option<(u32, u32)> {
-    let (major, minor) = text.split_once('.')?;
-    Some((parse_number(major)?, parse_number(minor)?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,15 +288,5 @@ mod tests {
                 .contains("not supported")
         );
         assert!(EtcdVersion::parse("three", kube).is_err());
-    }
-
-    #[test]
-    fn closest_finds_typos_only() {
-        let words = ["secure-port", "profiling", "audit-log-path"];
-        assert_eq!(
-            closest("secure-prot", words.into_iter()).as_deref(),
-            Some("secure-port")
-        );
-        assert_eq!(closest("zzz", words.into_iter()), None);
     }
 }

@@ -299,6 +299,28 @@ fn a_removed_flag_names_the_version_that_removed_it() {
 }
 
 #[test]
+fn an_etcd_flag_no_release_registers_is_refused() {
+    let host = Host::copy("master01");
+    host.add_flag("etcd", "--wait-cluster-ready-timeout=30s");
+    fails_with(
+        &host.verify(),
+        "manifests/etcd.yaml",
+        &["--wait-cluster-ready-timeout", "no release registers it"],
+    );
+}
+
+#[test]
+fn a_feature_gate_newer_than_the_host_names_the_version_that_added_it() {
+    let host = Host::copy("master01");
+    host.add_flag("kube-apiserver", "--feature-gates=EtcdRangeStream=true");
+    fails_with(
+        &host.verify(),
+        "manifests/kube-apiserver.yaml",
+        &["feature gate EtcdRangeStream", "arrived in v1.37"],
+    );
+}
+
+#[test]
 fn a_misspelled_flag_gets_a_suggestion() {
     let host = Host::copy("master01");
     host.add_flag("kube-apiserver", "--audit-log-maxage2=3");

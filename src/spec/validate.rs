@@ -1747,6 +1747,18 @@ impl Checker<'_> {
                 );
                 return;
             }
+            FlagStatus::Unregistered => {
+                self.error_at_key(
+                    at,
+                    format!("{component} has no flag `--{flag}` in {target}"),
+                    format!(
+                        "no {} release kcompile knows registers it; `{} --help` lists the flags",
+                        component.binary(),
+                        component.binary()
+                    ),
+                );
+                return;
+            }
             FlagStatus::Unknown { suggestion: None } => {
                 self.report(
                     Severity::Warning,
@@ -1823,6 +1835,11 @@ impl Checker<'_> {
                     } else {
                         hint
                     },
+                ),
+                GateStatus::TooNew { version } => self.error(
+                    at,
+                    format!("feature gate `{gate}` arrived in {version}; the target is {kube}"),
+                    format!("raise the target version to {version} or remove the gate"),
                 ),
                 GateStatus::Unknown {
                     suggestion: Some(close),
