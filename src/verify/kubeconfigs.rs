@@ -188,7 +188,9 @@ impl Check<'_> {
         self.warn(
             path,
             format!(
-                "{field} names {file}, which does not exist yet: the kubelet asks the cluster for                  a client certificate with {bootstrap} at its next start (TLS bootstrap); run                  verify again after it has joined to check that certificate"
+                "{field} names {file}, which does not exist yet: the kubelet asks the cluster for \
+                 a client certificate with {bootstrap} at its next start (TLS bootstrap); run \
+                 verify again after it has joined to check that certificate"
             ),
         );
         true

@@ -85,7 +85,7 @@ impl Check<'_> {
                 dialed
                     .entry(host.clone())
                     .or_default()
-                    .push("clients of --listen-client-urls".into());
+                    .push("a client of --listen-client-urls".into());
             }
             let mut local = listened;
             local.extend(advertised);

@@ -418,6 +418,7 @@ mod tests {
             tree.files.keys().collect::<Vec<_>>(),
             ["etc/kubernetes/pki/ca.crt"]
         );
+        assert_eq!(tree.mode("etc/kubernetes/pki/ca.crt"), Some(0o644));
         let messages: Vec<String> = tree
             .problems
             .iter()
