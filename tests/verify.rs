@@ -1255,6 +1255,20 @@ fn etcd_certificates_that_miss_an_advertised_or_listened_url_are_refused() {
             "--initial-advertise-peer-urls",
         ],
     );
+    // A wildcard listener and a plain-HTTP one need no SAN.
+    let host = Host::kubeadm();
+    let path = "etc/kubernetes/manifests/etcd.yaml";
+    let text = host.read(path);
+    let listen = format!("--listen-client-urls=https://127.0.0.1:2379,https://{NODE_IP}:2379");
+    assert!(text.contains(&listen), "{text}");
+    host.write(
+        path,
+        text.replace(
+            &listen,
+            "--listen-client-urls=https://0.0.0.0:2379,http://192.168.56.99:2379",
+        ),
+    );
+    passes(&host.verify());
     // kcompile: a server certificate for another address, on a host where no apiserver dials it.
     let host = Host::copy("master01");
     let state = ha().join("state/pki/etcd");
@@ -1317,6 +1331,11 @@ fn a_static_pod_field_the_pod_schema_lacks_is_named_with_its_line() {
     // A value of the wrong type: the kubelet refuses the pod.
     let host = Host::copy("master01");
     let text = host.read(path);
+    let line = text
+        .lines()
+        .position(|l| l == "  hostNetwork: true")
+        .unwrap()
+        + 1;
     host.write(
         path,
         text.replacen("  hostNetwork: true", "  hostNetwork: [yes]", 1),
@@ -1326,7 +1345,7 @@ fn a_static_pod_field_the_pod_schema_lacks_is_named_with_its_line() {
         "manifests/kube-scheduler.yaml",
         &[
             "the kubelet cannot decode this pod",
-            "does not have the type",
+            &format!("the manifest at line {line}, column 16 does not fit the Pod schema"),
         ],
     );
 }

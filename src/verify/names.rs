@@ -79,9 +79,18 @@ impl Check<'_> {
                     .push("--advertise-client-urls".into());
             }
             let listened = hosts("listen-client-urls");
-            // Clients on the host dial the addresses etcd listens on (`127.0.0.1` for the
-            // apiserver and etcdctl); a wildcard address is no name anyone dials.
-            for host in listened.iter().filter(|h| !unspecified(h)) {
+            // Clients on the host dial the addresses etcd serves TLS on (`127.0.0.1` for the
+            // apiserver and etcdctl); a wildcard address is no name anyone dials, and a plain
+            // `http://` listener serves no certificate.
+            let served: Vec<String> = pod
+                .flag("listen-client-urls")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|url| url.trim().starts_with("https://"))
+                .filter_map(url_host)
+                .filter(|host| !unspecified(host))
+                .collect();
+            for host in &served {
                 dialed
                     .entry(host.clone())
                     .or_default()

@@ -27,8 +27,8 @@ pub struct Unknown {
 pub enum Decoded {
     /// It decodes; these fields were dropped on the way.
     Pod(Vec<Unknown>),
-    /// It does not decode as a Pod (a value of the wrong type): the kubelet refuses it. The
-    /// reason names a line and column, never a value.
+    /// It does not decode as a Pod (a value of the wrong type, a required field missing): the
+    /// kubelet refuses it. The reason names a line and column, never a value.
     Refused(String),
 }
 
@@ -43,7 +43,8 @@ pub fn decode(text: &str) -> Decoded {
             format!(" at line {}, column {}", at.line(), at.column())
         });
         return Decoded::Refused(format!(
-            "a value{at} does not have the type the Pod schema gives it"
+            "the manifest{at} does not fit the Pod schema (a value of the wrong type, a \
+             required field missing, or an apiVersion other than v1)"
         ));
     }
     let lines = key_lines(text);
