@@ -1000,6 +1000,22 @@ fn a_private_key_readable_by_others_is_refused() {
         "pki/etcd/peer.key",
         &["holds a private key and has mode 0660"],
     );
+    // The same from a tar of the tree: the modes come from its headers.
+    let archive = host.root.with_extension("tar");
+    let status = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&host.root)
+        .arg("-cf")
+        .arg(&archive)
+        .args(["etc", "var"])
+        .status()
+        .expect("tar is installed");
+    assert!(status.success());
+    fails_with(
+        &kcompile(&host.root, &["verify", archive.to_str().unwrap()]),
+        "/etc/kubernetes/pki/etcd/peer.key",
+        &["holds a private key and has mode 0660"],
+    );
     // The same findings in JSON, and the exit code follows them.
     let root = host.root.to_str().unwrap();
     let json = kcompile(&host.root, &["verify", "--root", root, "-o", "json"]);
