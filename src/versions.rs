@@ -11,6 +11,8 @@ use std::sync::LazyLock;
 
 use crate::component::Component;
 
+pub mod coredns;
+
 /// The oldest supported Kubernetes minor (1.x).
 pub const OLDEST_MINOR: u32 = 33;
 /// The newest supported Kubernetes minor (1.x).

@@ -57,8 +57,10 @@ fn one_minor_up_diffs_per_host() {
             ]);
         }
         if host == "master01" {
-            // ... and the first control plane gets the binding that replaces it.
+            // ... and the first control plane gets the binding that replaces it, and the
+            // CoreDNS image kubeadm pins for 1.37.
             expected.push("etc/kubernetes/addons/rbac.yaml");
+            expected.push("etc/kubernetes/addons/coredns.yaml");
         }
         expected.sort();
         let mut got: Vec<&str> = names.lines().collect();
