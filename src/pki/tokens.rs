@@ -233,6 +233,9 @@ pub fn list(state: &State) -> Result<Vec<Listed>, StateError> {
 
 /// `kcompile token list`: one line per token, newest first; never a secret.
 pub fn list_text(listed: &[Listed], now: OffsetDateTime) -> String {
+    if listed.is_empty() {
+        return "no bootstrap token yet: the first build makes one\n".to_owned();
+    }
     let mut text = String::from("ID      EXPIRES               STATE\n");
     for entry in listed {
         let expires = entry
@@ -310,6 +313,40 @@ mod tests {
             let problem = BootstrapToken::parse(text).unwrap_err();
             assert!(problem.contains(reason), "{text}: {problem}");
         }
+    }
+
+    #[test]
+    fn the_list_shows_ids_expiries_and_states_never_a_secret() {
+        let current =
+            BootstrapToken::generate(Ttl::For(DEFAULT_TTL), at("2026-11-30T00:00:00Z")).unwrap();
+        let retired = BootstrapToken::parse("abcdef.0123456789abcdef").unwrap();
+        let text = list_text(
+            &[
+                Listed {
+                    token: current.clone(),
+                    current: true,
+                },
+                Listed {
+                    token: retired,
+                    current: false,
+                },
+            ],
+            at("2026-12-02T00:00:00Z"),
+        );
+        assert_eq!(
+            text,
+            format!(
+                "ID      EXPIRES               STATE\n\
+                 {}  2026-12-01T00:00:00Z  current: builds put it in bootstrap.yaml and bootstrap-kubelet.conf (expired)\n\
+                 abcdef  never                 retired\n",
+                current.id()
+            )
+        );
+        assert!(!text.contains(current.secret()));
+        assert_eq!(
+            list_text(&[], at("2026-12-02T00:00:00Z")),
+            "no bootstrap token yet: the first build makes one\n"
+        );
     }
 
     #[test]
