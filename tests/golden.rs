@@ -1,8 +1,9 @@
 //! Golden files: the rendered text files of examples/ha-3-masters.yaml, for a control-plane host
 //! and a worker, for every supported minor v1.33 to v1.37, under `tests/golden/<version>/`. They
 //! show, reviewed like code, what differs between versions (probes and ports, the etcd flags, the
-//! apiserver-kubelet-client subject, the CoreDNS image). Values that change with every state dir (the config hash,
-//! the etcd token, the encryption key, certificate serials) are replaced by placeholders.
+//! apiserver-kubelet-client subject, the CoreDNS image). Values that change with every state dir
+//! (the config hash, the etcd token, the encryption key, certificate serials) are replaced by
+//! placeholders.
 //! `KCOMPILE_BLESS=1 cargo test --test golden` rewrites them.
 
 use std::path::{Path, PathBuf};
