@@ -145,6 +145,17 @@ Examples:
 
 Exit status: 0 intact, 2 a recorded item is missing or damaged (the message names it).")]
     State(StateArgs),
+    /// Issue a fresh bootstrap token for workers that join later (TLS bootstrap); list tokens.
+    #[command(after_help = "\
+Examples:
+  kcompile token create                     # expires in 24 hours, as kubeadm's
+  kcompile token create --ttl 2h
+  kcompile token list
+
+The token is recorded in the state dir (the one before it is retired under retired/); its secret is
+never printed: it goes only into addons/bootstrap.yaml and the workers' bootstrap-kubelet.conf.
+Then rebuild: `kcompile build --all --out out/`, apply addons/bootstrap.yaml, start the workers.")]
+    Token(TokenArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -198,6 +209,29 @@ enum StateAction {
         /// Paths as `kcompile state list` shows them (`pki/ca.key`).
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct TokenArgs {
+    #[command(subcommand)]
+    action: TokenAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// Make a new token, the one the next build gives the workers; the current one is retired.
+    Create {
+        /// How long it is valid (`24h`, `30m`, `7d`); `0` never expires.
+        #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = pki::tokens::Ttl::parse)]
+        ttl: pki::tokens::Ttl,
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// The tokens of the state dir: id, expiry, current or retired (never the secret).
+    List {
         #[command(flatten)]
         spec: SpecArgs,
     },
@@ -469,6 +503,7 @@ pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Verify(args) => verify(&args),
         Command::Rotate(args) => rotate(&args),
         Command::State(args) => state(&args),
+        Command::Token(args) => token(&args),
         Command::Completions { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "kcompile", &mut text);
@@ -749,6 +784,7 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
     let (pki, plan, changes) = plan_pki(&loaded, &state, &options)?;
     commit(&mut state, changes)?;
     report_plan(&state, &pki, &plan, false);
+    warn_expired_token(&loaded.cluster, &pki);
     for host in &hosts {
         let files = host_bundle(&loaded, &pki, host);
         match (&args.out, args.all, args.format) {
@@ -1138,6 +1174,52 @@ fn state(args: &StateArgs) -> Result<ExitStatus, Error> {
                 "state {}: recorded {} items in a new inventory; `kcompile state check` checks them",
                 root.display(),
                 recorded.len()
+            );
+            Ok(ExitStatus::Success)
+        }
+    }
+}
+
+/// Warns when workers join by TLS bootstrap with a token that has expired (a build still writes
+/// it: rendering has no clock, and joined workers do not need it).
+fn warn_expired_token(cluster: &Cluster, pki: &pki::Pki) {
+    let token = &pki.secrets.bootstrap_token;
+    if cluster.hosts.iter().any(pki::catalog::joins_by_bootstrap)
+        && token.expired_at(time::OffsetDateTime::now_utc())
+    {
+        crate::say!(
+            "warning: bootstrap token {} expired at {}: workers that have not joined yet cannot; `kcompile token create` makes a fresh one",
+            token.id(),
+            token.expiration_text().as_deref().unwrap_or("never")
+        );
+    }
+}
+
+fn token(args: &TokenArgs) -> Result<ExitStatus, Error> {
+    use pki::tokens;
+    let now = time::OffsetDateTime::now_utc();
+    match &args.action {
+        TokenAction::List { spec } => {
+            let state = open_state(spec, Purpose::Inspect)?;
+            let listed = tokens::list(&state).map_err(|e| Error::State(e.0))?;
+            print(&tokens::list_text(&listed, now))
+        }
+        TokenAction::Create { ttl, spec } => {
+            let mut state = open_state(spec, Purpose::Change)?;
+            let mut transaction = state.begin();
+            let token =
+                tokens::create(&mut transaction, *ttl, now).map_err(|e| Error::State(e.0))?;
+            let changes = transaction.finish();
+            commit(&mut state, changes)?;
+            crate::say!(
+                "bootstrap token {} created, expires {}",
+                token.id(),
+                token.expiration_text().as_deref().unwrap_or("never")
+            );
+            crate::say!(
+                "next: `kcompile build --all --out DIR` puts it in the first control plane's addons/bootstrap.yaml \
+                 and the workers' bootstrap-kubelet.conf; apply bootstrap.yaml \
+                 (`kubectl apply -f /etc/kubernetes/addons/bootstrap.yaml`), then start the new workers"
             );
             Ok(ExitStatus::Success)
         }

@@ -16,6 +16,8 @@ mod releases;
 
 pub use releases::KubeletClientAccess;
 
+pub mod coredns;
+
 /// The oldest supported Kubernetes minor (1.x).
 pub const OLDEST_MINOR: u32 = 33;
 /// The newest supported Kubernetes minor (1.x).

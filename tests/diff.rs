@@ -167,6 +167,7 @@ fn a_san_a_flag_and_an_upgrade_show_their_files_and_restarts() {
     assert_eq!(
         paths,
         [
+            "etc/kubernetes/addons/coredns.yaml",
             "etc/kubernetes/kcompile/MANIFEST",
             "etc/kubernetes/manifests/etcd.yaml",
             "etc/kubernetes/manifests/kube-apiserver.yaml",
@@ -201,8 +202,8 @@ fn a_san_a_flag_and_an_upgrade_show_their_files_and_restarts() {
         "the kubelet's files did not change: {text}"
     );
     assert!(
-        text.ends_with("master01: 0 to add, 7 to change, 0 to remove, 34 unchanged.\n")
-            || text.contains(", 7 to change, 0 to remove"),
+        text.ends_with("master01: 0 to add, 8 to change, 0 to remove, 35 unchanged.\n")
+            || text.contains(", 8 to change, 0 to remove"),
         "{text}"
     );
     assert_no_secrets(
@@ -213,7 +214,7 @@ fn a_san_a_flag_and_an_upgrade_show_their_files_and_restarts() {
     let json: serde_json::Value =
         serde_json::from_slice(&cluster.diff(&["-o", "json"]).stdout).unwrap();
     assert_eq!(json["formatVersion"], 1);
-    assert_eq!(json["summary"]["change"], 7);
+    assert_eq!(json["summary"]["change"], 8);
     assert_eq!(json["restarts"].as_array().unwrap().len(), 5);
 }
 

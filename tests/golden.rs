@@ -2,8 +2,9 @@
 //! and a worker, for every supported minor v1.33 to v1.37 and for v1.36.1, the first v1.36 patch
 //! release with kubeadm #138957, under `tests/golden/<version>/`. They show, reviewed like code,
 //! what differs between versions (probes and ports, the etcd flags, the apiserver-kubelet-client
-//! subject and its RBAC binding: v1.36.0 against v1.36.1). Values that change with every state dir (the config hash,
-//! the etcd token, the encryption key, certificate serials) are replaced by placeholders.
+//! subject and its RBAC binding: v1.36.0 against v1.36.1; the CoreDNS image). Values that change
+//! with every state dir (the config hash, the etcd token, the encryption key, certificate serials)
+//! are replaced by placeholders.
 //! `KCOMPILE_BLESS=1 cargo test --test golden` rewrites them.
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ fn goldened(path: &str) -> bool {
                 | "var/lib/kube-proxy/config.conf"
                 | "etc/kubernetes/encryption-config.yaml"
                 | "etc/kubernetes/addons/rbac.yaml"
+                | "etc/kubernetes/addons/coredns.yaml"
+                | "etc/kubernetes/addons/node-certificate-rotation.yaml"
                 | "etc/kubernetes/authentication-config.yaml"
         )
 }

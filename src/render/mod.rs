@@ -5,6 +5,7 @@ pub mod addons;
 pub mod apiserver;
 pub mod audit;
 pub mod controller_manager;
+pub mod coredns;
 pub mod encryption;
 pub mod etcd;
 pub mod kube_proxy;
@@ -209,12 +210,13 @@ fn kubeconfigs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         proxy_server,
     );
     if joins_by_bootstrap(host) {
+        let bearer = pki.secrets.bootstrap_token.bearer();
         let text = Kubeconfig {
             cluster: &cluster.name,
             server: node_server,
             ca_pem: &cluster_ca.trust_pem,
             user: "tls-bootstrap-token-user",
-            credentials: Credentials::Token(&pki.secrets.bootstrap_token),
+            credentials: Credentials::Token(&bearer),
         }
         .render();
         files.add(BOOTSTRAP_KUBECONFIG, text, SECRET);
@@ -267,6 +269,18 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         files.add(
             format!("{}/rbac.yaml", addons::ADDONS),
             addons::rbac(cluster),
+            PUBLIC,
+        );
+        if cluster.hosts.iter().any(kubelet::rotates_certificates) {
+            files.add(
+                format!("{}/{}", addons::ADDONS, addons::CERTIFICATE_ROTATION),
+                addons::node_certificate_rotation(),
+                PUBLIC,
+            );
+        }
+        files.add(
+            format!("{}/{}", addons::ADDONS, coredns::FILE),
+            coredns::manifests(cluster),
             PUBLIC,
         );
     }
