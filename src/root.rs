@@ -26,6 +26,13 @@
 //! outright, which every kubeadm host has. Both would need this walk anyway to explain a refusal,
 //! so the walk is the only resolver (and it needs no kernel newer than `openat`).
 //!
+//! **`/proc` and `/sys`** (read by `preflight`) go through the same rules. Their files are regular
+//! files whose `stat` size is 0, so the bound applies to the bytes read, not to the size; they are
+//! only ever read, never written. A `/proc/PID/fd/N` entry is a link to a pseudo-target
+//! (`socket:[4242]`, `pipe:[…]`), which [`Root::read_link`] returns as written and nothing follows;
+//! `/proc/self` is a relative link and resolves inside the root like any other. Under `/` they are
+//! the running kernel's; under a prepared root (a test, a copied tree) they are plain files.
+//!
 //! One race is left: a regular file replaced by a device node between its `fstatat` and its
 //! `openat` is opened (never read: `fstat` on the open file refuses it). Making a device node
 //! takes `CAP_MKNOD` on the machine whose root is read.
@@ -558,6 +565,68 @@ impl Root {
                 }),
             }
         }
+    }
+
+    /// The names in the directory `dir` (links on the way resolved inside the root), sorted; empty
+    /// when nothing is there or it is not a directory. At most [`MAX_ENTRIES`] names: past that,
+    /// [`RootError::TooMany`]. Nothing under it is looked at.
+    pub fn names(&self, dir: &str) -> Result<Vec<String>, RootError> {
+        let Some(Found {
+            handle: Handle::Dir(fd),
+            ..
+        }) = self.resolve(dir)?
+        else {
+            return Ok(Vec::new());
+        };
+        let names = list(fd.borrow(self)).map_err(|error| RootError::Io {
+            path: dir.to_owned(),
+            error,
+        })?;
+        if names.len() > MAX_ENTRIES {
+            return Err(RootError::TooMany {
+                path: dir.to_owned(),
+            });
+        }
+        Ok(names
+            .into_iter()
+            .filter_map(|name| String::from_utf8(name).ok())
+            .collect())
+    }
+
+    /// The target of the symlink at `relative`, as written in it, never followed (`socket:[4242]`
+    /// for a `/proc/PID/fd` entry); `None` when nothing is there or it is not a link. The
+    /// directories on the way are resolved inside the root.
+    pub fn read_link(&self, relative: &str) -> Result<Option<String>, RootError> {
+        let trimmed = relative.trim_end_matches('/');
+        let (dir, name) = trimmed.rsplit_once('/').unwrap_or(("", trimmed));
+        if name.is_empty() || name == "." || name == ".." {
+            return Err(RootError::BadName {
+                path: relative.to_owned(),
+            });
+        }
+        let Some(Found {
+            handle: Handle::Dir(fd),
+            ..
+        }) = self.resolve(dir)?
+        else {
+            return Ok(None);
+        };
+        let io = |errno: Errno| RootError::Io {
+            path: relative.to_owned(),
+            error: errno.into(),
+        };
+        let stat = match rustix::fs::statat(fd.borrow(self), name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
+            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(None),
+            Err(errno) => return Err(io(errno)),
+        };
+        if FileType::from_raw_mode(stat.st_mode) != FileType::Symlink {
+            return Ok(None);
+        }
+        let target = rustix::fs::readlinkat(fd.borrow(self), name, Vec::new()).map_err(io)?;
+        Ok(Some(
+            String::from_utf8_lossy(target.as_bytes()).into_owned(),
+        ))
     }
 
     /// Resolves `relative` component by component, as if the root were `/`; `None` when a
