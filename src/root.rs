@@ -963,4 +963,49 @@ mod tests {
         assert!(root.walk("no/such/dir", 8).unwrap().is_empty());
         assert!(root.walk("etc/kubernetes/elsewhere", 8).is_err());
     }
+
+    #[test]
+    fn read_link_gives_a_target_as_written_and_follows_nothing() {
+        let (dir, root) = root();
+        std::fs::create_dir_all(dir.path().join("proc/77/fd")).unwrap();
+        symlink("socket:[4242]", dir.path().join("proc/77/fd/3")).unwrap();
+        symlink("/etc/shadow", dir.path().join("proc/77/fd/4")).unwrap();
+        symlink("/", dir.path().join("escape")).unwrap();
+        assert_eq!(
+            root.read_link("proc/77/fd/3").unwrap().as_deref(),
+            Some("socket:[4242]")
+        );
+        assert_eq!(
+            root.read_link("/proc/77/fd/4").unwrap().as_deref(),
+            Some("/etc/shadow")
+        );
+        assert_eq!(root.read_link("etc/kubernetes/pki/ca.crt").unwrap(), None);
+        assert_eq!(root.read_link("proc/77/fd/9").unwrap(), None);
+        assert!(root.read_link("proc/..").is_err());
+        // The directories on the way resolve inside the root: `escape` is the root itself.
+        assert_eq!(
+            root.read_link("escape/proc/77/fd/3").unwrap().as_deref(),
+            Some("socket:[4242]")
+        );
+    }
+
+    #[test]
+    fn names_lists_one_directory_and_nothing_else() {
+        let (dir, root) = root();
+        std::fs::create_dir_all(dir.path().join("proc/1")).unwrap();
+        std::fs::create_dir_all(dir.path().join("proc/42")).unwrap();
+        std::fs::write(dir.path().join("proc/swaps"), "").unwrap();
+        symlink("42", dir.path().join("proc/self")).unwrap();
+        assert_eq!(root.names("proc").unwrap(), ["1", "42", "self", "swaps"]);
+        assert!(root.names("no/such").unwrap().is_empty());
+        assert!(
+            root.names("proc/swaps").unwrap().is_empty(),
+            "a file has no names"
+        );
+        symlink("/nowhere/at/all", dir.path().join("out")).unwrap();
+        assert!(
+            root.names("out/x").is_err(),
+            "a link out of the root is refused"
+        );
+    }
 }
