@@ -560,3 +560,35 @@ fn the_real_root_is_read_and_every_check_reports() {
     assert_eq!(output.status.code(), Some(if errors > 0 { 1 } else { 0 }));
     assert_eq!(json["root"], "/");
 }
+
+/// A hostile root: a FIFO where a /proc file is read, a file over the 4 MiB limit, a link out of
+/// the root. Nothing hangs, nothing outside is read; each such check says it was not done.
+#[test]
+fn unreadable_machine_files_are_warnings_and_nothing_hangs_or_leaves_the_root() {
+    let machine = Machine::ready();
+    machine.remove("proc/swaps");
+    let fifo = machine.path("proc/swaps");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    machine.write(
+        "proc/net/tcp",
+        &format!("{TCP_HEADER}{}", "x".repeat(5 << 20)),
+    );
+    machine.link("etc/resolv.conf", "/etc/shadow");
+    let stdout = machine.expect(
+        0,
+        "warning: swap: not checked: `proc/swaps` is a named pipe, not a regular file",
+    );
+    assert!(
+        stdout.contains("warning: ports: not checked: `proc/net/tcp` is 5242")
+            && stdout.contains("bytes, more than the 4 MiB limit"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: resolv-conf: not checked: `etc/resolv.conf` is a symlink pointing outside the root"),
+        "{stdout}"
+    );
+}
