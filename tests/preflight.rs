@@ -272,14 +272,18 @@ fn a_runtime_on_another_cgroup_driver_or_init_is_an_error() {
         1,
         "error: cgroup-driver: containerd uses cgroupfs (no SystemdCgroup in /etc/containerd/config.toml (runc's default: cgroupfs))",
     );
-    // A drop-in under the config dir is read too.
+    // A drop-in under the config dir is read too, and overrides config.toml.
+    machine.write(
+        "etc/containerd/config.toml",
+        "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n  SystemdCgroup = false\n",
+    );
     machine.write(
         "etc/containerd/conf.d/10-kcompile.toml",
         "[x]\nSystemdCgroup = true\n",
     );
     machine.expect(
         0,
-        "ok: cgroup-driver: containerd and the kubelet both use systemd",
+        "ok: cgroup-driver: containerd and the kubelet both use systemd (SystemdCgroup = true in /etc/containerd/conf.d/10-kcompile.toml)",
     );
     machine.write("proc/1/comm", "init\n");
     machine.expect(

@@ -69,12 +69,21 @@ pub fn cgroup_driver(machine: &Machine, bundle: &Bundle<'_>) -> Vec<Finding> {
         Ok(entries) => entries,
         Err(error) => return vec![Finding::unreadable(Check::CgroupDriver, &error)],
     };
+    // config.toml first, then the drop-ins it imports, in name order: an imported file's
+    // setting overrides the main file's, so the last one found is the one containerd uses.
+    let main = format!("{CONTAINERD_DIR}/config.toml");
+    let mut paths: Vec<&str> = entries
+        .iter()
+        .map(|entry| entry.path.as_str())
+        .filter(|path| path.ends_with(".toml"))
+        .collect();
+    paths.sort_by_key(|path| (*path != main, *path));
     let mut configs = Vec::new();
     let mut settings: Vec<(String, bool)> = Vec::new();
-    for entry in entries.iter().filter(|entry| entry.path.ends_with(".toml")) {
-        match machine.text(&entry.path) {
+    for path in paths {
+        match machine.text(path) {
             Ok(Some(text)) => {
-                configs.push(entry.path.clone());
+                configs.push(path.to_owned());
                 for line in text.lines() {
                     let compact: String = line
                         .split('#')
@@ -84,7 +93,7 @@ pub fn cgroup_driver(machine: &Machine, bundle: &Bundle<'_>) -> Vec<Finding> {
                         .filter(|c| !c.is_whitespace())
                         .collect();
                     if let Some(value) = compact.strip_prefix("SystemdCgroup=") {
-                        settings.push((entry.path.clone(), value == "true"));
+                        settings.push((path.to_owned(), value == "true"));
                     }
                 }
             }
