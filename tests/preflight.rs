@@ -596,3 +596,69 @@ fn unreadable_machine_files_are_warnings_and_nothing_hangs_or_leaves_the_root() 
         "{stdout}"
     );
 }
+
+/// On `/` the kubelet binary is run for its version: `kubelet.binaryPath` points at stand-ins
+/// that print a version or fail. Only the kubelet-version finding is asserted; the other checks
+/// judge this machine.
+#[test]
+fn on_the_real_root_the_kubelet_binary_is_run_for_its_version() {
+    use std::os::unix::fs::PermissionsExt;
+    let machine = Machine::ready();
+    let bin = machine.dir.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    for (name, script) in [
+        ("kubelet-ok", "#!/bin/sh\necho 'Kubernetes v1.37.1'\n"),
+        ("kubelet-old", "#!/bin/sh\necho 'Kubernetes v1.36.2'\n"),
+        ("kubelet-broken", "#!/bin/sh\necho 'no' >&2\nexit 3\n"),
+    ] {
+        let path = bin.join(name);
+        fs::write(&path, script).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let finding = |name: &str| {
+        let spec = fs::read_to_string(Path::new(ROOT).join("examples/single-node.yaml")).unwrap();
+        let path = bin.join(name);
+        fs::write(
+            machine.dir.path().join("cluster.yaml"),
+            format!("{spec}kubelet:\n  binaryPath: {}\n", path.display()),
+        )
+        .unwrap();
+        let output = Command::cargo_bin("kcompile")
+            .unwrap()
+            .current_dir(machine.dir.path())
+            .args([
+                "preflight",
+                "-f",
+                "cluster.yaml",
+                "--host",
+                "node01",
+                "--root",
+                "/",
+            ])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        stdout
+            .lines()
+            .find(|line| line.contains(": kubelet-version: "))
+            .unwrap_or_else(|| panic!("a kubelet-version finding in:\n{stdout}"))
+            .to_owned()
+    };
+    let ok = finding("kubelet-ok");
+    assert!(
+        ok.starts_with("ok: kubelet-version: v1.37.1 (`")
+            && ok.ends_with("kubelet-ok --version`), the cluster's kubernetesVersion"),
+        "{ok}"
+    );
+    let old = finding("kubelet-old");
+    assert!(
+        old.starts_with("warning: kubelet-version: the kubelet is v1.36.2 (`"),
+        "{old}"
+    );
+    let broken = finding("kubelet-broken");
+    assert!(
+        broken.starts_with("error: kubelet-version: `")
+            && broken.ends_with("kubelet-broken --version` failed: it exited with exit status: 3"),
+        "{broken}"
+    );
+}

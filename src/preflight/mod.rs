@@ -7,9 +7,10 @@
 //!
 //! Everything is read under `--root` through [`Root`] (regular files only, bounded, no link
 //! followed out of the root; `/proc` as `root.rs` describes), so a prepared tree tests every
-//! check. Two reads need the live machine and happen only when the root is `/`: running the
-//! kubelet binary for its version, and nothing else; under another root the version comes from a
-//! package database or is not checked, with a warning that says so. Every check reports, ok or
+//! check. One step needs the live machine and happens only when the root is `/`: running the
+//! kubelet binary for its version (`--version`, killed after 10 s); under another root the
+//! version comes from dpkg's database or is not checked, with a warning that says so. The
+//! interfaces' addresses come from `/proc` on `/` too, so `ip` is never run. Every check reports, ok or
 //! not: an error stops a rollout (exit 1), a warning does not.
 //!
 //! One file per group: [`kernel`] (swap, forwarding, modules, cgroups), [`runtime`] (the
