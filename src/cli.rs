@@ -114,6 +114,28 @@ Examples:
 One line per finding (`error: FILE: message`, `warning: FILE: message`), then a summary.
 Exit status: 0 no errors (warnings allowed), 1 errors found, 2 the input cannot be read.")]
     Verify(VerifyArgs),
+    /// List every image each host runs, after `imageRepository`: to pre-pull or fill a mirror.
+    #[command(after_help = "\
+Examples:
+  kcompile images                               # every host's images, one per line
+  kcompile images --host master01 | xargs -n1 crictl pull
+  kcompile images -o json                       # per host, with the public image each mirrored one copies
+
+The control-plane images, etcd, kube-proxy, the load balancer's and the pause image, as the
+rendered pods and the runtime's sandbox use them. Needs no state dir.")]
+    Images(ImagesArgs),
+    /// Check this machine before rollout, as kubeadm's preflight does, against its host's bundle.
+    #[command(after_help = "\
+Examples:
+  kcompile preflight --host master01                 # this machine (root /)
+  kcompile preflight --host master01 --root /mnt/master01
+  kcompile preflight --host worker01 -o json
+
+Swap, IP forwarding and kernel modules, cgroup v2 and the cgroup driver, the runtime socket, the
+ports the host's components bind, the kubelet's version, the host name and address, a
+systemd-resolved stub resolver, a leftover kubeadm kubelet drop-in. One line per finding.
+Exit status: 0 no errors (warnings allowed), 1 errors found, 2 bad input.")]
+    Preflight(PreflightArgs),
     /// Rotate the service-account key, the encryption key or a CA in phases, without downtime.
     #[command(after_help = "\
 Examples:
@@ -235,6 +257,33 @@ enum TokenAction {
         #[command(flatten)]
         spec: SpecArgs,
     },
+}
+
+#[derive(Debug, Args)]
+struct ImagesArgs {
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// Only this host's images.
+    #[arg(long, value_name = "HOST")]
+    host: Option<String>,
+    /// Output format (`json`: documented in docs/operations.md, `formatVersion` 1).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+struct PreflightArgs {
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// The host this machine is to be.
+    #[arg(long, value_name = "HOST")]
+    host: String,
+    /// The machine's root; the kubelet binary is run (for its version) only when it is `/`.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+    /// Output format (`json`: documented in docs/operations.md, `formatVersion` 1).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -501,6 +550,8 @@ pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Import(args) => import(&args),
         Command::Diff(args) => diff(&args),
         Command::Verify(args) => verify(&args),
+        Command::Images(args) => images(&args),
+        Command::Preflight(args) => preflight(&args),
         Command::Rotate(args) => rotate(&args),
         Command::State(args) => state(&args),
         Command::Token(args) => token(&args),
@@ -912,6 +963,36 @@ fn color_wanted() -> bool {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     let dumb = std::env::var_os("TERM").is_some_and(|term| term == "dumb");
     io::stdout().is_terminal() && !no_color && !dumb
+}
+
+fn images(args: &ImagesArgs) -> Result<ExitStatus, Error> {
+    let loaded = load(&args.spec)?;
+    let cluster = &loaded.cluster;
+    let hosts: Vec<&Host> = match &args.host {
+        Some(name) => vec![find_host(cluster, name)?],
+        None => cluster.hosts.iter().collect(),
+    };
+    print(&match args.output {
+        OutputFormat::Text => crate::images::render_text(cluster, hosts),
+        OutputFormat::Json => crate::images::render_json(cluster, hosts),
+    })
+}
+
+fn preflight(args: &PreflightArgs) -> Result<ExitStatus, Error> {
+    let loaded = load(&args.spec)?;
+    let host = find_host(&loaded.cluster, &args.host)?;
+    let report = crate::preflight::run(&loaded.cluster, host, &args.root)
+        .map_err(|error| Error::Input(error.to_string()))?;
+    match args.output {
+        // Values come from the machine: shown terminal-safe.
+        OutputFormat::Text => print(&crate::shown::terminal_safe(&report.render()))?,
+        OutputFormat::Json => print(&report.render_json())?,
+    };
+    Ok(if report.has_errors() {
+        ExitStatus::Differences
+    } else {
+        ExitStatus::Success
+    })
 }
 
 fn rotate(args: &RotateArgs) -> Result<ExitStatus, Error> {

@@ -1,5 +1,6 @@
 //! Supported Kubernetes and etcd versions, the Kubernetes patch releases kcompile knows (with what
-//! changes between patch releases: `versions/releases.rs`), and the per-version tables of flags and
+//! changes between patch releases: `versions/releases.rs`), the pause image tag per minor
+//! (`versions/pause.rs`), and the per-version tables of flags and
 //! feature gates that `extraArgs` are checked against.
 //!
 //! The flag and feature-gate tables are in [`flags`]: built from the per-release lists extracted
@@ -12,6 +13,7 @@ mod flags;
 
 pub use flags::{FlagStatus, GateStatus, closest, flag_status, gate_status};
 
+pub mod pause;
 mod releases;
 
 pub use releases::KubeletClientAccess;

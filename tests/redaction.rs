@@ -1,4 +1,5 @@
-//! No secret leaves through `diff` or `verify`, whatever valid form the machine's files take.
+//! No secret leaves through `diff` or `verify` (nor `preflight` and `images`, which read the same
+//! root and spec), whatever valid form the machine's files take.
 //!
 //! The keepalived HA example (ECDSA keys, encryption at rest, a VRRP password, TLS bootstrap for
 //! the bootstrap token Secret) is built for `cp1`; then the secret-bearing files on its root are
@@ -227,7 +228,7 @@ impl Cluster {
         self.run(&args)
     }
 
-    /// Every output of `diff` and `verify` for `root`, by what produced it.
+    /// Every output of `diff`, `verify`, `preflight` and `images` for `root`, by what produced it.
     fn outputs(&self, root: &Root) -> Vec<(String, Output)> {
         let mut outputs = Vec::new();
         for extra in [
@@ -274,6 +275,28 @@ impl Cluster {
             text(&verify)
         );
         outputs.push(("verify TAR".into(), verify));
+        for extra in [&[][..], &["-o", "json"]] {
+            let mut args = vec![
+                "preflight",
+                "--host",
+                "cp1",
+                "--root",
+                root.root.to_str().unwrap(),
+            ];
+            args.extend_from_slice(extra);
+            let preflight = self.run(&args);
+            assert!(
+                matches!(preflight.status.code(), Some(0 | 1)),
+                "{}",
+                text(&preflight)
+            );
+            outputs.push((format!("preflight {}", extra.join(" ")), preflight));
+            let mut args = vec!["images"];
+            args.extend_from_slice(extra);
+            let images = self.run(&args);
+            assert!(images.status.success(), "{}", text(&images));
+            outputs.push((format!("images {}", extra.join(" ")), images));
+        }
         outputs
     }
 }

@@ -11,8 +11,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::yaml;
 use crate::cluster::Cluster;
-use crate::versions::KubeletClientAccess;
 use crate::pki::tokens::BootstrapToken;
+use crate::versions::KubeletClientAccess;
 
 /// Where the addons go.
 pub const ADDONS: &str = "/etc/kubernetes/addons";

@@ -25,6 +25,7 @@ use crate::cluster::{
     KubeletSettings, LoadBalancer, Networking, PkiSettings, PodSettings, Taint, Volume,
 };
 use crate::component::Component;
+use crate::images::{LoadBalancerImage, PUBLIC_REPOSITORY, component_default};
 use crate::spec::{LoadBalancerKind, ProxyMode};
 use crate::versions::{
     DEFAULT_KUBERNETES_VERSION, EtcdVersion, FlagStatus, GateStatus, KubeVersion, flag_status,
@@ -174,8 +175,13 @@ impl Checker<'_> {
         let kube_proxy = self.kube_proxy(spec, kubernetes_version);
         let hosts = self.hosts(spec, networking.as_ref());
         let endpoint = self.endpoint(spec, &hosts, networking.as_ref());
-        let load_balancer =
-            self.load_balancer(spec, &hosts, endpoint.as_ref(), api_server_port.copied());
+        let load_balancer = self.load_balancer(
+            spec,
+            &hosts,
+            endpoint.as_ref(),
+            api_server_port.copied(),
+            image_repository.as_deref(),
+        );
         let etcd = self.etcd(spec, &hosts);
 
         let (kube, etcd_version) = (kubernetes_version?, etcd_version?);
@@ -1143,6 +1149,7 @@ impl Checker<'_> {
         hosts: &Option<Vec<Host>>,
         endpoint: Option<&Option<Endpoint>>,
         api_port: Option<u16>,
+        repository: Option<&str>,
     ) -> Option<Option<LoadBalancer>> {
         let Some(lb) = &spec.load_balancer else {
             return Some(None);
@@ -1220,31 +1227,43 @@ impl Checker<'_> {
                 "the default is 6443",
             );
         }
-        let mut image = |field: &str, value: &Option<String>, default: &str| match value {
+        // Defaults follow `imageRepository` (crate::images documents the mapping); an image the
+        // spec names outside a mirror is used as written, with a warning.
+        let repository = repository.unwrap_or(PUBLIC_REPOSITORY);
+        let mut image = |which: LoadBalancerImage, value: &Option<String>| match value {
             Some(image) => {
+                let path = format!("loadBalancer.{}", which.spec_field());
                 if let Some(problem) = image_problem(image) {
                     self.error(
-                        &format!("loadBalancer.{field}"),
+                        &path,
                         format!("image `{image}` {problem}"),
                         "write a full image reference",
+                    );
+                } else if repository != PUBLIC_REPOSITORY
+                    && !image.starts_with(&format!("{repository}/"))
+                {
+                    self.warn(
+                        &path,
+                        format!("image `{image}` is not under imageRepository `{repository}`"),
+                        format!(
+                            "hosts that pull only from the mirror cannot pull it; copy it there \
+                             or drop the field to run `{}`",
+                            which.default_under(repository)
+                        ),
                     );
                 }
                 image.clone()
             }
-            None => default.to_owned(),
+            None => which.default_under(repository),
         };
         Some(Some(LoadBalancer {
             kind,
             interface,
             virtual_router_id,
             local_port,
-            haproxy_image: image("haproxyImage", &lb.haproxy_image, DEFAULT_HAPROXY_IMAGE),
-            keepalived_image: image(
-                "keepalivedImage",
-                &lb.keepalived_image,
-                DEFAULT_KEEPALIVED_IMAGE,
-            ),
-            kube_vip_image: image("kubeVipImage", &lb.kube_vip_image, DEFAULT_KUBE_VIP_IMAGE),
+            haproxy_image: image(LoadBalancerImage::Haproxy, &lb.haproxy_image),
+            keepalived_image: image(LoadBalancerImage::Keepalived, &lb.keepalived_image),
+            kube_vip_image: image(LoadBalancerImage::KubeVip, &lb.kube_vip_image),
         }))
     }
 
@@ -1435,10 +1454,7 @@ impl Checker<'_> {
         ];
         let mut base = BTreeMap::new();
         for (component, fields) in &cluster_level {
-            let default_image = match component {
-                Component::Etcd => format!("{repository}/etcd:{}", etcd_version.tag),
-                other => format!("{repository}/{}:{kube}", other.binary()),
-            };
+            let default_image = component_default(repository, *component, kube, &etcd_version.tag);
             let mut settings = PodSettings {
                 image: default_image,
                 ..PodSettings::default()
@@ -1927,13 +1943,6 @@ impl Checker<'_> {
         out
     }
 }
-
-/// The haproxy image a load balancer runs unless the spec names one.
-pub const DEFAULT_HAPROXY_IMAGE: &str = "docker.io/library/haproxy:2.8";
-/// The keepalived image.
-pub const DEFAULT_KEEPALIVED_IMAGE: &str = "docker.io/osixia/keepalived:2.0.20";
-/// The kube-vip image.
-pub const DEFAULT_KUBE_VIP_IMAGE: &str = "ghcr.io/kube-vip/kube-vip:v0.8.9";
 
 static EMPTY: ComponentSpec = ComponentSpec {
     image: None,
