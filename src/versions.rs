@@ -12,6 +12,10 @@ mod flags;
 
 pub use flags::{FlagStatus, GateStatus, closest, flag_status, gate_status};
 
+mod node;
+
+pub use node::{kernel_tunables, pause_tag};
+
 mod releases;
 
 pub use releases::KubeletClientAccess;
