@@ -202,7 +202,10 @@ fn sysctl_values_are_the_kubelets_when_it_protects_kernel_defaults() {
         let sysctl = read(&root, "etc/sysctl.d/99-kcompile-kubernetes.conf");
         let lines: BTreeSet<&str> = sysctl.lines().collect();
         for line in &expected {
-            assert!(lines.contains(line.as_str()), "{host}: no `{line}`:\n{sysctl}");
+            assert!(
+                lines.contains(line.as_str()),
+                "{host}: no `{line}`:\n{sysctl}"
+            );
         }
         for line in [
             "net.ipv4.ip_forward = 1",
@@ -273,8 +276,7 @@ fn containerd_1_accepts_its_configuration_with_the_intended_driver_and_sandbox()
         let cri = &dump["plugins"]["io.containerd.grpc.v1.cri"];
         assert_eq!(cri["sandbox_image"], sandbox, "{extra}");
         assert_eq!(
-            cri["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"],
-            systemd,
+            cri["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"], systemd,
             "{extra}"
         );
         assert_eq!(
@@ -285,7 +287,10 @@ fn containerd_1_accepts_its_configuration_with_the_intended_driver_and_sandbox()
         // The kubelet's cgroup driver is the one containerd got.
         let kubelet = read(&root, "var/lib/kubelet/config.yaml");
         let driver = if systemd { "systemd" } else { "cgroupfs" };
-        assert!(kubelet.contains(&format!("cgroupDriver: {driver}")), "{kubelet}");
+        assert!(
+            kubelet.contains(&format!("cgroupDriver: {driver}")),
+            "{kubelet}"
+        );
     }
 }
 
@@ -362,7 +367,8 @@ fn containerd_2_configuration_uses_keys_and_versions_of_containerd_2_source() {
         "registry.k8s.io/pause:3.10.2"
     );
     assert_eq!(images["registry"]["config_path"], "/etc/containerd/certs.d");
-    let runc = &drop_in["plugins"]["io.containerd.cri.v1.runtime"]["containerd"]["runtimes"]["runc"];
+    let runc =
+        &drop_in["plugins"]["io.containerd.cri.v1.runtime"]["containerd"]["runtimes"]["runc"];
     assert_eq!(runc["options"]["SystemdCgroup"], true);
     assert_eq!(runc["runtime_type"], "io.containerd.runc.v2");
     assert_eq!(hosts["server"], "https://registry-1.docker.io");
@@ -425,16 +431,16 @@ fn rhel_hosts_mount_their_ca_trust_into_the_apiserver_and_controller_manager() {
             ("etc-pki-ca-trust", "/etc/pki/ca-trust"),
             ("etc-pki-tls-certs", "/etc/pki/tls/certs"),
         ] {
-            assert!(
-                manifest.contains(&format!("name: {name}")),
-                "{pod}: {name}"
-            );
+            assert!(manifest.contains(&format!("name: {name}")), "{pod}: {name}");
             assert!(manifest.contains(&format!("path: {path}")), "{pod}: {path}");
         }
     }
     let (_temp, root) = build(&spec("[kubeadm]", ""), "master01");
     let manifest = read(&root, "etc/kubernetes/manifests/kube-apiserver.yaml");
-    assert!(!manifest.contains("/etc/pki"), "debian hosts mount no /etc/pki");
+    assert!(
+        !manifest.contains("/etc/pki"),
+        "debian hosts mount no /etc/pki"
+    );
 }
 
 #[test]
@@ -479,7 +485,9 @@ fn systemd_prefers_the_bundles_drop_in_over_the_kubeadm_packages() {
             "systemd/system/kubelet.service.d/10-kubeadm.conf",
         ])
         .output()
-        .expect("systemd-analyze (Debian's systemd package) must be installed: .ci/install-systemd.sh");
+        .expect(
+            "systemd-analyze (Debian's systemd package) must be installed: .ci/install-systemd.sh",
+        );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -506,8 +514,14 @@ fn systemd_prefers_the_bundles_drop_in_over_the_kubeadm_packages() {
         "{stdout}"
     );
     // kcompile's drop-in holds no directive at all.
-    let drop_in = read(&root, "etc/systemd/system/kubelet.service.d/10-kubeadm.conf");
-    assert!(drop_in.lines().all(|line| line.starts_with('#')), "{drop_in}");
+    let drop_in = read(
+        &root,
+        "etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
+    );
+    assert!(
+        drop_in.lines().all(|line| line.starts_with('#')),
+        "{drop_in}"
+    );
 }
 
 #[test]
@@ -522,8 +536,19 @@ fn diff_shows_node_files_like_any_other() {
             .output()
             .unwrap()
     };
-    assert!(run(&["build", "--host", "worker01", "--out", "root"]).status.success());
-    let unchanged = run(&["diff", "--host", "worker01", "--root", "root", "--name-only"]);
+    assert!(
+        run(&["build", "--host", "worker01", "--out", "root"])
+            .status
+            .success()
+    );
+    let unchanged = run(&[
+        "diff",
+        "--host",
+        "worker01",
+        "--root",
+        "root",
+        "--name-only",
+    ]);
     assert_eq!(unchanged.status.code(), Some(0));
     std::fs::write(
         temp.path().join("cluster.yaml"),

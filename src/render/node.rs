@@ -33,8 +33,9 @@ pub const KUBEADM_DROP_IN: &str = "/etc/systemd/system/kubelet.service.d/10-kube
 const BASE_MODULES: [&str; 2] = ["overlay", "br_netfilter"];
 
 /// The modules kube-proxy's IPVS mode needs: the IPVS core, the round-robin, weighted
-/// round-robin and source-hashing schedulers, and connection tracking (kube-proxy
-/// `pkg/util/ipvs/kernelcheck_linux.go`, `GetRequiredIPVSModules`).
+/// round-robin and source-hashing schedulers, and connection tracking, for kernels from 4.19 on
+/// (kubernetes/kubernetes `pkg/proxy/ipvs/util/ipvs.go`, `GetRequiredIPVSModules`, store ids
+/// 109161971 and 27234639741).
 const IPVS_MODULES: [&str; 5] = ["ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack"];
 
 /// Adds the node files of `host`.
