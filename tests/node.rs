@@ -569,3 +569,37 @@ fn diff_shows_node_files_like_any_other() {
         assert!(stdout.contains(line), "no `{line}` in:\n{stdout}");
     }
 }
+
+#[test]
+fn a_host_can_keep_its_own_runtime_and_ca_trust() {
+    // worker01 runs CRI-O managed elsewhere; master01 is a RHEL host; the rest keep the cluster's.
+    let mut spec = spec("[kubeadm]", "");
+    for (name, own) in [
+        (
+            "worker01",
+            "    node:\n      containerRuntime: none\n    overrides:\n      kubelet:\n        containerRuntimeEndpoint: unix:///var/run/crio/crio.sock\n",
+        ),
+        ("master01", "    node:\n      caTrust: rhel\n"),
+    ] {
+        let line = format!("  - name: {name}");
+        let at = spec.find(&line).unwrap();
+        let end = at + spec[at..].find('\n').unwrap() + 1;
+        spec.insert_str(end, own);
+    }
+    let (_temp, root) = build(&spec, "worker01");
+    let all = files(&root);
+    assert!(
+        !all.iter()
+            .any(|path| path.starts_with("etc/containerd/") || path == "etc/crictl.yaml"),
+        "{all:?}"
+    );
+    assert!(read(&root, "var/lib/kubelet/config.yaml").contains("crio.sock"));
+    let (_temp, root) = build(&spec, "worker02");
+    assert!(files(&root).contains(&"etc/containerd/conf.d/99-kcompile.toml".to_owned()));
+    let (_temp, root) = build(&spec, "master01");
+    let manifest = read(&root, "etc/kubernetes/manifests/kube-apiserver.yaml");
+    assert!(manifest.contains("path: /etc/pki/ca-trust"), "{manifest}");
+    let (_temp, root) = build(&spec, "master02");
+    let manifest = read(&root, "etc/kubernetes/manifests/kube-apiserver.yaml");
+    assert!(!manifest.contains("/etc/pki"), "{manifest}");
+}

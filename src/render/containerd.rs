@@ -34,7 +34,7 @@ pub const CERTS_D: &str = "/etc/containerd/certs.d";
 
 /// Adds the containerd files of `host` (the runtime is containerd 1.x or 2.x).
 pub fn files(files: &mut FileSet, cluster: &Cluster, host: &Host) {
-    match cluster.node.container_runtime {
+    match cluster.node.of(&host.name).container_runtime {
         ContainerRuntime::Containerd2 => {
             files.add(CONFIG, root_config_v3(), PUBLIC);
             files.add(DROP_IN, drop_in_v3(cluster, host), PUBLIC);

@@ -374,12 +374,13 @@ fn encryption_keys(pki: &Pki) -> Vec<String> {
 
 /// The host's CA trust directories, mounted read-only into the apiserver and the
 /// controller-manager (kubeadm adds those that exist on the machine it runs on; kcompile, which
-/// does not run there, mounts those of the hosts' family, `node.caTrust`, created empty if absent).
+/// does not run there, mounts those of the host's family, `node.caTrust` or the host's own, created
+/// empty if absent).
 /// RHEL-family hosts add `/etc/pki/ca-trust` and `/etc/pki/tls/certs`, where `/etc/ssl/certs`
 /// links point, named as kubeadm names them: kubernetes/kubernetes
 /// `cmd/kubeadm/app/phases/controlplane/volumes.go` (store id 151246112),
 /// `caCertsExtraVolumePaths` and the `/`→`-` volume names of `getHostPathVolumesForTheControlPlane`.
-pub fn ca_trust_mounts(cluster: &Cluster) -> Vec<Mount> {
+pub fn ca_trust_mounts(cluster: &Cluster, host: &Host) -> Vec<Mount> {
     let mut mounts = vec![
         Mount::same("ca-certs", "/etc/ssl/certs", true, "DirectoryOrCreate"),
         Mount::same(
@@ -401,7 +402,7 @@ pub fn ca_trust_mounts(cluster: &Cluster) -> Vec<Mount> {
             "DirectoryOrCreate",
         ),
     ];
-    if cluster.node.ca_trust == crate::spec::CaTrust::Rhel {
+    if cluster.node.of(&host.name).ca_trust == crate::spec::CaTrust::Rhel {
         mounts.push(Mount::same(
             "etc-pki-ca-trust",
             "/etc/pki/ca-trust",

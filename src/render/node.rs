@@ -43,7 +43,7 @@ pub fn files(files: &mut FileSet, cluster: &Cluster, host: &Host) {
     files.add(SYSCTL_CONFIG, sysctl(cluster, host), PUBLIC);
     files.add(MODULES_CONFIG, modules(cluster), PUBLIC);
     files.add(KUBEADM_DROP_IN, kubeadm_drop_in(), PUBLIC);
-    if cluster.node.container_runtime != ContainerRuntime::None {
+    if cluster.node.of(&host.name).container_runtime != ContainerRuntime::None {
         files.add(CRICTL_CONFIG, crictl(host), PUBLIC);
         containerd::files(files, cluster, host);
     }

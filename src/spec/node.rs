@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::source::{child, element};
 use super::types::{CaTrust, ContainerRuntime, Spec};
-use crate::cluster::Node;
+use crate::cluster::{HostNode, Node};
 
 /// The socket containerd serves by default (`defaults.DefaultAddress`), as a CRI endpoint.
 pub const CONTAINERD_ENDPOINT: &str = "unix:///run/containerd/containerd.sock";
@@ -34,10 +34,19 @@ pub fn settings(spec: &Spec) -> Result<Node, Vec<NodeProblem>> {
     let container_runtime = node
         .container_runtime
         .unwrap_or(ContainerRuntime::Containerd2);
-    let mut problems = Vec::new();
-    if container_runtime != ContainerRuntime::None {
-        endpoint_problems(spec, &mut problems);
+    let ca_trust = node.ca_trust.unwrap_or(CaTrust::Debian);
+    let mut hosts = BTreeMap::new();
+    for host in spec.hosts.iter().flatten() {
+        if let (Some(name), Some(own)) = (&host.name, &host.node) {
+            let settings = HostNode {
+                container_runtime: own.container_runtime.unwrap_or(container_runtime),
+                ca_trust: own.ca_trust.unwrap_or(ca_trust),
+            };
+            hosts.insert(name.clone(), settings);
+        }
     }
+    let mut problems = Vec::new();
+    endpoint_problems(spec, container_runtime, &mut problems);
     let registry_mirrors = node.registry_mirrors.unwrap_or_default();
     for (registry, mirrors) in &registry_mirrors {
         let path = child("node.registryMirrors", registry);
@@ -68,11 +77,16 @@ pub fn settings(spec: &Spec) -> Result<Node, Vec<NodeProblem>> {
             }
         }
     }
-    if container_runtime == ContainerRuntime::None && !registry_mirrors.is_empty() {
+    let every_host_unmanaged = spec.hosts.iter().flatten().all(|host| {
+        let own = host.node.as_ref().and_then(|own| own.container_runtime);
+        own.unwrap_or(container_runtime) == ContainerRuntime::None
+    });
+    if every_host_unmanaged && !registry_mirrors.is_empty() {
         problems.push(NodeProblem {
             path: "node.registryMirrors".into(),
             on_key: true,
-            message: "registry mirrors are set but `node.containerRuntime` is `none`".into(),
+            message: "registry mirrors are set but no host's `containerRuntime` is a containerd"
+                .into(),
             hint: "kcompile writes mirrors into containerd's configuration: choose `containerd-2` or `containerd-1`, or configure the mirrors where the runtime is managed".into(),
         });
     }
@@ -82,35 +96,52 @@ pub fn settings(spec: &Spec) -> Result<Node, Vec<NodeProblem>> {
     Ok(Node {
         container_runtime,
         registry_mirrors,
-        ca_trust: node.ca_trust.unwrap_or(CaTrust::Debian),
+        ca_trust,
+        hosts,
     })
 }
 
-/// Every kubelet endpoint (the cluster's and each host override) that is not containerd's socket.
-fn endpoint_problems(spec: &Spec, problems: &mut Vec<NodeProblem>) {
-    let mut endpoints: BTreeMap<String, &String> = BTreeMap::new();
-    if let Some(endpoint) = spec
+/// Every kubelet endpoint that a host whose runtime kcompile configures would dial, and that is
+/// not containerd's socket: a host's own endpoint (`hosts[].overrides.kubelet`) where it sets
+/// one, else the cluster's (reported once).
+fn endpoint_problems(spec: &Spec, cluster: ContainerRuntime, problems: &mut Vec<NodeProblem>) {
+    let cluster_endpoint = spec
         .kubelet
         .as_ref()
-        .and_then(|kubelet| kubelet.container_runtime_endpoint.as_ref())
+        .and_then(|kubelet| kubelet.container_runtime_endpoint.as_ref());
+    let mut reported: BTreeMap<String, &String> = BTreeMap::new();
+    let hosts: Vec<_> = spec.hosts.iter().flatten().collect();
+    if hosts.is_empty()
+        && cluster != ContainerRuntime::None
+        && let Some(endpoint) = cluster_endpoint
     {
-        endpoints.insert("kubelet.containerRuntimeEndpoint".into(), endpoint);
+        reported.insert("kubelet.containerRuntimeEndpoint".into(), endpoint);
     }
-    for (index, host) in spec.hosts.iter().flatten().enumerate() {
-        if let Some(endpoint) = host
+    for (index, host) in hosts.into_iter().enumerate() {
+        let own_runtime = host.node.as_ref().and_then(|own| own.container_runtime);
+        if own_runtime.unwrap_or(cluster) == ContainerRuntime::None {
+            continue;
+        }
+        let own_endpoint = host
             .overrides
             .as_ref()
             .and_then(|overrides| overrides.kubelet.as_ref())
-            .and_then(|kubelet| kubelet.container_runtime_endpoint.as_ref())
-        {
-            let path = child(
-                &child(&child(&element("hosts", index), "overrides"), "kubelet"),
-                "containerRuntimeEndpoint",
-            );
-            endpoints.insert(path, endpoint);
+            .and_then(|kubelet| kubelet.container_runtime_endpoint.as_ref());
+        match (own_endpoint, cluster_endpoint) {
+            (Some(endpoint), _) => {
+                let path = child(
+                    &child(&child(&element("hosts", index), "overrides"), "kubelet"),
+                    "containerRuntimeEndpoint",
+                );
+                reported.insert(path, endpoint);
+            }
+            (None, Some(endpoint)) => {
+                reported.insert("kubelet.containerRuntimeEndpoint".into(), endpoint);
+            }
+            (None, None) => {}
         }
     }
-    for (path, endpoint) in endpoints {
+    for (path, endpoint) in reported {
         if endpoint != CONTAINERD_ENDPOINT && endpoint != CONTAINERD_ENDPOINT_VAR_RUN {
             problems.push(NodeProblem {
                 path,
@@ -119,7 +150,7 @@ fn endpoint_problems(spec: &Spec, problems: &mut Vec<NodeProblem>) {
                     "the kubelet dials `{endpoint}`, but kcompile configures containerd, which serves `{CONTAINERD_ENDPOINT}`"
                 ),
                 hint: format!(
-                    "use `{CONTAINERD_ENDPOINT}`, or set `node.containerRuntime: none` when another runtime (CRI-O) is managed elsewhere"
+                    "use `{CONTAINERD_ENDPOINT}`, or set `containerRuntime: none` (in `node`, or in the host's `node`) where another runtime (CRI-O) is managed elsewhere"
                 ),
             });
         }

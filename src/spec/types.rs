@@ -608,6 +608,21 @@ pub struct HostSpec {
     /// Component settings for this host only, merged over the cluster's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overrides: Option<HostOverridesSpec>,
+    /// This host's container runtime and CA trust layout, over the cluster's `node`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<HostNodeSpec>,
+}
+
+/// A host's own node settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HostNodeSpec {
+    /// Replaces `node.containerRuntime` on this host (`none` where another tool manages it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_runtime: Option<ContainerRuntime>,
+    /// Replaces `node.caTrust` on this host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_trust: Option<CaTrust>,
 }
 
 /// A node taint.
