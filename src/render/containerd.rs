@@ -144,7 +144,8 @@ fn hosts_toml(registry: &str, mirrors: &[String]) -> String {
         "# Written by kcompile: pulls from {registry} try these mirrors in order, then the registry.\n"
     );
     if registry != "_default" {
-        // Docker Hub's images are named docker.io but served by registry-1.docker.io.
+        // Docker Hub's images are named docker.io but served by registry-1.docker.io (containerd
+        // v2.3.4 docs/hosts.md, its docker.io example).
         let server = if registry == "docker.io" {
             "https://registry-1.docker.io".to_owned()
         } else {
