@@ -13,7 +13,11 @@ mod flags;
 
 pub use flags::{FlagStatus, GateStatus, closest, flag_status, gate_status};
 
+mod node;
 pub mod pause;
+
+pub use node::kernel_tunables;
+
 mod releases;
 
 pub use releases::KubeletClientAccess;

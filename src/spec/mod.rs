@@ -5,6 +5,7 @@ mod component_config;
 mod diagnostic;
 mod layer;
 mod names;
+pub mod node;
 mod parse;
 mod resolved;
 mod source;

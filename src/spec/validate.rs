@@ -116,6 +116,15 @@ impl Checker<'_> {
         );
     }
 
+    /// Reports the `node` section's problems (`spec/node.rs`).
+    fn node_problems(&mut self, problems: Vec<super::node::NodeProblem>) {
+        for problem in problems {
+            let severity = Severity::Error;
+            let (path, on_key) = (&problem.path, problem.on_key);
+            self.report(severity, path, on_key, problem.message, Some(problem.hint));
+        }
+    }
+
     fn error_at_key(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
         self.report(
             Severity::Error,
@@ -183,6 +192,7 @@ impl Checker<'_> {
             image_repository.as_deref(),
         );
         let etcd = self.etcd(spec, &hosts);
+        let node = super::node::settings(spec).map_err(|problems| self.node_problems(problems));
 
         let (kube, etcd_version) = (kubernetes_version?, etcd_version?);
         let image_repository = image_repository?;
@@ -209,6 +219,7 @@ impl Checker<'_> {
             aggregation: aggregation?,
             kube_proxy_config: self.kube_proxy_config(spec, kube),
             kube_proxy: kube_proxy?,
+            node: node.ok()?,
             hosts: hosts?,
         })
     }
