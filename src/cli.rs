@@ -8,6 +8,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use crate::bundle;
 use crate::cluster::{Cluster, Host};
 use crate::error::{Error, ExitStatus};
+use crate::etcd_membership::{self, Confirmed, Membership, MembershipError, Quorum};
 use crate::init::{InitOptions, starter_spec};
 use crate::pki::{self, IssueOptions};
 use crate::render;
@@ -145,6 +146,18 @@ Examples:
 
 Exit status: 0 intact, 2 a recorded item is missing or damaged (the message names it).")]
     State(StateArgs),
+    /// Show the etcd members the state records, and confirm a membership step you ran.
+    #[command(after_help = "\
+Examples:
+  kcompile etcd status                      # each member, its status, the steps still to run
+  kcompile etcd joined master04             # after `etcdctl member add` and `member promote`
+  kcompile etcd removed master03            # after `etcdctl member remove`
+  kcompile etcd replace master02            # master02 lost its data: remove it, then re-add it
+
+A build prints the exact etcdctl steps of a membership change (adding or removing a host with the
+`etcd` role); each step is confirmed here once it ran, so a half-done change stays visible.
+Exit status: 0 done, 2 the step does not fit the record (the message says why).")]
+    Etcd(EtcdArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -198,6 +211,50 @@ enum StateAction {
         /// Paths as `kcompile state list` shows them (`pki/ca.key`).
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct EtcdArgs {
+    #[command(subcommand)]
+    action: EtcdAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum EtcdAction {
+    /// The bootstrap mode, every recorded member with its status, and the steps still to run.
+    Status {
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Record that HOST's member joined: `etcdctl member add` ran, its etcd started and was
+    /// promoted.
+    Joined {
+        /// The member's host.
+        #[arg(value_name = "HOST")]
+        host: String,
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Record that HOST's member was removed with `etcdctl member remove`.
+    Removed {
+        /// The member's host.
+        #[arg(value_name = "HOST")]
+        host: String,
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Mark HOST's member for removal and re-adding at the same address (its data dir was lost or
+    /// its machine replaced); the next build gives it a joining member.
+    Replace {
+        /// The member's host.
+        #[arg(value_name = "HOST")]
+        host: String,
+        /// Replace it even if the cluster loses quorum while it is out.
+        #[arg(long)]
+        allow_quorum_loss: bool,
         #[command(flatten)]
         spec: SpecArgs,
     },
@@ -368,6 +425,9 @@ struct BuildArgs {
     /// Show what the build would generate, issue and reuse; write nothing (not even the state).
     #[arg(long)]
     dry_run: bool,
+    /// Record an etcd membership change even if a step of it loses quorum.
+    #[arg(long)]
+    allow_quorum_loss: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -469,6 +529,7 @@ pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Verify(args) => verify(&args),
         Command::Rotate(args) => rotate(&args),
         Command::State(args) => state(&args),
+        Command::Etcd(args) => etcd(&args),
         Command::Completions { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "kcompile", &mut text);
@@ -587,6 +648,53 @@ fn plan_pki(
     let (pki, plan) =
         pki::plan(&mut transaction, &loaded.cluster, options).map_err(|e| Error::State(e.0))?;
     Ok((pki, plan, transaction.finish()))
+}
+
+/// Plans what a build makes against `state` in one transaction: the PKI (as [`plan_pki`]) and
+/// the etcd membership (who forms the cluster, who joins, who leaves; a step that loses quorum is
+/// refused unless `quorum` allows it). Returns the changes a writer commits.
+fn plan_build(
+    loaded: &Loaded,
+    state: &State,
+    options: &IssueOptions,
+    quorum: Quorum,
+) -> Result<(pki::Pki, pki::Plan, Membership, Changes), Error> {
+    let mut transaction = state.begin();
+    check_upgrade(loaded, &transaction)?;
+    let built_before = crate::upgrade::last_built(&transaction)
+        .map_err(|e| Error::State(e.0))?
+        .is_some();
+    let (pki, plan) =
+        pki::plan(&mut transaction, &loaded.cluster, options).map_err(|e| Error::State(e.0))?;
+    let members = etcd_membership::plan(&mut transaction, &loaded.cluster, built_before, quorum)
+        .map_err(membership_error)?;
+    Ok((pki, plan, members, transaction.finish()))
+}
+
+/// The command error of a membership problem: a step that does not fit (exit 2 with a hint), or
+/// a state that cannot be read.
+fn membership_error(error: MembershipError) -> Error {
+    match error {
+        MembershipError::State(error) => Error::State(error.0),
+        MembershipError::Damaged(_) => Error::State(format!("{error}; {}", error.hint())),
+        MembershipError::QuorumLoss { .. } | MembershipError::Refused { .. } => Error::Usage {
+            message: error.to_string(),
+            hint: error.hint(),
+        },
+    }
+}
+
+/// Prints the membership's warnings and the etcd steps still to run.
+fn report_members(cluster: &Cluster, members: &Membership) {
+    for warning in &members.warnings {
+        crate::say!("warning: {warning}");
+    }
+    let crate::cluster::EtcdTopology::Stacked { data_dir, .. } = &cluster.etcd else {
+        return;
+    };
+    for step in etcd_membership::steps::pending(members, data_dir) {
+        crate::say!("{step}");
+    }
 }
 
 /// Refuses a spec that skips a minor or goes back one from the version the state last built, at
@@ -739,18 +847,25 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
         renew_within: args.renew_within.unwrap_or_default(),
         ..IssueOptions::default()
     };
+    let quorum = if args.allow_quorum_loss {
+        Quorum::AllowLoss
+    } else {
+        Quorum::Keep
+    };
     if args.dry_run {
         let state = open_state(&args.spec, Purpose::Preview)?;
-        let (pki, plan, _) = plan_pki(&loaded, &state, &options)?;
+        let (pki, plan, members, _) = plan_build(&loaded, &state, &options, quorum)?;
         report_plan(&state, &pki, &plan, true);
+        report_members(&loaded.cluster, &members);
         return Ok(ExitStatus::Success);
     }
     let mut state = open_state(&args.spec, Purpose::Create)?;
-    let (pki, plan, changes) = plan_pki(&loaded, &state, &options)?;
+    let (pki, plan, members, changes) = plan_build(&loaded, &state, &options, quorum)?;
     commit(&mut state, changes)?;
     report_plan(&state, &pki, &plan, false);
+    report_members(&loaded.cluster, &members);
     for host in &hosts {
-        let files = host_bundle(&loaded, &pki, host);
+        let files = host_bundle(&loaded, &pki, &members, host);
         match (&args.out, args.all, args.format) {
             (None, _, format @ (Format::CloudInit | Format::Ignition)) => {
                 let document = match format {
@@ -820,8 +935,13 @@ fn write_tree(files: &bundle::FileSet, root: &Path) -> Result<(), Error> {
 }
 
 /// A host's files and their MANIFEST.
-fn host_bundle(loaded: &Loaded, pki: &pki::Pki, host: &Host) -> bundle::FileSet {
-    let mut files = render::host_files(&loaded.cluster, pki, host);
+fn host_bundle(
+    loaded: &Loaded,
+    pki: &pki::Pki,
+    members: &Membership,
+    host: &Host,
+) -> bundle::FileSet {
+    let mut files = render::host_files(&loaded.cluster, pki, members, host);
     let header = bundle::manifest::Header {
         cluster: loaded.cluster.name.clone(),
         host: host.name.clone(),
@@ -837,11 +957,13 @@ fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
     let host = find_host(&loaded.cluster, &args.host)?;
     // diff compiles from the state a build made, read-only: what it would issue is shown, not made.
     let state = open_state(&args.spec, Purpose::Inspect)?;
-    let (pki, plan, _) = plan_pki(&loaded, &state, &IssueOptions::default())?;
+    let (pki, plan, members, _) =
+        plan_build(&loaded, &state, &IssueOptions::default(), Quorum::Keep)?;
     for (id, why) in &plan.issued {
         crate::say!("a build would issue {id} ({why})");
     }
-    let files = host_bundle(&loaded, &pki, host);
+    report_members(&loaded.cluster, &members);
+    let files = host_bundle(&loaded, &pki, &members, host);
     let fingerprint = |bytes: &[u8]| state.keyed_fingerprint(bytes);
     let report =
         crate::diff::compare(&host.name, &files, &args.root, &fingerprint).map_err(Error::Input)?;
@@ -1142,6 +1264,81 @@ fn state(args: &StateArgs) -> Result<ExitStatus, Error> {
             Ok(ExitStatus::Success)
         }
     }
+}
+
+fn etcd(args: &EtcdArgs) -> Result<ExitStatus, Error> {
+    match &args.action {
+        EtcdAction::Status { spec } => {
+            let loaded = load(spec)?;
+            let state = open_state(spec, Purpose::Inspect)?;
+            let record = etcd_membership::Record::read(&state.begin()).map_err(membership_error)?;
+            let members = Membership {
+                record,
+                warnings: Vec::new(),
+            };
+            let data_dir = match &loaded.cluster.etcd {
+                crate::cluster::EtcdTopology::Stacked { data_dir, .. } => data_dir.as_str(),
+                crate::cluster::EtcdTopology::External { .. } => "",
+            };
+            let text = etcd_membership::steps::status(&members, data_dir);
+            print(&crate::shown::terminal_safe(&text))
+        }
+        EtcdAction::Joined { host, spec } => record_etcd_step(spec, |transaction| {
+            Ok(match etcd_membership::confirm_joined(transaction, host)? {
+                Confirmed::Recorded(member) => format!(
+                    "etcd member {} ({}) recorded as joined",
+                    member.name, member.peer_url
+                ),
+                Confirmed::Already(member) => format!(
+                    "etcd member {} ({}) was recorded as joined already",
+                    member.name, member.peer_url
+                ),
+            })
+        }),
+        EtcdAction::Removed { host, spec } => record_etcd_step(spec, |transaction| {
+            Ok(match etcd_membership::confirm_removed(transaction, host)? {
+                Confirmed::Recorded(member) => format!(
+                    "etcd member {} ({}) recorded as removed",
+                    member.name, member.peer_url
+                ),
+                Confirmed::Already(member) => format!(
+                    "etcd member {} ({}) was recorded as removed already",
+                    member.name, member.peer_url
+                ),
+            })
+        }),
+        EtcdAction::Replace {
+            host,
+            allow_quorum_loss,
+            spec,
+        } => record_etcd_step(spec, |transaction| {
+            let quorum = if *allow_quorum_loss {
+                Quorum::AllowLoss
+            } else {
+                Quorum::Keep
+            };
+            for warning in etcd_membership::replace(transaction, host, quorum)? {
+                crate::say!("warning: {warning}");
+            }
+            Ok(format!(
+                "etcd member {host} marked for replacement: `kcompile build` gives {host} a joining member and prints the steps (the old member is removed first)"
+            ))
+        }),
+    }
+}
+
+/// Runs one membership confirmation against the state and commits it; says what it recorded.
+fn record_etcd_step(
+    spec: &SpecArgs,
+    step: impl FnOnce(&mut crate::state::Transaction<'_>) -> Result<String, MembershipError>,
+) -> Result<ExitStatus, Error> {
+    let mut state = open_state(spec, Purpose::Change)?;
+    let mut transaction = state.begin();
+    let done = step(&mut transaction).map_err(membership_error)?;
+    let changes = transaction.finish();
+    commit(&mut state, changes)?;
+    crate::say!("{done}");
+    Ok(ExitStatus::Success)
 }
 
 fn find_host<'c>(cluster: &'c Cluster, name: &str) -> Result<&'c Host, Error> {

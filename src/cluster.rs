@@ -10,7 +10,8 @@ use ipnet::IpNet;
 
 use crate::spec::LoadBalancerKind;
 use crate::spec::{
-    AnonymousAuth, EncryptionProvider, HostPathType, KeyAlgorithm, ProxyMode, Role, TaintEffect,
+    AnonymousAuth, EncryptionProvider, EtcdBootstrap, HostPathType, KeyAlgorithm, ProxyMode, Role,
+    TaintEffect,
 };
 use crate::versions::{EtcdVersion, KubeVersion};
 
@@ -138,6 +139,8 @@ pub enum EtcdTopology {
     Stacked {
         /// Data directory on each member.
         data_dir: String,
+        /// How the members first form the cluster.
+        bootstrap: EtcdBootstrap,
     },
     /// A cluster kcompile does not manage.
     External {

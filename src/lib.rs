@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod component;
 pub mod diff;
 pub mod error;
+pub mod etcd_membership;
 pub mod init;
 pub mod pki;
 pub mod redact;
