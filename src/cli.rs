@@ -101,6 +101,19 @@ Examples:
 Secrets never appear: keys, kubeconfig credentials and encryption keys show as fingerprints.
 Exit status: 0 no change, 1 changes, 2 error.")]
     Diff(DiffArgs),
+    /// Order a build's rollout over the whole cluster: per host what changes and restarts, in
+    /// waves (etcd members, apiservers, controller-managers and schedulers, kubelets and
+    /// kube-proxies), with the commands before and after each wave.
+    #[command(after_help = "\
+Examples:
+  kcompile plan --roots fetched/            # fetched/<host>/ is each host's root
+  kcompile plan --roots out/ -o json        # against the previous build's --out tree
+
+The state keeps no built bundles, so --roots is required: fetch each host's /etc/kubernetes,
+/etc/systemd/system/kubelet.service and /var/lib/kubelet to DIR/<host>/ (Ansible's `fetch`), and
+create an empty DIR/<host>/ for a host that is new. Nothing is written.
+Exit status: 0 nothing to roll out, 1 waves to roll out, 2 error.")]
+    Plan(PlanArgs),
     /// Check one host's files as they are, without the spec or the state: certificate chains,
     /// SANs, RBAC names, the front-proxy and service-account keys, mounts, flags, expiry.
     #[command(after_help = "\
@@ -330,6 +343,18 @@ struct DiffArgs {
     output: OutputFormat,
 }
 
+#[derive(Debug, Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// Where the hosts' current files are: DIR/<host>/ is that host's root.
+    #[arg(long, value_name = "DIR")]
+    roots: PathBuf,
+    /// Output format (`json`: documented in docs/operations.md, `formatVersion` 1).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ColorChoice {
     Auto,
@@ -526,6 +551,7 @@ pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Certs(args) => certs(&args),
         Command::Import(args) => import(&args),
         Command::Diff(args) => diff(&args),
+        Command::Plan(args) => rollout_plan(&args),
         Command::Verify(args) => verify(&args),
         Command::Rotate(args) => rotate(&args),
         Command::State(args) => state(&args),
@@ -989,6 +1015,69 @@ fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
         ExitStatus::Differences
     } else {
         ExitStatus::Success
+    })
+}
+
+fn rollout_plan(args: &PlanArgs) -> Result<ExitStatus, Error> {
+    let loaded = load(&args.spec)?;
+    let cluster = &loaded.cluster;
+    // A preview: the state is read, what a build would issue and record is planned and dropped.
+    let state = open_state(&args.spec, Purpose::Inspect)?;
+    let (pki, _, members, _) = plan_build(&loaded, &state, &IssueOptions::default(), Quorum::Keep)?;
+    let fingerprint = |bytes: &[u8]| state.keyed_fingerprint(bytes);
+    let mut inputs = Vec::new();
+    for host in &cluster.hosts {
+        let root = args.roots.join(&host.name);
+        if !root.is_dir() {
+            return Err(Error::Usage {
+                message: format!("there is no root for host `{}`: `{}` is not a directory", host.name, root.display()),
+                hint: "fetch each host's files to DIR/<host>/ (etc/kubernetes, etc/systemd/system/kubelet.service, var/lib/kubelet); for a new host create an empty DIR/<host>/".into(),
+            });
+        }
+        let files = host_bundle(&loaded, &pki, &members, host);
+        let report =
+            crate::diff::compare(&host.name, &files, &root, &fingerprint).map_err(Error::Input)?;
+        let built_for = crate::root::Root::open(&root)
+            .ok()
+            .and_then(|machine| machine.read(bundle::manifest::PATH).ok().flatten())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| bundle::manifest::parse(&text).ok())
+            .map(|manifest| manifest.header.kubernetes)
+            .filter(|version| !version.is_empty());
+        inputs.push(crate::plan::HostInput {
+            host,
+            report,
+            built_for,
+        });
+    }
+    let mut steps = crate::plan::MembershipSteps::default();
+    if let crate::cluster::EtcdTopology::Stacked { data_dir, .. } = &cluster.etcd {
+        for (name, status, paragraph) in etcd_membership::steps::by_member(&members, data_dir) {
+            if status == etcd_membership::Status::Removing {
+                steps.leaving.push(paragraph);
+            } else {
+                let confirm = format!(
+                    "confirm {name}'s join (after `member promote`): kcompile etcd joined {name}"
+                );
+                steps.joining.push((name, paragraph, confirm));
+            }
+        }
+    }
+    let plan = crate::plan::plan(
+        inputs,
+        &cluster.kubernetes_version.to_string(),
+        cluster.api_server_port,
+        &steps,
+        members.warnings.clone(),
+    );
+    match args.output {
+        OutputFormat::Text => print(&crate::shown::terminal_safe(&plan.render()))?,
+        OutputFormat::Json => print(&plan.render_json())?,
+    };
+    Ok(if plan.waves.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Differences
     })
 }
 

@@ -17,6 +17,7 @@ pub mod error;
 pub mod etcd_membership;
 pub mod init;
 pub mod pki;
+pub mod plan;
 pub mod redact;
 pub mod render;
 pub mod root;

@@ -27,6 +27,14 @@ fn etcdctl(endpoints: &[&str], command: &str) -> String {
 
 /// The steps still to run, one paragraph per member change; empty when nothing is pending.
 pub fn pending(membership: &Membership, data_dir: &str) -> Vec<String> {
+    by_member(membership, data_dir)
+        .into_iter()
+        .map(|(_, _, paragraph)| paragraph)
+        .collect()
+}
+
+/// [`pending`], each paragraph with its member's name and status (`removing` ones first).
+pub fn by_member(membership: &Membership, data_dir: &str) -> Vec<(String, Status, String)> {
     let Some(record) = &membership.record else {
         return Vec::new();
     };
@@ -49,7 +57,7 @@ pub fn pending(membership: &Membership, data_dir: &str) -> Vec<String> {
     {
         let name = &member.name;
         let remove = etcdctl(&endpoints, "member remove <ID>");
-        steps.push(format!(
+        steps.push((name.clone(), Status::Removing, format!(
             "etcd: {name} ({}) leaves the cluster; before rolling out any other host:\n  \
              1. on {on}, find {name}'s member ID (the first field of the line that names it):\n     \
              {list}\n  \
@@ -59,7 +67,7 @@ pub fn pending(membership: &Membership, data_dir: &str) -> Vec<String> {
              4. on {name}: stop its etcd (remove /etc/kubernetes/manifests/etcd.yaml) and empty {data_dir}\n  \
              5. roll out the other hosts' bundles (--etcd-servers, load-balancer backends, SANs)",
             member.peer_url
-        ));
+        )));
     }
     for member in record
         .members
@@ -80,7 +88,7 @@ pub fn pending(membership: &Membership, data_dir: &str) -> Vec<String> {
             ),
         );
         let promote = etcdctl(&endpoints, "member promote <ID>");
-        steps.push(format!(
+        steps.push((name.clone(), Status::Joining, format!(
             "etcd: {name} ({}) joins the cluster{after}, as a learner then promoted:\n  \
              1. on {on} (etcd answers `unhealthy cluster` until every member has been connected for 5s: run it again):\n     \
              {add}\n  \
@@ -92,7 +100,7 @@ pub fn pending(membership: &Membership, data_dir: &str) -> Vec<String> {
              4. kcompile etcd joined {name}\n  \
              5. roll out the other hosts' bundles (--etcd-servers, load-balancer backends, SANs)",
             member.peer_url
-        ));
+        )));
     }
     steps
 }
