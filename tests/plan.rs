@@ -278,3 +278,61 @@ fn a_missing_root_is_an_error_with_a_hint() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--roots <DIR>"));
 }
+
+/// Every 8-byte window of every secret the state holds (keys, generated secrets).
+fn secret_windows(state: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut windows = Vec::new();
+    for entry in walkdir::WalkDir::new(state) {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let name = path.to_string_lossy().into_owned();
+        let secret = name.ends_with(".key") || name.contains("/secrets/");
+        if !entry.file_type().is_file() || !secret {
+            continue;
+        }
+        let bytes = fs::read(path).unwrap();
+        // PEM: the base64 body only (the armor lines are not secret); the etcd token without its
+        // fixed `kcompile-` prefix.
+        let body: Vec<u8> = String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .map(|line| line.trim_start_matches("kcompile-"))
+            .collect::<String>()
+            .into_bytes();
+        for window in body.windows(8) {
+            windows.push((name.clone(), window.to_vec()));
+        }
+    }
+    assert!(!windows.is_empty(), "the state holds secrets");
+    windows
+}
+
+#[test]
+fn no_secret_appears_in_the_plan_or_the_etcd_steps() {
+    let temp = built();
+    let dir = temp.path();
+    fs::create_dir(dir.join("out/m4")).unwrap();
+    fs::write(dir.join("cluster.yaml"), spec("v1.37.1", "", true)).unwrap();
+    let mut outputs = Vec::new();
+    for args in [
+        &["plan", "--roots", "out"][..],
+        &["plan", "--roots", "out", "-o", "json"],
+        &["build", "--all", "--dry-run"],
+        &["etcd", "status"],
+    ] {
+        let out = kcompile(dir, args);
+        outputs.push((args.join(" "), [out.stdout, out.stderr].concat()));
+    }
+    let windows: std::collections::HashMap<Vec<u8>, String> =
+        secret_windows(&dir.join("cluster.state"))
+            .into_iter()
+            .map(|(secret, window)| (window, secret))
+            .collect();
+    for (label, output) in &outputs {
+        for window in output.windows(8) {
+            if let Some(secret) = windows.get(window) {
+                panic!("`kcompile {label}` shows 8 bytes of {secret}");
+            }
+        }
+    }
+}
