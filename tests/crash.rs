@@ -1,9 +1,10 @@
 //! Fault injection. Each command that writes the state dir (a first build; a build that reissues
 //! a certificate for a new SAN; `certs renew`, with and without `--new-key`; each phase of the
 //! sa-key, encryption-key and cluster-ca rotations, with a build of every host between phases as
-//! an operator does, phase 3 with `--acknowledge`; `import --from-pki` into no state; and an
-//! import that must be refused, its PKI dir holding an unparseable `etcd/ca.key`, into no state
-//! and into a built one) is killed with SIGKILL at every write-like system call it issues on the
+//! an operator does, phase 3 with `--acknowledge`; the etcd membership steps: a build that adds
+//! an etcd member, `etcd joined`, `etcd replace`, `etcd removed`; `import --from-pki` into no
+//! state; and an import that must be refused, its PKI dir holding an unparseable `etcd/ca.key`,
+//! into no state and into a built one) is killed with SIGKILL at every write-like system call it issues on the
 //! state dir, one run per call. Then the same command runs again: the retry, as the next writer,
 //! recovers the interrupted run. For each kill:
 //!

@@ -164,7 +164,9 @@ impl MembershipError {
     /// What to do about it.
     pub fn hint(&self) -> String {
         match self {
-            MembershipError::State(_) => "see the message".into(),
+            MembershipError::State(_) => {
+                "`kcompile state check` names every item of the state dir that cannot be used".into()
+            }
             MembershipError::Damaged(_) => format!(
                 "restore `{RECORD}` from a backup of the state dir; `kcompile state check` names every damaged item"
             ),
@@ -278,16 +280,6 @@ impl Membership {
                 state: InitialClusterState::New,
             },
         }
-    }
-
-    /// Whether a member is joining or leaving: steps wait for the operator.
-    pub fn pending(&self) -> bool {
-        self.record.as_ref().is_some_and(|record| {
-            record
-                .members
-                .iter()
-                .any(|member| matches!(member.status, Status::Joining | Status::Removing))
-        })
     }
 }
 
