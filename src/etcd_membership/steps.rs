@@ -7,10 +7,24 @@
 //! not vote, so adding one never changes the quorum: if the new member never starts (a wrong
 //! address, a firewall), the cluster is as it was. A plain `member add` makes the new member a
 //! voter at once, so a 1-member cluster would need both to write until the second is up, and a
-//! mistake in the new member's bundle would stall it. etcd promotes only a learner that has
-//! caught up with the leader ("can only promote a learner member which is in sync with leader"):
-//! run `member promote` again until it succeeds. etcd 3.5 admits one learner at a time
-//! (`--experimental-max-learners` 1), hence one join at a time.
+//! mistake in the new member's bundle would stall it.
+//!
+//! What etcd enforces, read in etcd-io/etcd at v3.5.24 (commit
+//! e72f3c2a400c21a0b82ab2f34197292f07e2c154) unless said otherwise:
+//! - a joining member's `--initial-cluster` must list exactly the cluster's members:
+//!   `ValidateClusterAndAssignIDs` returns "member count is unequal" otherwise
+//!   (`server/etcdserver/api/membership/cluster.go:845`), hence removals before joins;
+//! - one learner at a time: `maxLearners = 1` (`server/etcdserver/api/membership/cluster.go:46`;
+//!   v3.6.5, commit a0614505aff9b8ff469e9c59c2d979a5936d13f4, `DefaultMaxLearners = 1` in
+//!   `server/etcdserver/api/membership/cluster_opts.go:17`), hence one join at a time;
+//! - a learner is promoted only once in sync with the leader (`isLearnerReady` returns
+//!   `ErrLearnerNotReady`, `server/etcdserver/server.go:1874`, "can only promote a learner member
+//!   which is in sync with leader", `server/etcdserver/errors.go:33`): run `member promote` again;
+//! - with the default strict reconfiguration check, `member add` and the removal of a running
+//!   member are refused with "unhealthy cluster" (`server/etcdserver/errors.go:39`) until the
+//!   member that serves the request has been connected to every peer for `HealthInterval`, 5s
+//!   (`server/etcdserver/server.go:90`, `mayAddMember` at 1689, `mayRemoveMember` at 1880); a
+//!   member that is down can be removed at once: run the command again.
 
 use super::{Membership, Status};
 use crate::render::PKI;
