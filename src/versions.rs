@@ -24,6 +24,14 @@ pub use releases::KubeletClientAccess;
 
 pub mod coredns;
 
+/// The tab-separated columns of each data row of a `src/versions/*.tsv` table: every line that is
+/// neither blank nor a `#` comment. The one reader of those tables' layout.
+pub(crate) fn tsv_rows(text: &str) -> impl Iterator<Item = Vec<&str>> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| line.split('\t').collect())
+}
+
 /// The oldest supported Kubernetes minor (1.x).
 pub const OLDEST_MINOR: u32 = 33;
 /// The newest supported Kubernetes minor (1.x).

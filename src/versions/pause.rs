@@ -11,7 +11,7 @@
 
 use std::sync::LazyLock;
 
-use super::{KubeVersion, NEWEST_MINOR};
+use super::{KubeVersion, NEWEST_MINOR, tsv_rows};
 
 /// The pause image's name under an image repository (`registry.k8s.io/pause`).
 pub const PAUSE_IMAGE_NAME: &str = "pause";
@@ -21,18 +21,16 @@ static ROWS: LazyLock<Vec<(u32, &'static str)>> =
     LazyLock::new(|| parse(include_str!("pause.tsv")));
 
 fn parse(text: &'static str) -> Vec<(u32, &'static str)> {
-    text.lines()
-        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-        .filter_map(|line| {
-            let mut columns = line.split('\t');
-            let minor = columns.next()?.strip_prefix("1.")?.parse().ok()?;
-            let tag = columns.next()?;
-            let source = columns.next()?;
+    tsv_rows(text)
+        .filter_map(|columns| {
+            let [minor, tag, source] = columns.as_slice() else {
+                return None;
+            };
+            let minor = minor.strip_prefix("1.")?.parse().ok()?;
             let well_formed = !tag.is_empty()
                 && tag.chars().all(|c| c.is_ascii_digit() || c == '.')
-                && !source.trim().is_empty()
-                && columns.next().is_none();
-            well_formed.then_some((minor, tag))
+                && !source.trim().is_empty();
+            well_formed.then_some((minor, *tag))
         })
         .collect()
 }
@@ -68,11 +66,7 @@ mod tests {
 
     #[test]
     fn every_row_parses() {
-        let text = include_str!("pause.tsv");
-        let data_lines = text
-            .lines()
-            .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-            .count();
+        let data_lines = tsv_rows(include_str!("pause.tsv")).count();
         assert_eq!(ROWS.len(), data_lines, "a row of pause.tsv does not parse");
     }
 
