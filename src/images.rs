@@ -2,8 +2,10 @@
 //!
 //! A host runs the images of its static pods (etcd on stacked members; the apiserver,
 //! controller-manager and scheduler on control planes; kube-proxy everywhere when it runs; the
-//! load balancer's haproxy, keepalived or kube-vip where its kind puts them) and the pause image
-//! every pod's sandbox starts from ([`crate::versions::pause`]). [`host_images`] lists them for
+//! load balancer's haproxy, keepalived or kube-vip where its kind puts them), the pause image
+//! every pod's sandbox starts from ([`crate::versions::pause`]), and on the first control plane,
+//! where the addon is written, CoreDNS ([`coredns_image`], the image the addon's Deployment
+//! names). [`host_images`] lists them for
 //! `kcompile images` (pre-pulling with `crictl pull`, filling a mirror); `tests/images.rs` checks
 //! the list against every rendered manifest.
 //!
@@ -29,6 +31,7 @@ use crate::component::Component;
 use crate::render::load_balancer;
 use crate::spec::Role;
 use crate::versions::KubeVersion;
+use crate::versions::coredns::coredns_tag;
 use crate::versions::pause::pause_image;
 
 /// kubeadm's default `imageRepository`, where the Kubernetes images are published. Under it the
@@ -108,6 +111,18 @@ pub fn component_default(
     }
 }
 
+/// The CoreDNS image under `repository` for a `kube` cluster: kubeadm's `GetDNSImage`, at the tag
+/// kubeadm pins for the release ([`coredns_tag`]). Under the public repository CoreDNS lives one
+/// level deeper (`registry.k8s.io/coredns/coredns`), under any other directly (`<repo>/coredns`).
+pub fn coredns_image(repository: &str, kube: KubeVersion) -> String {
+    let tag = coredns_tag(kube);
+    if repository == PUBLIC_REPOSITORY {
+        format!("{repository}/coredns/coredns:{tag}")
+    } else {
+        format!("{repository}/coredns:{tag}")
+    }
+}
+
 /// One image a host runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
@@ -172,6 +187,16 @@ pub fn host_images(cluster: &Cluster, host: &Host) -> Vec<Image> {
             .find(|image| image.pod() == pod)
             .map(|image| (image.default_under(repository), image.public().to_owned()));
         add(pod, &reference, default);
+    }
+    if cluster.is_first_control_plane(host) {
+        add(
+            "coredns",
+            &coredns_image(repository, kube),
+            Some((
+                coredns_image(repository, kube),
+                coredns_image(PUBLIC_REPOSITORY, kube),
+            )),
+        );
     }
     add(
         "pause",
@@ -244,6 +269,19 @@ mod tests {
         for image in LoadBalancerImage::ALL {
             assert_eq!(image.default_under(PUBLIC_REPOSITORY), image.public());
         }
+    }
+
+    #[test]
+    fn coredns_is_one_level_deeper_only_under_the_public_repository() {
+        let v1_37 = KubeVersion::parse("v1.37.1").unwrap();
+        assert_eq!(
+            coredns_image(PUBLIC_REPOSITORY, v1_37),
+            "registry.k8s.io/coredns/coredns:v1.14.6"
+        );
+        assert_eq!(
+            coredns_image("mirror.example.com:5000/k8s", v1_37),
+            "mirror.example.com:5000/k8s/coredns:v1.14.6"
+        );
     }
 
     #[test]
