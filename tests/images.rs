@@ -7,22 +7,18 @@
 //! unknown host, the warning for a load-balancer image named outside a mirror, and
 //! `--show-resolved` showing every image default.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-use assert_cmd::Command;
+use common::kcompile;
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const MIRROR: &str = "mirror.example.com:5000/k8s";
-
-fn kcompile(dir: &Path) -> Command {
-    let mut command = Command::cargo_bin("kcompile").unwrap();
-    command.current_dir(dir);
-    command
-}
 
 /// Every example spec (`examples/*.yaml`), by file name.
 fn examples() -> Vec<(String, String)> {

@@ -1,5 +1,34 @@
 //! Helpers shared by test crates (`mod common;`).
 
+// Each test crate compiles this module and uses only some of its helpers.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// The built `kcompile`, to run in `dir`.
+pub fn kcompile(dir: &Path) -> Command {
+    let mut command = Command::cargo_bin("kcompile").unwrap();
+    command.current_dir(dir);
+    command
+}
+
+/// Runs the built `kcompile` with `args` in `dir`; its output, whatever its exit status.
+pub fn run_kcompile(dir: &Path, args: &[&str]) -> Output {
+    kcompile(dir).args(args).output().unwrap()
+}
+
+/// A command's stdout then stderr, as text (for assertion messages and searches).
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// `script` gives a command a terminal through a pseudo-terminal. A bare chroot (a fresh machine's
 /// test run) has no devpts at `/dev/pts`; the tests run as root, so mount a private instance there
 /// (`/dev/ptmx` opens the instance beside it). A machine that has one is left as it is.
