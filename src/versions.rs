@@ -3,7 +3,7 @@
 //! (`versions/pause.rs`), and the per-version tables of flags and
 //! feature gates that `extraArgs` are checked against.
 //!
-//! The flag and feature-gate tables are in [`flags`]: built from the per-release lists extracted
+//! The flag and feature-gate tables are in `flags`: built from the per-release lists extracted
 //! from upstream source (`src/versions/upstream/`) and a hand-written overlay of hints
 //! (`src/versions/flags/`).
 
