@@ -249,15 +249,11 @@ pub fn render_json<'h>(cluster: &Cluster, hosts: impl IntoIterator<Item = &'h Ho
         .collect();
     all.sort();
     all.dedup();
-    let document = serde_json::json!({
-        "formatVersion": 1,
+    crate::json::document(&serde_json::json!({
         "imageRepository": cluster.image_repository,
         "images": all,
         "hosts": hosts,
-    });
-    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
-    text.push('\n');
-    text
+    }))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod diff;
 pub mod error;
 pub mod images;
 pub mod init;
+pub mod json;
 pub mod pki;
 pub mod preflight;
 pub mod redact;

@@ -142,15 +142,13 @@ impl Report {
                 })
             })
             .collect();
-        let value = serde_json::json!({
-            "formatVersion": 1,
+        crate::json::document(&serde_json::json!({
             "findings": findings,
             "errors": self.count(Severity::Error),
             "warnings": self.count(Severity::Warning),
             "certificates": self.certificates,
             "pods": self.pods,
-        });
-        serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+        }))
     }
 
     /// One line per finding, then the summary.
