@@ -3,7 +3,7 @@
 //! A host runs the images of its static pods (etcd on stacked members; the apiserver,
 //! controller-manager and scheduler on control planes; kube-proxy everywhere when it runs; the
 //! load balancer's haproxy, keepalived or kube-vip where its kind puts them), the pause image
-//! every pod's sandbox starts from ([`crate::versions::pause`]), and on the first control plane,
+//! every pod's sandbox starts from ([`pause_image`]), and on the first control plane,
 //! where the addon is written, CoreDNS ([`coredns_image`], the image the addon's Deployment
 //! names). [`host_images`] lists them for
 //! `kcompile images` (pre-pulling with `crictl pull`, filling a mirror); `tests/images.rs` checks
@@ -32,7 +32,7 @@ use crate::render::load_balancer;
 use crate::spec::Role;
 use crate::versions::KubeVersion;
 use crate::versions::coredns::coredns_tag;
-use crate::versions::pause::pause_image;
+use crate::versions::pause::pause_tag;
 
 /// kubeadm's default `imageRepository`, where the Kubernetes images are published. Under it the
 /// load-balancer images keep their public names.
@@ -121,6 +121,13 @@ pub fn coredns_image(repository: &str, kube: KubeVersion) -> String {
     } else {
         format!("{repository}/coredns:{tag}")
     }
+}
+
+/// The pause image a host of a `kube` cluster runs every pod's sandbox from, under `repository`
+/// (the spec's `imageRepository`): `registry.k8s.io/pause:3.10.2`, at the tag kubeadm pins for the
+/// release ([`pause_tag`]).
+pub fn pause_image(repository: &str, kube: KubeVersion) -> String {
+    format!("{repository}/pause:{}", pause_tag(kube))
 }
 
 /// One image a host runs.
@@ -265,6 +272,20 @@ mod tests {
         for image in LoadBalancerImage::ALL {
             assert_eq!(image.default_under(PUBLIC_REPOSITORY), image.public());
         }
+    }
+
+    #[test]
+    fn the_pause_image_is_the_tag_under_the_repository() {
+        let v1_37 = KubeVersion::parse("v1.37.1").unwrap();
+        assert_eq!(
+            pause_image(PUBLIC_REPOSITORY, v1_37),
+            "registry.k8s.io/pause:3.10.2"
+        );
+        let v1_33 = KubeVersion::parse("v1.33.0").unwrap();
+        assert_eq!(
+            pause_image("mirror.example.com:5000/k8s", v1_33),
+            "mirror.example.com:5000/k8s/pause:3.10"
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! kubeadm pins per Kubernetes minor (`PauseVersion` in kubeadm's
 //! `cmd/kubeadm/app/constants/constants.go`). kubeadm pulls it with the control-plane images
 //! (`kubeadm config images list`); kcompile lists it in `kcompile images` and the node files give
-//! it to the runtime, both through [`pause_image`].
+//! it to the runtime, both through [`crate::images::pause_image`], which names it with
+//! [`pause_tag`].
 //!
 //! The data is `pause.tsv` (`minor<TAB>tag<TAB>source`), made by `scripts/pause.py` from the saved
 //! reads in `scripts/pause/reads.txt`; each row names its sources. `tests/images.rs` re-runs the
@@ -12,9 +13,6 @@
 use std::sync::LazyLock;
 
 use super::{KubeVersion, NEWEST_MINOR, tsv_rows};
-
-/// The pause image's name under an image repository (`registry.k8s.io/pause`).
-pub const PAUSE_IMAGE_NAME: &str = "pause";
 
 /// `(minor, tag)` for every row of `pause.tsv` that parses; the tests check that every row does.
 static ROWS: LazyLock<Vec<(u32, &'static str)>> =
@@ -49,16 +47,6 @@ pub fn pause_tag(version: KubeVersion) -> &'static str {
         .unwrap_or_default()
 }
 
-/// The pause image a host of a `version` cluster runs every pod's sandbox from, under
-/// `image_repository` (the spec's `imageRepository`, e.g. `registry.k8s.io`):
-/// `registry.k8s.io/pause:3.10.2`.
-pub fn pause_image(image_repository: &str, version: KubeVersion) -> String {
-    format!(
-        "{image_repository}/{PAUSE_IMAGE_NAME}:{}",
-        pause_tag(version)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,19 +66,5 @@ mod tests {
                 "pause.tsv has no row for 1.{minor}"
             );
         }
-    }
-
-    #[test]
-    fn the_image_is_the_tag_under_the_repository() {
-        let v1_37 = KubeVersion::parse("v1.37.1").unwrap();
-        assert_eq!(
-            pause_image("registry.k8s.io", v1_37),
-            "registry.k8s.io/pause:3.10.2"
-        );
-        let v1_33 = KubeVersion::parse("v1.33.0").unwrap();
-        assert_eq!(
-            pause_image("mirror.example.com:5000/k8s", v1_33),
-            "mirror.example.com:5000/k8s/pause:3.10"
-        );
     }
 }
