@@ -20,22 +20,17 @@ use serde_json::Value;
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const MIRROR: &str = "mirror.example.com:5000/k8s";
 
-/// Every example spec (`examples/*.yaml`), by file name.
+/// Every example spec (`examples/*.yaml`): file name and text, by file name.
 fn examples() -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = fs::read_dir(Path::new(ROOT).join("examples"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+    common::example_specs()
+        .into_iter()
         .map(|path| {
             (
                 path.file_name().unwrap().to_string_lossy().into_owned(),
                 fs::read_to_string(&path).unwrap(),
             )
         })
-        .collect();
-    found.sort();
-    assert!(found.len() >= 5, "the examples are there");
-    found
+        .collect()
 }
 
 /// `spec` with `imageRepository: repository` (replacing the spec's own, if it has one).

@@ -3,7 +3,7 @@
 // Each test crate compiles this module and uses only some of its helpers.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
@@ -18,6 +18,23 @@ pub fn kcompile(dir: &Path) -> Command {
 /// Runs the built `kcompile` with `args` in `dir`; its output, whatever its exit status.
 pub fn run_kcompile(dir: &Path, args: &[&str]) -> Output {
     kcompile(dir).args(args).output().unwrap()
+}
+
+/// Every example spec (`examples/*.yaml`), sorted; there are at least five.
+pub fn example_specs() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    found.sort();
+    assert!(
+        found.len() >= 5,
+        "the examples are in {}: {found:?}",
+        dir.display()
+    );
+    found
 }
 
 /// A command's stdout then stderr, as text (for assertion messages and searches).
