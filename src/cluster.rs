@@ -322,4 +322,13 @@ impl Cluster {
     pub fn hosts_with(&self, role: Role) -> impl Iterator<Item = &Host> {
         self.hosts.iter().filter(move |host| host.has(role))
     }
+
+    /// Whether `host` is the first control plane in spec order: the one that gets the
+    /// break-glass `super-admin.conf` and the addons (`/etc/kubernetes/addons/`), as with kubeadm
+    /// the host of `kubeadm init`.
+    pub fn is_first_control_plane(&self, host: &Host) -> bool {
+        self.hosts_with(Role::ControlPlane)
+            .next()
+            .is_some_and(|first| first.name == host.name)
+    }
 }

@@ -2,8 +2,10 @@
 //!
 //! A host runs the images of its static pods (etcd on stacked members; the apiserver,
 //! controller-manager and scheduler on control planes; kube-proxy everywhere when it runs; the
-//! load balancer's haproxy, keepalived or kube-vip where its kind puts them) and the pause image
-//! every pod's sandbox starts from ([`crate::versions::pause`]). [`host_images`] lists them for
+//! load balancer's haproxy, keepalived or kube-vip where its kind puts them), the pause image
+//! every pod's sandbox starts from ([`pause_image`]), and on the first control plane,
+//! where the addon is written, CoreDNS ([`coredns_image`], the image the addon's Deployment
+//! names). [`host_images`] lists them for
 //! `kcompile images` (pre-pulling with `crictl pull`, filling a mirror); `tests/images.rs` checks
 //! the list against every rendered manifest.
 //!
@@ -29,7 +31,8 @@ use crate::component::Component;
 use crate::render::load_balancer;
 use crate::spec::Role;
 use crate::versions::KubeVersion;
-use crate::versions::pause::pause_image;
+use crate::versions::coredns::coredns_tag;
+use crate::versions::pause::pause_tag;
 
 /// kubeadm's default `imageRepository`, where the Kubernetes images are published. Under it the
 /// load-balancer images keep their public names.
@@ -108,6 +111,25 @@ pub fn component_default(
     }
 }
 
+/// The CoreDNS image under `repository` for a `kube` cluster: kubeadm's `GetDNSImage`, at the tag
+/// kubeadm pins for the release ([`coredns_tag`]). Under the public repository CoreDNS lives one
+/// level deeper (`registry.k8s.io/coredns/coredns`), under any other directly (`<repo>/coredns`).
+pub fn coredns_image(repository: &str, kube: KubeVersion) -> String {
+    let tag = coredns_tag(kube);
+    if repository == PUBLIC_REPOSITORY {
+        format!("{repository}/coredns/coredns:{tag}")
+    } else {
+        format!("{repository}/coredns:{tag}")
+    }
+}
+
+/// The pause image a host of a `kube` cluster runs every pod's sandbox from, under `repository`
+/// (the spec's `imageRepository`): `registry.k8s.io/pause:3.10.2`, at the tag kubeadm pins for the
+/// release ([`pause_tag`]).
+pub fn pause_image(repository: &str, kube: KubeVersion) -> String {
+    format!("{repository}/pause:{}", pause_tag(kube))
+}
+
 /// One image a host runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
@@ -173,6 +195,16 @@ pub fn host_images(cluster: &Cluster, host: &Host) -> Vec<Image> {
             .map(|image| (image.default_under(repository), image.public().to_owned()));
         add(pod, &reference, default);
     }
+    if cluster.is_first_control_plane(host) {
+        add(
+            "coredns",
+            &coredns_image(repository, kube),
+            Some((
+                coredns_image(repository, kube),
+                coredns_image(PUBLIC_REPOSITORY, kube),
+            )),
+        );
+    }
     add(
         "pause",
         &pause_image(repository, kube),
@@ -224,15 +256,11 @@ pub fn render_json<'h>(cluster: &Cluster, hosts: impl IntoIterator<Item = &'h Ho
         .collect();
     all.sort();
     all.dedup();
-    let document = serde_json::json!({
-        "formatVersion": 1,
+    crate::json::document(&serde_json::json!({
         "imageRepository": cluster.image_repository,
         "images": all,
         "hosts": hosts,
-    });
-    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
-    text.push('\n');
-    text
+    }))
 }
 
 #[cfg(test)]
@@ -244,6 +272,33 @@ mod tests {
         for image in LoadBalancerImage::ALL {
             assert_eq!(image.default_under(PUBLIC_REPOSITORY), image.public());
         }
+    }
+
+    #[test]
+    fn the_pause_image_is_the_tag_under_the_repository() {
+        let v1_37 = KubeVersion::parse("v1.37.1").unwrap();
+        assert_eq!(
+            pause_image(PUBLIC_REPOSITORY, v1_37),
+            "registry.k8s.io/pause:3.10.2"
+        );
+        let v1_33 = KubeVersion::parse("v1.33.0").unwrap();
+        assert_eq!(
+            pause_image("mirror.example.com:5000/k8s", v1_33),
+            "mirror.example.com:5000/k8s/pause:3.10"
+        );
+    }
+
+    #[test]
+    fn coredns_is_one_level_deeper_only_under_the_public_repository() {
+        let v1_37 = KubeVersion::parse("v1.37.1").unwrap();
+        assert_eq!(
+            coredns_image(PUBLIC_REPOSITORY, v1_37),
+            "registry.k8s.io/coredns/coredns:v1.14.6"
+        );
+        assert_eq!(
+            coredns_image("mirror.example.com:5000/k8s", v1_37),
+            "mirror.example.com:5000/k8s/coredns:v1.14.6"
+        );
     }
 
     #[test]

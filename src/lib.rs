@@ -17,6 +17,7 @@ pub mod error;
 pub mod etcd_membership;
 pub mod images;
 pub mod init;
+pub mod json;
 pub mod pki;
 pub mod plan;
 pub mod preflight;

@@ -3,7 +3,7 @@
 //! (`versions/pause.rs`), and the per-version tables of flags and
 //! feature gates that `extraArgs` are checked against.
 //!
-//! The flag and feature-gate tables are in [`flags`]: built from the per-release lists extracted
+//! The flag and feature-gate tables are in `flags`: built from the per-release lists extracted
 //! from upstream source (`src/versions/upstream/`) and a hand-written overlay of hints
 //! (`src/versions/flags/`).
 
@@ -23,6 +23,14 @@ mod releases;
 pub use releases::KubeletClientAccess;
 
 pub mod coredns;
+
+/// The tab-separated columns of each data row of a `src/versions/*.tsv` table: every line that is
+/// neither blank nor a `#` comment. The one reader of those tables' layout.
+pub(crate) fn tsv_rows(text: &str) -> impl Iterator<Item = Vec<&str>> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| line.split('\t').collect())
+}
 
 /// The oldest supported Kubernetes minor (1.x).
 pub const OLDEST_MINOR: u32 = 33;

@@ -15,10 +15,13 @@
 //! kubernetes-validate and kubectl are installed by `.ci/install*.sh`; without them these tests
 //! fail.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Output, Stdio};
 
 use assert_cmd::Command;
+use common::text;
 use kcompile::versions::{NEWEST_MINOR, OLDEST_MINOR};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -55,14 +58,6 @@ fn kcompile(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// Writes `spec` to `dir/cluster.yaml` and builds every host to `dir/out`.

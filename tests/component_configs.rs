@@ -12,6 +12,8 @@
 //!
 //! The broken cases (unknown, misspelled, mistyped, too new) are `tests/broken/config-*.yaml`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -109,13 +111,7 @@ fn check_rendered(cluster: &Cluster, label: &str, problems: &mut Vec<String>) ->
 
 #[test]
 fn every_example_validates_and_renders_schema_clean_configs_at_every_minor() {
-    let mut examples: Vec<_> = std::fs::read_dir(root().join("examples"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .collect();
-    examples.sort();
-    assert!(examples.len() >= 5, "{examples:?}");
+    let examples = common::example_specs();
     let mut problems = Vec::new();
     let mut checked = 0;
     for example in &examples {

@@ -1,44 +1,36 @@
 //! `kcompile images`: for every example, with the public repository and under a mirror, each
-//! host's list is exactly the images its rendered static pods run (every `image:` of every
-//! manifest kcompile builds for it) plus the pause image of the cluster's release; under a mirror
+//! host's list is exactly the images its rendered pods run (every `image:` of every static pod
+//! manifest kcompile builds for it, and of the CoreDNS Deployment on the first control plane)
+//! plus the pause image of the cluster's release; under a mirror
 //! every image, the load balancer's included, is under the mirror and no warning is printed.
 //! Also: the pause table is what scripts/pause.py makes of its saved reads, the JSON shape, an
 //! unknown host, the warning for a load-balancer image named outside a mirror, and
 //! `--show-resolved` showing every image default.
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-use assert_cmd::Command;
+use common::kcompile;
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const MIRROR: &str = "mirror.example.com:5000/k8s";
 
-fn kcompile(dir: &Path) -> Command {
-    let mut command = Command::cargo_bin("kcompile").unwrap();
-    command.current_dir(dir);
-    command
-}
-
-/// Every example spec (`examples/*.yaml`), by file name.
+/// Every example spec (`examples/*.yaml`): file name and text, by file name.
 fn examples() -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = fs::read_dir(Path::new(ROOT).join("examples"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+    common::example_specs()
+        .into_iter()
         .map(|path| {
             (
                 path.file_name().unwrap().to_string_lossy().into_owned(),
                 fs::read_to_string(&path).unwrap(),
             )
         })
-        .collect();
-    found.sort();
-    assert!(found.len() >= 5, "the examples are there");
-    found
+        .collect()
 }
 
 /// `spec` with `imageRepository: repository` (replacing the spec's own, if it has one).
@@ -51,20 +43,35 @@ fn with_repository(spec: &str, repository: &str) -> String {
     format!("imageRepository: {repository}\n{kept}")
 }
 
-/// The `image:` of every container of every manifest under `host_root`'s manifests directory.
-fn manifest_images(host_root: &Path) -> BTreeSet<String> {
+/// The `image:` of every container `pod` (a Pod spec) runs.
+fn pod_images(pod: &Value, images: &mut BTreeSet<String>) {
+    for list in ["containers", "initContainers"] {
+        for container in pod[list].as_array().into_iter().flatten() {
+            images.insert(container["image"].as_str().unwrap().to_owned());
+        }
+    }
+}
+
+/// The `image:` of every container of every manifest under `host_root`'s manifests directory,
+/// and of the Deployments of the addons written on it (CoreDNS, on the first control plane).
+fn rendered_images(host_root: &Path) -> BTreeSet<String> {
     let mut images = BTreeSet::new();
     let dir = host_root.join("etc/kubernetes/manifests");
     for entry in fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let pod: Value = serde_saphyr::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
-        for list in ["containers", "initContainers"] {
-            for container in pod["spec"][list].as_array().into_iter().flatten() {
-                images.insert(container["image"].as_str().unwrap().to_owned());
+        pod_images(&pod["spec"], &mut images);
+    }
+    assert!(!images.is_empty(), "{} holds pods", dir.display());
+    let addons = host_root.join("etc/kubernetes/addons");
+    for entry in fs::read_dir(&addons).into_iter().flatten() {
+        let text = fs::read_to_string(entry.unwrap().path()).unwrap();
+        for object in serde_saphyr::from_multiple::<Value>(&text).unwrap() {
+            if object["kind"] == "Deployment" {
+                pod_images(&object["spec"]["template"]["spec"], &mut images);
             }
         }
     }
-    assert!(!images.is_empty(), "{} holds pods", dir.display());
     images
 }
 
@@ -169,7 +176,7 @@ fn every_host_of_every_example_lists_the_images_its_pods_run_with_and_without_a_
                 sorted.sort();
                 sorted.dedup();
                 assert_eq!(listed, sorted, "{name} {host}: sorted, each once");
-                let mut expected = manifest_images(&out.join(&host));
+                let mut expected = rendered_images(&out.join(&host));
                 expected.insert(pause.clone());
                 assert_eq!(
                     listed.iter().cloned().collect::<BTreeSet<_>>(),
@@ -244,6 +251,16 @@ fn json_lists_each_hosts_images_and_what_a_mirrored_default_copies() {
             .as_str()
             .unwrap()
             .starts_with("registry.k8s.io/pause:")
+    );
+    let coredns = images
+        .iter()
+        .find(|image| image["runs"] == serde_json::json!(["coredns"]))
+        .unwrap_or_else(|| panic!("{control_plane}, the first control plane, runs CoreDNS"));
+    assert!(
+        coredns["copyOf"]
+            .as_str()
+            .unwrap()
+            .starts_with("registry.k8s.io/coredns/coredns:v")
     );
     let all: Vec<&str> = json["images"]
         .as_array()

@@ -16,14 +16,16 @@
 //! offline oracles: the sha256 of the VRRP password and of keepalived.conf, and the keepalived
 //! pod's config hash.
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
-use assert_cmd::Command;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::{run_kcompile, text};
 use sec1::der::Decode;
 use sha2::{Digest, Sha256};
 
@@ -38,23 +40,6 @@ const EXEC_ARG: &str = "Tg5mWq1zXc8bR2nF";
 const HAPROXY_PASSWORD: &str = "Hs4pXw7nQe2rT9kM";
 const STALE_CONFIG_HASH: &str =
     "sha256:5d1f0c9e8b7a69584736251403f2e1d0c9b8a79685746352413021f0e9d8c7b6";
-
-fn kcompile(dir: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("kcompile")
-        .unwrap()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -89,7 +74,7 @@ impl Cluster {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        kcompile(self.dir.path(), args)
+        run_kcompile(self.dir.path(), args)
     }
 
     fn path(&self, relative: &str) -> PathBuf {

@@ -4,19 +4,15 @@
 //! kubelet client certificate and binds its CN to `system:kubelet-api-admin`, which an existing
 //! v1.36.0 cluster gets as a reissued certificate (same key) and a new binding.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command as Process;
 
-use assert_cmd::Command;
+use common::kcompile;
 use predicates::prelude::*;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn kcompile(dir: &Path) -> Command {
-    let mut command = Command::cargo_bin("kcompile").unwrap();
-    command.current_dir(dir);
-    command
-}
 
 fn spec(dir: &Path, version: &str) {
     let example =

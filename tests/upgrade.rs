@@ -1,16 +1,12 @@
 //! Upgrades: one minor up changes images, flags and probes as the version needs and `diff` shows
 //! it per host; skipping a minor or going back one is refused before anything is issued.
 
+mod common;
+
 use std::path::Path;
 
-use assert_cmd::Command;
+use common::kcompile;
 use predicates::prelude::*;
-
-fn kcompile(dir: &Path) -> Command {
-    let mut command = Command::cargo_bin("kcompile").unwrap();
-    command.current_dir(dir);
-    command
-}
 
 fn spec(dir: &Path, version: &str) {
     let example = std::fs::read_to_string(concat!(

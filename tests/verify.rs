@@ -10,23 +10,16 @@
 //! etcd certificates whose SANs miss an advertised or listened URL, and a static pod field the
 //! Pod schema does not have. TLS-bootstrap workers pass, before and after they join.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
 
-use assert_cmd::Command;
 use base64::Engine;
+use common::run_kcompile;
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
-
-fn kcompile(dir: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("kcompile")
-        .unwrap()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -41,12 +34,12 @@ fn build(dir: &Path, example: &Path, tar: bool) {
     let example = example.to_str().unwrap();
     let mut args = vec!["build", "-f", example, "--state", "state", "--all"];
     args.extend(["--out", "out"]);
-    let output = kcompile(dir, &args);
+    let output = run_kcompile(dir, &args);
     assert!(output.status.success(), "{}", stderr(&output));
     if tar {
         args.truncate(args.len() - 2);
         args.extend(["--out", "tar", "--format", "tar"]);
-        let output = kcompile(dir, &args);
+        let output = run_kcompile(dir, &args);
         assert!(output.status.success(), "{}", stderr(&output));
     }
 }
@@ -143,7 +136,7 @@ impl Host {
 
     fn verify(&self) -> Output {
         let root = self.root.to_str().unwrap();
-        kcompile(&self.root, &["verify", "--root", root])
+        run_kcompile(&self.root, &["verify", "--root", root])
     }
 }
 
@@ -193,7 +186,7 @@ fn every_host_of_every_example_passes() {
         let mut hosts = 0;
         for entry in std::fs::read_dir(dir.path().join("out")).unwrap() {
             let root = entry.unwrap().path();
-            let output = kcompile(dir.path(), &["verify", "--root", root.to_str().unwrap()]);
+            let output = run_kcompile(dir.path(), &["verify", "--root", root.to_str().unwrap()]);
             let text = stdout(&output);
             assert_eq!(
                 output.status.code(),
@@ -216,7 +209,7 @@ fn every_host_of_every_example_passes() {
                 .unwrap()
                 .unwrap()
                 .path();
-            let output = kcompile(dir.path(), &["verify", tar.to_str().unwrap()]);
+            let output = run_kcompile(dir.path(), &["verify", tar.to_str().unwrap()]);
             let text = stdout(&output);
             assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
             assert!(text.starts_with("0 errors, "), "{text}");
@@ -422,7 +415,7 @@ fn a_certificate_that_does_not_match_its_key_is_found() {
 fn certificates_expiring_within_the_horizon_are_warnings() {
     let host = Host::copy("worker01");
     let root = host.root.to_str().unwrap();
-    let output = kcompile(
+    let output = run_kcompile(
         &host.root,
         &["verify", "--root", root, "--warn-within", "36500d"],
     );
@@ -433,7 +426,7 @@ fn certificates_expiring_within_the_horizon_are_warnings() {
             .any(|l| l.starts_with("warning: ") && l.contains("expires on")),
         "{text}"
     );
-    let output = kcompile(
+    let output = run_kcompile(
         &host.root,
         &["verify", "--root", root, "--warn-within", "soon"],
     );
@@ -486,7 +479,7 @@ fn a_symlink_out_of_the_root_is_a_warning_and_not_followed() {
 #[test]
 fn a_missing_root_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let output = kcompile(dir.path(), &["verify", "--root", "no-such-root"]);
+    let output = run_kcompile(dir.path(), &["verify", "--root", "no-such-root"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("no-such-root"),
@@ -495,7 +488,7 @@ fn a_missing_root_exits_2() {
     );
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let output = kcompile(dir.path(), &["verify", "--root", empty.to_str().unwrap()]);
+    let output = run_kcompile(dir.path(), &["verify", "--root", empty.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("holds none of the files"),
@@ -513,14 +506,14 @@ fn a_file_that_is_not_a_tar_exits_2() {
         "this is not a tar archive, just a line of text\n".repeat(20),
     )
     .unwrap();
-    let output = kcompile(dir.path(), &["verify", "bundle.tar"]);
+    let output = run_kcompile(dir.path(), &["verify", "bundle.tar"]);
     assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
     assert!(
         stderr(&output).contains("is not a tar archive"),
         "{}",
         stderr(&output)
     );
-    let output = kcompile(dir.path(), &["verify", "missing.tar"]);
+    let output = run_kcompile(dir.path(), &["verify", "missing.tar"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("missing.tar"),
@@ -558,7 +551,7 @@ fn json_output_has_every_finding_and_the_counts() {
         false,
     );
     let root = dir.path().join("out/node01");
-    let clean = kcompile(
+    let clean = run_kcompile(
         dir.path(),
         &["verify", "--root", "out/node01", "-o", "json"],
     );
@@ -569,8 +562,8 @@ fn json_output_has_every_finding_and_the_counts() {
     assert!(report["certificates"].as_u64().unwrap() > 5);
     // A planted fault: the same finding in both formats, and the exit code follows it.
     std::fs::remove_file(root.join("etc/kubernetes/pki/front-proxy-ca.crt")).unwrap();
-    let text = kcompile(dir.path(), &["verify", "--root", "out/node01"]);
-    let json = kcompile(
+    let text = run_kcompile(dir.path(), &["verify", "--root", "out/node01"]);
+    let json = run_kcompile(
         dir.path(),
         &["verify", "--root", "out/node01", "-o", "json"],
     );
@@ -1034,13 +1027,13 @@ fn a_private_key_readable_by_others_is_refused() {
         .expect("tar is installed");
     assert!(status.success());
     fails_with(
-        &kcompile(&host.root, &["verify", archive.to_str().unwrap()]),
+        &run_kcompile(&host.root, &["verify", archive.to_str().unwrap()]),
         "/etc/kubernetes/pki/etcd/peer.key",
         &["holds a private key and has mode 0660"],
     );
     // The same findings in JSON, and the exit code follows them.
     let root = host.root.to_str().unwrap();
-    let json = kcompile(&host.root, &["verify", "--root", root, "-o", "json"]);
+    let json = run_kcompile(&host.root, &["verify", "--root", root, "-o", "json"]);
     assert_eq!(json.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert!(report["findings"].as_array().unwrap().iter().any(|f| {
@@ -1394,11 +1387,11 @@ fn tls_bootstrap_bundles_pass_and_a_joined_worker_is_checked() {
     let spec = std::fs::read_to_string(Path::new(EXAMPLES).join("ha-3-masters.yaml")).unwrap();
     let spec = spec.replacen("hosts:\n", "kubelet:\n  tlsBootstrap: true\nhosts:\n", 1);
     std::fs::write(dir.path().join("cluster.yaml"), spec).unwrap();
-    let output = kcompile(dir.path(), &["build", "--all", "--out", "out"]);
+    let output = run_kcompile(dir.path(), &["build", "--all", "--out", "out"]);
     assert!(output.status.success(), "{}", stderr(&output));
     for entry in std::fs::read_dir(dir.path().join("out")).unwrap() {
         let root = entry.unwrap().path();
-        let output = kcompile(dir.path(), &["verify", "--root", root.to_str().unwrap()]);
+        let output = run_kcompile(dir.path(), &["verify", "--root", root.to_str().unwrap()]);
         passes(&output);
         assert!(
             stdout(&output).starts_with("0 errors, 0 warnings"),

@@ -3,7 +3,7 @@
 //! certificates in words, secrets only as fingerprints, files the machine's MANIFEST lists but the
 //! build no longer produces, unknown files where the kubelet would pick them up, and which
 //! components a change restarts. It reads only the paths kcompile manages, through
-//! [`Root`](crate::root::Root): links resolve as if the root were `/` and never out of it, and
+//! [`Root`]: links resolve as if the root were `/` and never out of it, and
 //! only regular files of bounded size are read (a FIFO or a device is never opened).
 
 mod describe;

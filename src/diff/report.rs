@@ -44,16 +44,7 @@ impl Report {
     /// The report in `format`.
     pub fn render(&self, format: Format) -> String {
         match format {
-            Format::Json => {
-                // `formatVersion` first; fields are only ever added within a version.
-                let mut value = serde_json::json!({"formatVersion": 1});
-                if let (Some(map), Ok(serde_json::Value::Object(report))) =
-                    (value.as_object_mut(), serde_json::to_value(self))
-                {
-                    map.extend(report);
-                }
-                serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
-            }
+            Format::Json => crate::json::document(self),
             // File names and lines come from the machine: shown terminal-safe, but for the
             // colors this report paints itself.
             Format::Text { style, color } => crate::shown::terminal_safe_keeping(

@@ -191,12 +191,10 @@ pub fn render_json(certs: &[Row], authorities: &[Row], now: OffsetDateTime) -> S
             })
             .collect()
     };
-    let value = serde_json::json!({
-        "formatVersion": 1,
+    crate::json::document(&serde_json::json!({
         "certificates": rows(certs),
         "authorities": rows(authorities),
-    });
-    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+    }))
 }
 
 /// Both tables, as text, as `kubeadm certs check-expiration` prints them.

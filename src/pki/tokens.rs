@@ -38,21 +38,40 @@ pub enum Ttl {
 impl Ttl {
     /// Parses `--ttl`: a duration (`24h`, `30m`, `7d`, `1h30m`), or `0` for a token that never
     /// expires.
-    pub fn parse(text: &str) -> Result<Ttl, String> {
+    pub fn parse(text: &str) -> Result<Ttl, TtlError> {
         if text.trim() == "0" {
             return Ok(Ttl::Never);
         }
         match crate::spec::parse_duration(text) {
             Some(duration) if duration.is_zero() => Ok(Ttl::Never),
             Some(duration) if duration <= crate::spec::MAX_DURATION => Ok(Ttl::For(duration)),
-            Some(_) => Err("at most 100 years (`36500d`)".to_owned()),
-            None => Err(
-                "write hours, minutes, seconds or days (`24h`, `30m`, `7d`), or `0` for a token that never expires"
-                    .to_owned(),
-            ),
+            Some(_) => Err(TtlError::TooLong),
+            None => Err(TtlError::NotADuration),
         }
     }
 }
+
+/// Why a `--ttl` is refused; its text is the hint clap shows after the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtlError {
+    /// Longer than [`crate::spec::MAX_DURATION`].
+    TooLong,
+    /// Not a duration kcompile reads.
+    NotADuration,
+}
+
+impl fmt::Display for TtlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TtlError::TooLong => "at most 100 years (`36500d`)",
+            TtlError::NotADuration => {
+                "write hours, minutes, seconds or days (`24h`, `30m`, `7d`), or `0` for a token that never expires"
+            }
+        })
+    }
+}
+
+impl std::error::Error for TtlError {}
 
 /// A bootstrap token `<id>.<secret>` and when it expires. Its `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]

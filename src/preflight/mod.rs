@@ -319,16 +319,12 @@ impl Report {
                 value
             })
             .collect();
-        let document = serde_json::json!({
-            "formatVersion": 1,
+        crate::json::document(&serde_json::json!({
             "host": self.host,
             "root": self.root.display().to_string(),
             "errors": self.count(Severity::Error),
             "warnings": self.count(Severity::Warning),
             "findings": findings,
-        });
-        let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
-        text.push('\n');
-        text
+        }))
     }
 }

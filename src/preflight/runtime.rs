@@ -264,29 +264,26 @@ pub fn kubelet_version(machine: &Machine, bundle: &Bundle<'_>) -> Vec<Finding> {
 }
 
 /// `binary --version`'s output, the process killed after [`VERSION_TIMEOUT`].
-fn run_version(binary: &str) -> Result<String, String> {
+fn run_version(binary: &str) -> Result<String, RunError> {
     let mut child = Command::new(binary)
         .arg("--version")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|error| error.to_string())?;
+        .map_err(RunError::Io)?;
     let started = Instant::now();
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => break,
-            Ok(Some(status)) => return Err(format!("it exited with {status}")),
+            Ok(Some(status)) => return Err(RunError::Exited(status)),
             Ok(None) if started.elapsed() > VERSION_TIMEOUT => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
-                    "it did not finish within {} s",
-                    VERSION_TIMEOUT.as_secs()
-                ));
+                return Err(RunError::TimedOut);
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(error) => return Err(error.to_string()),
+            Err(error) => return Err(RunError::Io(error)),
         }
     }
     let mut text = String::new();
@@ -294,9 +291,34 @@ fn run_version(binary: &str) -> Result<String, String> {
         stdout
             .take(4096)
             .read_to_string(&mut text)
-            .map_err(|error| error.to_string())?;
+            .map_err(RunError::Io)?;
     }
     Ok(text)
+}
+
+/// Why `kubelet --version` gave no output to read.
+#[derive(Debug)]
+enum RunError {
+    /// It could not be started, waited for or read from.
+    Io(std::io::Error),
+    /// It exited with a failure status.
+    Exited(std::process::ExitStatus),
+    /// It ran longer than [`VERSION_TIMEOUT`] and was killed.
+    TimedOut,
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Io(error) => write!(f, "{error}"),
+            RunError::Exited(status) => write!(f, "it exited with {status}"),
+            RunError::TimedOut => write!(
+                f,
+                "it did not finish within {} s",
+                VERSION_TIMEOUT.as_secs()
+            ),
+        }
+    }
 }
 
 /// `(minor, patch)` of the first `v1.M.P` or `1.M.P` in `text` (`Kubernetes v1.37.1`,

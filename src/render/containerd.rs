@@ -20,8 +20,8 @@ use std::fmt::Write;
 use super::node::systemd_cgroup;
 use crate::bundle::{FileSet, PUBLIC};
 use crate::cluster::{Cluster, Host};
+use crate::images::pause_image;
 use crate::spec::ContainerRuntime;
-use crate::versions::pause::pause_image;
 
 /// containerd's root configuration file.
 pub const CONFIG: &str = "/etc/containerd/config.toml";

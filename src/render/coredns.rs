@@ -29,30 +29,15 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::yaml;
 use crate::cluster::Cluster;
-use crate::versions::coredns::coredns_tag;
+use crate::images::coredns_image;
 
 /// The file, under [`super::addons::ADDONS`].
 pub const FILE: &str = "coredns.yaml";
-
-/// kubeadm's default image repository: CoreDNS lives one level deeper there
-/// (`registry.k8s.io/coredns/coredns`), but directly under any other (`<repo>/coredns`).
-const DEFAULT_IMAGE_REPOSITORY: &str = "registry.k8s.io";
 
 const NAMESPACE: &str = "kube-system";
 const NAME: &str = "coredns";
 /// The label kubeadm (and kube-dns before it) selects DNS pods by.
 const APP_LABEL: (&str, &str) = ("k8s-app", "kube-dns");
-
-/// The CoreDNS image for the cluster: kubeadm's `GetDNSImage`.
-pub fn image(cluster: &Cluster) -> String {
-    let repository = &cluster.image_repository;
-    let tag = coredns_tag(cluster.kubernetes_version);
-    if repository == DEFAULT_IMAGE_REPOSITORY {
-        format!("{repository}/coredns/coredns:{tag}")
-    } else {
-        format!("{repository}/coredns:{tag}")
-    }
-}
 
 /// kubeadm's default Corefile for the cluster domain `domain`.
 pub fn corefile(domain: &str) -> String {
@@ -194,7 +179,10 @@ fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
 fn container(cluster: &Cluster) -> Container {
     Container {
         name: NAME.into(),
-        image: Some(image(cluster)),
+        image: Some(coredns_image(
+            &cluster.image_repository,
+            cluster.kubernetes_version,
+        )),
         image_pull_policy: Some("IfNotPresent".into()),
         resources: Some(ResourceRequirements {
             limits: Some(quantities(&[("memory", "170Mi")])),

@@ -173,11 +173,7 @@ fn kubeconfigs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
     if host.has(Role::ControlPlane) {
         write("admin.conf", pki.leaf(None, "admin"), &shared);
         // As kubeadm: only the first control-plane host gets the break-glass super-admin.
-        if cluster
-            .hosts_with(Role::ControlPlane)
-            .next()
-            .is_some_and(|first| first.name == host.name)
-        {
+        if cluster.is_first_control_plane(host) {
             write("super-admin.conf", pki.leaf(None, "super-admin"), &shared);
         }
         write(
@@ -258,11 +254,7 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
             PUBLIC,
         );
     }
-    if cluster
-        .hosts_with(Role::ControlPlane)
-        .next()
-        .is_some_and(|first| first.name == host.name)
-    {
+    if cluster.is_first_control_plane(host) {
         if cluster.hosts.iter().any(joins_by_bootstrap) {
             files.add(
                 format!("{}/bootstrap.yaml", addons::ADDONS),

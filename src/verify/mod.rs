@@ -2,14 +2,14 @@
 //! works as well on a machine kubeadm or a tutorial set up. It reads the managed paths of a root
 //! (or a bundle tar) once, then runs groups of checks, each in its own file:
 //!
-//! - [`chains`]: every certificate chains to the CA its consumer trusts, every key matches its
+//! - `chains`: every certificate chains to the CA its consumer trusts, every key matches its
 //!   certificate, the front-proxy CA is not the cluster CA, the service-account key is no CA's key;
-//! - [`names`]: SANs cover what clients dial, CN/O are the names Kubernetes RBAC expects;
-//! - [`kubeconfigs`]: each kubeconfig's client certificate, CA and server;
-//! - [`pods`]: every flag path is mounted and present, no flag is unknown to the image's version;
-//! - [`schema`]: no static pod has a field the Pod schema does not have;
-//! - [`usages`]: each certificate's extended key usages fit how it is served or presented;
-//! - [`permissions`]: no file holding a private key or another secret is readable by others;
+//! - `names`: SANs cover what clients dial, CN/O are the names Kubernetes RBAC expects;
+//! - `kubeconfigs`: each kubeconfig's client certificate, CA and server;
+//! - `pods`: every flag path is mounted and present, no flag is unknown to the image's version;
+//! - `schema`: no static pod has a field the Pod schema does not have;
+//! - `usages`: each certificate's extended key usages fit how it is served or presented;
+//! - `permissions`: no file holding a private key or another secret is readable by others;
 //! - expiry (here): expired certificates are errors, those expiring soon warnings.
 //!
 //! Every finding names a file and says what is wrong in words a person can act on.
@@ -142,15 +142,13 @@ impl Report {
                 })
             })
             .collect();
-        let value = serde_json::json!({
-            "formatVersion": 1,
+        crate::json::document(&serde_json::json!({
             "findings": findings,
             "errors": self.count(Severity::Error),
             "warnings": self.count(Severity::Warning),
             "certificates": self.certificates,
             "pods": self.pods,
-        });
-        serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+        }))
     }
 
     /// One line per finding, then the summary.

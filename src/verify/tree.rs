@@ -215,7 +215,7 @@ impl Tree {
 
     /// Reads a bundle tar (`-` is stdin) as a stream, keeping the managed paths in memory: each
     /// entry up to [`MAX_FILE`] (a larger one is a warning, not read), all of them up to
-    /// [`MAX_TREE`]. A FIFO or device entry at a managed path is an error.
+    /// `MAX_TREE`. A FIFO or device entry at a managed path is an error.
     pub fn from_tar(file: &Path) -> Result<Tree, Unreadable> {
         let shown = file.display();
         // The file is the user's to name: a pipe (`verify <(kcompile build …)`) is read as one.

@@ -2,7 +2,7 @@
 //! `constants.CoreDNSVersion`), read from `coredns.tsv`, where each pin cites its source and
 //! `scripts/coredns-pins.sh` re-checks it.
 
-use super::{KubeVersion, OLDEST_MINOR};
+use super::{KubeVersion, OLDEST_MINOR, tsv_rows};
 
 const TABLE: &str = include_str!("coredns.tsv");
 
@@ -21,14 +21,10 @@ pub fn coredns_tag(version: KubeVersion) -> &'static str {
 
 /// Every pin of the table: (minor, tag).
 fn pins() -> impl Iterator<Item = (u32, &'static str)> {
-    TABLE
-        .lines()
-        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
-        .filter_map(|line| {
-            let mut columns = line.split('\t');
-            let minor = columns.next()?.parse().ok()?;
-            Some((minor, columns.next()?))
-        })
+    tsv_rows(TABLE).filter_map(|columns| {
+        let minor = columns.first()?.parse().ok()?;
+        Some((minor, *columns.get(1)?))
+    })
 }
 
 #[cfg(test)]
@@ -57,11 +53,9 @@ mod tests {
     #[test]
     fn pins_match_the_saved_reads_behind_them() {
         let sources = include_str!("../../scripts/coredns-pins.sources");
-        let saved: Vec<(u32, &str)> = sources
-            .lines()
-            .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
-            .map(|line| {
-                let columns: Vec<&str> = line.split('\t').collect();
+        let saved: Vec<(u32, &str)> = tsv_rows(sources)
+            .map(|columns| {
+                let line = columns.join("\t");
                 assert_eq!(columns.len(), 4, "{line}");
                 assert!(
                     columns[3].contains(columns[1].trim_start_matches('v')),

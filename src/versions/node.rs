@@ -5,22 +5,17 @@
 
 use std::sync::LazyLock;
 
+use super::tsv_rows;
+
 /// `(sysctl, value)` pairs, in the table's order.
 static KERNEL_TUNABLES: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
-    rows(include_str!("node/kernel_tunables.tsv"))
+    tsv_rows(include_str!("node/kernel_tunables.tsv"))
         .filter_map(|columns| {
             let value: u64 = columns.get(1)?.parse().ok()?;
             Some(((*columns.first()?).to_owned(), value.to_string()))
         })
         .collect()
 });
-
-/// The tab-separated columns of each row that is not a comment.
-fn rows(text: &str) -> impl Iterator<Item = Vec<&str>> {
-    text.lines()
-        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-        .map(|line| line.split('\t').collect())
-}
 
 /// The sysctl values (`vm.overcommit_memory` → `1`, ...) the kubelet requires when
 /// `protectKernelDefaults` is on, and sets itself when it is off.
@@ -30,14 +25,11 @@ pub fn kernel_tunables() -> &'static [(String, String)] {
 
 #[cfg(test)]
 mod tests {
-    use super::KERNEL_TUNABLES;
+    use super::{KERNEL_TUNABLES, tsv_rows};
 
     #[test]
     fn every_kernel_tunable_row_parses() {
-        let rows = include_str!("node/kernel_tunables.tsv")
-            .lines()
-            .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-            .count();
+        let rows = tsv_rows(include_str!("node/kernel_tunables.tsv")).count();
         assert_eq!(KERNEL_TUNABLES.len(), rows);
         assert!(
             KERNEL_TUNABLES

@@ -3,7 +3,8 @@
 //! kubeadm pins per Kubernetes minor (`PauseVersion` in kubeadm's
 //! `cmd/kubeadm/app/constants/constants.go`). kubeadm pulls it with the control-plane images
 //! (`kubeadm config images list`); kcompile lists it in `kcompile images` and the node files give
-//! it to the runtime, both through [`pause_image`].
+//! it to the runtime, both through [`crate::images::pause_image`], which names it with
+//! [`pause_tag`].
 //!
 //! The data is `pause.tsv` (`minor<TAB>tag<TAB>source`), made by `scripts/pause.py` from the saved
 //! reads in `scripts/pause/reads.txt`; each row names its sources. `tests/images.rs` re-runs the
@@ -11,28 +12,23 @@
 
 use std::sync::LazyLock;
 
-use super::{KubeVersion, NEWEST_MINOR};
-
-/// The pause image's name under an image repository (`registry.k8s.io/pause`).
-pub const PAUSE_IMAGE_NAME: &str = "pause";
+use super::{KubeVersion, NEWEST_MINOR, tsv_rows};
 
 /// `(minor, tag)` for every row of `pause.tsv` that parses; the tests check that every row does.
 static ROWS: LazyLock<Vec<(u32, &'static str)>> =
     LazyLock::new(|| parse(include_str!("pause.tsv")));
 
 fn parse(text: &'static str) -> Vec<(u32, &'static str)> {
-    text.lines()
-        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-        .filter_map(|line| {
-            let mut columns = line.split('\t');
-            let minor = columns.next()?.strip_prefix("1.")?.parse().ok()?;
-            let tag = columns.next()?;
-            let source = columns.next()?;
+    tsv_rows(text)
+        .filter_map(|columns| {
+            let [minor, tag, source] = columns.as_slice() else {
+                return None;
+            };
+            let minor = minor.strip_prefix("1.")?.parse().ok()?;
             let well_formed = !tag.is_empty()
                 && tag.chars().all(|c| c.is_ascii_digit() || c == '.')
-                && !source.trim().is_empty()
-                && columns.next().is_none();
-            well_formed.then_some((minor, tag))
+                && !source.trim().is_empty();
+            well_formed.then_some((minor, *tag))
         })
         .collect()
 }
@@ -51,16 +47,6 @@ pub fn pause_tag(version: KubeVersion) -> &'static str {
         .unwrap_or_default()
 }
 
-/// The pause image a host of a `version` cluster runs every pod's sandbox from, under
-/// `image_repository` (the spec's `imageRepository`, e.g. `registry.k8s.io`):
-/// `registry.k8s.io/pause:3.10.2`.
-pub fn pause_image(image_repository: &str, version: KubeVersion) -> String {
-    format!(
-        "{image_repository}/{PAUSE_IMAGE_NAME}:{}",
-        pause_tag(version)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,11 +54,7 @@ mod tests {
 
     #[test]
     fn every_row_parses() {
-        let text = include_str!("pause.tsv");
-        let data_lines = text
-            .lines()
-            .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-            .count();
+        let data_lines = tsv_rows(include_str!("pause.tsv")).count();
         assert_eq!(ROWS.len(), data_lines, "a row of pause.tsv does not parse");
     }
 
@@ -84,19 +66,5 @@ mod tests {
                 "pause.tsv has no row for 1.{minor}"
             );
         }
-    }
-
-    #[test]
-    fn the_image_is_the_tag_under_the_repository() {
-        let v1_37 = KubeVersion::parse("v1.37.1").unwrap();
-        assert_eq!(
-            pause_image("registry.k8s.io", v1_37),
-            "registry.k8s.io/pause:3.10.2"
-        );
-        let v1_33 = KubeVersion::parse("v1.33.0").unwrap();
-        assert_eq!(
-            pause_image("mirror.example.com:5000/k8s", v1_33),
-            "mirror.example.com:5000/k8s/pause:3.10"
-        );
     }
 }

@@ -8,6 +8,8 @@
 
 use std::sync::LazyLock;
 
+use super::tsv_rows;
+
 /// How the apiserver's kubelet client certificate gets its rights on the kubelets' API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KubeletClientAccess {
@@ -42,15 +44,13 @@ struct Row {
 static ROWS: LazyLock<Vec<Row>> = LazyLock::new(|| parse(include_str!("releases.tsv")));
 
 fn parse(text: &str) -> Vec<Row> {
-    text.lines()
-        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-        .filter_map(parse_row)
+    tsv_rows(text)
+        .filter_map(|columns| parse_row(&columns))
         .collect()
 }
 
-fn parse_row(line: &str) -> Option<Row> {
-    let columns: Vec<&str> = line.split('\t').collect();
-    let [minor, patch, fact, value, source] = columns.as_slice() else {
+fn parse_row(columns: &[&str]) -> Option<Row> {
+    let [minor, patch, fact, value, source] = columns else {
         return None;
     };
     let minor = minor.strip_prefix("1.")?.parse().ok()?;
@@ -104,11 +104,7 @@ mod tests {
 
     #[test]
     fn every_row_parses() {
-        let text = include_str!("releases.tsv");
-        let data_lines = text
-            .lines()
-            .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-            .count();
+        let data_lines = tsv_rows(include_str!("releases.tsv")).count();
         assert_eq!(
             ROWS.len(),
             data_lines,

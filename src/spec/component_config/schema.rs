@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::LazyLock;
 
-use crate::versions::{NEWEST_MINOR, OLDEST_MINOR};
+use crate::versions::{NEWEST_MINOR, OLDEST_MINOR, tsv_rows};
 
 /// A component configuration file kcompile writes and merges the spec's `config` into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -183,8 +183,7 @@ static SCHEMAS: LazyLock<Schemas> = LazyLock::new(|| {
         ConfigKind::KubeProxy,
         ConfigKind::Scheduler,
     ] {
-        for line in kind.table().lines() {
-            let columns: Vec<&'static str> = line.split('\t').collect();
+        for columns in tsv_rows(kind.table()) {
             let &[minor, root, path, type_, _source] = columns.as_slice() else {
                 continue;
             };
