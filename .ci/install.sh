@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every real tool the tests check kcompile's output with, on Debian 12 as root: openssl,
-# kubectl, then each `.ci/install-*.sh` (etcd, kubernetes-validate, haproxy and keepalived,
-# ansible and rsync, strace, systemd-analyze, groff, cloud-init...). Safe to run again.
+# kubectl, python3 (tests/releases.rs re-runs scripts/releases.py), then each `.ci/install-*.sh`
+# (etcd, kubernetes-validate, haproxy and keepalived, ansible and rsync, strace, systemd-analyze,
+# groff, cloud-init, containerd...). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ fi
 need=()
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v kubectl >/dev/null 2>&1 || need+=(kubectl)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update
   for package in "${need[@]}"; do

@@ -116,6 +116,28 @@ Examples:
 One line per finding (`error: FILE: message`, `warning: FILE: message`), then a summary.
 Exit status: 0 no errors (warnings allowed), 1 errors found, 2 the input cannot be read.")]
     Verify(VerifyArgs),
+    /// List every image each host runs, after `imageRepository`: to pre-pull or fill a mirror.
+    #[command(after_help = "\
+Examples:
+  kcompile images                               # every host's images, one per line
+  kcompile images --host master01 | xargs -n1 crictl pull
+  kcompile images -o json                       # per host, with the public image each mirrored one copies
+
+The control-plane images, etcd, kube-proxy, the load balancer's and the pause image, as the
+rendered pods and the runtime's sandbox use them. Needs no state dir.")]
+    Images(ImagesArgs),
+    /// Check this machine before rollout, as kubeadm's preflight does, against its host's bundle.
+    #[command(after_help = "\
+Examples:
+  kcompile preflight --host master01                 # this machine (root /)
+  kcompile preflight --host master01 --root /mnt/master01
+  kcompile preflight --host worker01 -o json
+
+Swap, IP forwarding and kernel modules, cgroup v2 and the cgroup driver, the runtime socket, the
+ports the host's components bind, the kubelet's version, the host name and address, a
+systemd-resolved stub resolver, a leftover kubeadm kubelet drop-in. One line per finding.
+Exit status: 0 no errors (warnings allowed), 1 errors found, 2 bad input.")]
+    Preflight(PreflightArgs),
     /// Rotate the service-account key, the encryption key or a CA in phases, without downtime.
     #[command(after_help = "\
 Examples:
@@ -147,6 +169,17 @@ Examples:
 
 Exit status: 0 intact, 2 a recorded item is missing or damaged (the message names it).")]
     State(StateArgs),
+    /// Issue a fresh bootstrap token for workers that join later (TLS bootstrap); list tokens.
+    #[command(after_help = "\
+Examples:
+  kcompile token create                     # expires in 24 hours, as kubeadm's
+  kcompile token create --ttl 2h
+  kcompile token list
+
+The token is recorded in the state dir (the one before it is retired under retired/); its secret is
+never printed: it goes only into addons/bootstrap.yaml and the workers' bootstrap-kubelet.conf.
+Then rebuild: `kcompile build --all --out out/`, apply addons/bootstrap.yaml, start the workers.")]
+    Token(TokenArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -203,6 +236,56 @@ enum StateAction {
         #[command(flatten)]
         spec: SpecArgs,
     },
+}
+
+#[derive(Debug, Args)]
+struct TokenArgs {
+    #[command(subcommand)]
+    action: TokenAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// Make a new token, the one the next build gives the workers; the current one is retired.
+    Create {
+        /// How long it is valid (`24h`, `30m`, `7d`); `0` never expires.
+        #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = pki::tokens::Ttl::parse)]
+        ttl: pki::tokens::Ttl,
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// The tokens of the state dir: id, expiry, current or retired (never the secret).
+    List {
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ImagesArgs {
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// Only this host's images.
+    #[arg(long, value_name = "HOST")]
+    host: Option<String>,
+    /// Output format (`json`: documented in docs/operations.md, `formatVersion` 1).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+struct PreflightArgs {
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// The host this machine is to be.
+    #[arg(long, value_name = "HOST")]
+    host: String,
+    /// The machine's root; the kubelet binary is run (for its version) only when it is `/`.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+    /// Output format (`json`: documented in docs/operations.md, `formatVersion` 1).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -469,8 +552,11 @@ pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Import(args) => import(&args),
         Command::Diff(args) => diff(&args),
         Command::Verify(args) => verify(&args),
+        Command::Images(args) => images(&args),
+        Command::Preflight(args) => preflight(&args),
         Command::Rotate(args) => rotate(&args),
         Command::State(args) => state(&args),
+        Command::Token(args) => token(&args),
         Command::Completions { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "kcompile", &mut text);
@@ -763,6 +849,7 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
     let (pki, plan, changes) = plan_pki(&loaded, &state, &options)?;
     commit(&mut state, changes)?;
     report_plan(&state, &pki, &plan, false);
+    warn_expired_token(&loaded.cluster, &pki);
     if let (Some(out), true) = (&args.out, args.all) {
         // Rendered in parallel (pure), written on this thread a chunk of hosts at a time: two
         // syncs per chunk, and a bounded number of open directories.
@@ -921,6 +1008,36 @@ fn color_wanted() -> bool {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     let dumb = std::env::var_os("TERM").is_some_and(|term| term == "dumb");
     io::stdout().is_terminal() && !no_color && !dumb
+}
+
+fn images(args: &ImagesArgs) -> Result<ExitStatus, Error> {
+    let loaded = load(&args.spec)?;
+    let cluster = &loaded.cluster;
+    let hosts: Vec<&Host> = match &args.host {
+        Some(name) => vec![find_host(cluster, name)?],
+        None => cluster.hosts.iter().collect(),
+    };
+    print(&match args.output {
+        OutputFormat::Text => crate::images::render_text(cluster, hosts),
+        OutputFormat::Json => crate::images::render_json(cluster, hosts),
+    })
+}
+
+fn preflight(args: &PreflightArgs) -> Result<ExitStatus, Error> {
+    let loaded = load(&args.spec)?;
+    let host = find_host(&loaded.cluster, &args.host)?;
+    let report = crate::preflight::run(&loaded.cluster, host, &args.root)
+        .map_err(|error| Error::Input(error.to_string()))?;
+    match args.output {
+        // Values come from the machine: shown terminal-safe.
+        OutputFormat::Text => print(&crate::shown::terminal_safe(&report.render()))?,
+        OutputFormat::Json => print(&report.render_json())?,
+    };
+    Ok(if report.has_errors() {
+        ExitStatus::Differences
+    } else {
+        ExitStatus::Success
+    })
 }
 
 fn rotate(args: &RotateArgs) -> Result<ExitStatus, Error> {
@@ -1190,6 +1307,52 @@ fn state(args: &StateArgs) -> Result<ExitStatus, Error> {
                 "state {}: recorded {} items in a new inventory; `kcompile state check` checks them",
                 root.display(),
                 recorded.len()
+            );
+            Ok(ExitStatus::Success)
+        }
+    }
+}
+
+/// Warns when workers join by TLS bootstrap with a token that has expired (a build still writes
+/// it: rendering has no clock, and joined workers do not need it).
+fn warn_expired_token(cluster: &Cluster, pki: &pki::Pki) {
+    let token = &pki.secrets.bootstrap_token;
+    if cluster.hosts.iter().any(pki::catalog::joins_by_bootstrap)
+        && token.expired_at(time::OffsetDateTime::now_utc())
+    {
+        crate::say!(
+            "warning: bootstrap token {} expired at {}: workers that have not joined yet cannot; `kcompile token create` makes a fresh one",
+            token.id(),
+            token.expiration_text().as_deref().unwrap_or("never")
+        );
+    }
+}
+
+fn token(args: &TokenArgs) -> Result<ExitStatus, Error> {
+    use pki::tokens;
+    let now = time::OffsetDateTime::now_utc();
+    match &args.action {
+        TokenAction::List { spec } => {
+            let state = open_state(spec, Purpose::Inspect)?;
+            let listed = tokens::list(&state).map_err(|e| Error::State(e.0))?;
+            print(&tokens::list_text(&listed, now))
+        }
+        TokenAction::Create { ttl, spec } => {
+            let mut state = open_state(spec, Purpose::Change)?;
+            let mut transaction = state.begin();
+            let token =
+                tokens::create(&mut transaction, *ttl, now).map_err(|e| Error::State(e.0))?;
+            let changes = transaction.finish();
+            commit(&mut state, changes)?;
+            crate::say!(
+                "bootstrap token {} created, expires {}",
+                token.id(),
+                token.expiration_text().as_deref().unwrap_or("never")
+            );
+            crate::say!(
+                "next: `kcompile build --all --out DIR` puts it in the first control plane's addons/bootstrap.yaml \
+                 and the workers' bootstrap-kubelet.conf; apply bootstrap.yaml \
+                 (`kubectl apply -f /etc/kubernetes/addons/bootstrap.yaml`), then start the new workers"
             );
             Ok(ExitStatus::Success)
         }

@@ -10,7 +10,8 @@ use ipnet::IpNet;
 
 use crate::spec::LoadBalancerKind;
 use crate::spec::{
-    AnonymousAuth, EncryptionProvider, HostPathType, KeyAlgorithm, ProxyMode, Role, TaintEffect,
+    AnonymousAuth, CaTrust, ContainerRuntime, EncryptionProvider, HostPathType, KeyAlgorithm,
+    ProxyMode, Role, TaintEffect,
 };
 use crate::versions::{EtcdVersion, KubeVersion};
 
@@ -49,8 +50,44 @@ pub struct Cluster {
     pub scheduler_config: Option<BTreeMap<String, serde_json::Value>>,
     /// kube-proxy mode, when kube-proxy runs.
     pub kube_proxy: Option<ProxyMode>,
+    /// KubeProxyConfiguration fields the spec sets (`kubeProxy.config`), merged over kcompile's.
+    pub kube_proxy_config: BTreeMap<String, serde_json::Value>,
+    /// The container runtime, registry mirrors and CA trust layout of every host.
+    pub node: Node,
     /// Hosts, in spec order.
     pub hosts: Vec<Host>,
+}
+
+/// What every host needs beyond Kubernetes (`node` in the spec, and each host's `node`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// The runtime kcompile configures, or none.
+    pub container_runtime: ContainerRuntime,
+    /// Mirror URLs per registry host, in the order containerd tries them.
+    pub registry_mirrors: BTreeMap<String, Vec<String>>,
+    /// Which CA trust directories the apiserver and the controller-manager mount.
+    pub ca_trust: CaTrust,
+    /// Hosts whose own `node` replaces the runtime or the CA trust, by host name.
+    pub hosts: BTreeMap<String, HostNode>,
+}
+
+/// One host's node settings, where they differ from the cluster's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostNode {
+    /// The host's runtime.
+    pub container_runtime: ContainerRuntime,
+    /// The host's CA trust layout.
+    pub ca_trust: CaTrust,
+}
+
+impl Node {
+    /// The runtime and CA trust of the host named `host`.
+    pub fn of(&self, host: &str) -> HostNode {
+        self.hosts.get(host).copied().unwrap_or(HostNode {
+            container_runtime: self.container_runtime,
+            ca_trust: self.ca_trust,
+        })
+    }
 }
 
 /// A host name or IP and a port.

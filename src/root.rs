@@ -26,6 +26,13 @@
 //! outright, which every kubeadm host has. Both would need this walk anyway to explain a refusal,
 //! so the walk is the only resolver (and it needs no kernel newer than `openat`).
 //!
+//! **`/proc` and `/sys`** (read by `preflight`) go through the same rules. Their files are regular
+//! files whose `stat` size is 0, so the bound applies to the bytes read, not to the size; they are
+//! only ever read, never written. A `/proc/PID/fd/N` entry is a link to a pseudo-target
+//! (`socket:[4242]`, `pipe:[…]`), which [`Root::read_link`] returns as written and nothing follows;
+//! `/proc/self` is a relative link and resolves inside the root like any other. Under `/` they are
+//! the running kernel's; under a prepared root (a test, a copied tree) they are plain files.
+//!
 //! One race is left: a regular file replaced by a device node between its `fstatat` and its
 //! `openat` is opened (never read: `fstat` on the open file refuses it). Making a device node
 //! takes `CAP_MKNOD` on the machine whose root is read.
@@ -560,6 +567,68 @@ impl Root {
         }
     }
 
+    /// The names in the directory `dir` (links on the way resolved inside the root), sorted; empty
+    /// when nothing is there or it is not a directory. At most [`MAX_ENTRIES`] names: past that,
+    /// [`RootError::TooMany`]. Nothing under it is looked at.
+    pub fn names(&self, dir: &str) -> Result<Vec<String>, RootError> {
+        let Some(Found {
+            handle: Handle::Dir(fd),
+            ..
+        }) = self.resolve(dir)?
+        else {
+            return Ok(Vec::new());
+        };
+        let names = list(fd.borrow(self)).map_err(|error| RootError::Io {
+            path: dir.to_owned(),
+            error,
+        })?;
+        if names.len() > MAX_ENTRIES {
+            return Err(RootError::TooMany {
+                path: dir.to_owned(),
+            });
+        }
+        Ok(names
+            .into_iter()
+            .filter_map(|name| String::from_utf8(name).ok())
+            .collect())
+    }
+
+    /// The target of the symlink at `relative`, as written in it, never followed (`socket:[4242]`
+    /// for a `/proc/PID/fd` entry); `None` when nothing is there or it is not a link. The
+    /// directories on the way are resolved inside the root.
+    pub fn read_link(&self, relative: &str) -> Result<Option<String>, RootError> {
+        let trimmed = relative.trim_end_matches('/');
+        let (dir, name) = trimmed.rsplit_once('/').unwrap_or(("", trimmed));
+        if name.is_empty() || name == "." || name == ".." {
+            return Err(RootError::BadName {
+                path: relative.to_owned(),
+            });
+        }
+        let Some(Found {
+            handle: Handle::Dir(fd),
+            ..
+        }) = self.resolve(dir)?
+        else {
+            return Ok(None);
+        };
+        let io = |errno: Errno| RootError::Io {
+            path: relative.to_owned(),
+            error: errno.into(),
+        };
+        let stat = match rustix::fs::statat(fd.borrow(self), name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
+            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(None),
+            Err(errno) => return Err(io(errno)),
+        };
+        if FileType::from_raw_mode(stat.st_mode) != FileType::Symlink {
+            return Ok(None);
+        }
+        let target = rustix::fs::readlinkat(fd.borrow(self), name, Vec::new()).map_err(io)?;
+        Ok(Some(
+            String::from_utf8_lossy(target.as_bytes()).into_owned(),
+        ))
+    }
+
     /// Resolves `relative` component by component, as if the root were `/`; `None` when a
     /// component of the path asked for does not exist.
     fn resolve(&self, relative: &str) -> Result<Option<Found>, RootError> {
@@ -893,5 +962,50 @@ mod tests {
         assert!(entries[0].found.as_ref().is_err_and(RootError::is_link));
         assert!(root.walk("no/such/dir", 8).unwrap().is_empty());
         assert!(root.walk("etc/kubernetes/elsewhere", 8).is_err());
+    }
+
+    #[test]
+    fn read_link_gives_a_target_as_written_and_follows_nothing() {
+        let (dir, root) = root();
+        std::fs::create_dir_all(dir.path().join("proc/77/fd")).unwrap();
+        symlink("socket:[4242]", dir.path().join("proc/77/fd/3")).unwrap();
+        symlink("/etc/shadow", dir.path().join("proc/77/fd/4")).unwrap();
+        symlink("/", dir.path().join("escape")).unwrap();
+        assert_eq!(
+            root.read_link("proc/77/fd/3").unwrap().as_deref(),
+            Some("socket:[4242]")
+        );
+        assert_eq!(
+            root.read_link("/proc/77/fd/4").unwrap().as_deref(),
+            Some("/etc/shadow")
+        );
+        assert_eq!(root.read_link("etc/kubernetes/pki/ca.crt").unwrap(), None);
+        assert_eq!(root.read_link("proc/77/fd/9").unwrap(), None);
+        assert!(root.read_link("proc/..").is_err());
+        // The directories on the way resolve inside the root: `escape` is the root itself.
+        assert_eq!(
+            root.read_link("escape/proc/77/fd/3").unwrap().as_deref(),
+            Some("socket:[4242]")
+        );
+    }
+
+    #[test]
+    fn names_lists_one_directory_and_nothing_else() {
+        let (dir, root) = root();
+        std::fs::create_dir_all(dir.path().join("proc/1")).unwrap();
+        std::fs::create_dir_all(dir.path().join("proc/42")).unwrap();
+        std::fs::write(dir.path().join("proc/swaps"), "").unwrap();
+        symlink("42", dir.path().join("proc/self")).unwrap();
+        assert_eq!(root.names("proc").unwrap(), ["1", "42", "self", "swaps"]);
+        assert!(root.names("no/such").unwrap().is_empty());
+        assert!(
+            root.names("proc/swaps").unwrap().is_empty(),
+            "a file has no names"
+        );
+        symlink("/nowhere/at/all", dir.path().join("out")).unwrap();
+        assert!(
+            root.names("out/x").is_err(),
+            "a link out of the root is refused"
+        );
     }
 }

@@ -78,7 +78,7 @@ mod tests {
                 .contains("skips v1.36")
         );
         assert!(
-            refusal(v("v1.37.0"), v("v1.36.9"))
+            refusal(v("v1.37.0"), v("v1.36.4"))
                 .unwrap()
                 .0
                 .contains("downgrade")

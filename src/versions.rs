@@ -1,15 +1,28 @@
-//! Supported Kubernetes and etcd versions, the etcd version kubeadm pins for each Kubernetes minor,
-//! and the per-version tables of flags and feature gates that `extraArgs` are checked against.
+//! Supported Kubernetes and etcd versions, the Kubernetes patch releases kcompile knows (with what
+//! changes between patch releases: `versions/releases.rs`), the pause image tag per minor
+//! (`versions/pause.rs`), and the per-version tables of flags and
+//! feature gates that `extraArgs` are checked against.
 //!
-//! The flag tables live in `src/versions/flags/*.tsv`, one line per flag:
-//! `name<TAB>since<TAB>removed<TAB>hint`, where `since` and `removed` are Kubernetes minors (`1.34`)
-//! or, for etcd, etcd minors (`3.6`), and `-` marks an empty column.
+//! The flag and feature-gate tables are in [`flags`]: built from the per-release lists extracted
+//! from upstream source (`src/versions/upstream/`) and a hand-written overlay of hints
+//! (`src/versions/flags/`).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::LazyLock;
 
-use crate::component::Component;
+mod flags;
+
+pub use flags::{FlagStatus, GateStatus, closest, flag_status, gate_status};
+
+mod node;
+pub mod pause;
+
+pub use node::kernel_tunables;
+
+mod releases;
+
+pub use releases::KubeletClientAccess;
+
+pub mod coredns;
 
 /// The oldest supported Kubernetes minor (1.x).
 pub const OLDEST_MINOR: u32 = 33;
@@ -17,15 +30,6 @@ pub const OLDEST_MINOR: u32 = 33;
 pub const NEWEST_MINOR: u32 = 37;
 /// The version a spec gets when it names none: the newest supported release.
 pub const DEFAULT_KUBERNETES_VERSION: &str = "v1.37.1";
-
-/// The etcd image tag kubeadm pins for each Kubernetes minor (`SupportedEtcdVersion`).
-const PINNED_ETCD: [(u32, &str); 5] = [
-    (33, "3.5.24-0"),
-    (34, "3.6.5-0"),
-    (35, "3.6.6-0"),
-    (36, "3.6.9-0"),
-    (37, "3.7.0-0"),
-];
 
 /// The oldest etcd kubeadm accepts (`MinExternalEtcdVersion`).
 const OLDEST_ETCD: (u32, u32, u32) = (3, 5, 24);
@@ -64,21 +68,43 @@ impl KubeVersion {
                 });
             }
         };
-        if !(OLDEST_MINOR..=NEWEST_MINOR).contains(&version.minor) {
+        let newest = (OLDEST_MINOR..=NEWEST_MINOR)
+            .contains(&version.minor)
+            .then(|| releases::newest_patch(version.minor))
+            .flatten();
+        let Some(newest) = newest else {
             return Err(VersionError {
                 message: format!("Kubernetes {version} is not supported"),
                 hint: format!("kcompile supports v1.{OLDEST_MINOR} to v1.{NEWEST_MINOR}"),
+            });
+        };
+        if version.patch > newest {
+            return Err(VersionError {
+                message: format!(
+                    "Kubernetes {version} is newer than every v1.{} release kcompile knows",
+                    version.minor
+                ),
+                hint: format!(
+                    "the newest v1.{minor} release kcompile knows is v1.{minor}.{newest}: name a known release, or use a kcompile that knows {version} (kubeadm changed behaviour in patch releases before)",
+                    minor = version.minor
+                ),
             });
         }
         Ok(version)
     }
 
-    /// The etcd image tag kubeadm pins for this minor.
+    /// The etcd image tag kubeadm pins for this release (`SupportedEtcdVersion` of its tag). Every
+    /// release [`KubeVersion::parse`] accepts has one; a hand-made version outside the table gets
+    /// the newest minor's.
     pub fn pinned_etcd(self) -> &'static str {
-        PINNED_ETCD
-            .iter()
-            .find(|(minor, _)| *minor == self.minor)
-            .map_or(PINNED_ETCD[PINNED_ETCD.len() - 1].1, |(_, tag)| tag)
+        releases::etcd_pin(self.minor, self.patch)
+            .or_else(|| releases::etcd_pin(NEWEST_MINOR, u32::MAX))
+            .unwrap_or_default()
+    }
+
+    /// How kubeadm gives this release's apiserver kubelet client its rights on the kubelets.
+    pub fn kubelet_client_access(self) -> KubeletClientAccess {
+        releases::kubelet_client_access(self.minor, self.patch)
     }
 }
 
@@ -180,225 +206,6 @@ fn parse_number(text: &str) -> Option<u32> {
     text.parse().ok()
 }
 
-/// What the flag tables say about one flag for the target versions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FlagStatus {
-    /// The target version accepts it.
-    Known,
-    /// It was removed in `version`; `hint` says what replaced it.
-    Removed {
-        /// Where it was removed, `v1.24` or `etcd 3.7`.
-        version: String,
-        /// Its replacement.
-        hint: String,
-    },
-    /// It arrived after the target version.
-    TooNew {
-        /// Where it arrived, `v1.35` or `etcd 3.6`.
-        version: String,
-    },
-    /// No version of the component has it; the closest known flag, if any is close.
-    Unknown {
-        /// A known flag of a similar name.
-        suggestion: Option<String>,
-    },
-}
-
-/// Looks `flag` (without dashes) up in the table of `component` for the target versions.
-pub fn flag_status(
-    component: Component,
-    flag: &str,
-    kube: KubeVersion,
-    etcd: &EtcdVersion,
-) -> FlagStatus {
-    let Some(table) = FLAG_TABLES.get(&component) else {
-        return FlagStatus::Known;
-    };
-    let target = if component == Component::Etcd {
-        etcd.minor()
-    } else {
-        (1, kube.minor)
-    };
-    let show = |(major, minor): (u32, u32)| {
-        if component == Component::Etcd {
-            format!("etcd {major}.{minor}")
-        } else {
-            format!("v{major}.{minor}")
-        }
-    };
-    let Some(entry) = table.iter().find(|entry| entry.name == flag) else {
-        let accepted = table.iter().filter(|entry| entry.accepted_in(target));
-        return FlagStatus::Unknown {
-            suggestion: closest(flag, accepted.map(|entry| entry.name.as_str())),
-        };
-    };
-    match (entry.since, entry.removed) {
-        (_, Some(removed)) if target >= removed => FlagStatus::Removed {
-            version: show(removed),
-            hint: entry.hint.clone(),
-        },
-        (Some(since), _) if target < since => FlagStatus::TooNew {
-            version: show(since),
-        },
-        _ => FlagStatus::Known,
-    }
-}
-
-/// What the tables say about one feature gate for the target version.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GateStatus {
-    /// The gate exists (or the table cannot tell).
-    Known,
-    /// The gate was removed in `version`.
-    Removed {
-        /// `in v1.19`, or `before v1.33` where the exact release is not recorded.
-        version: String,
-        /// What to do instead.
-        hint: String,
-    },
-    /// No version has this gate.
-    Unknown {
-        /// A known gate of a similar name.
-        suggestion: Option<String>,
-    },
-}
-
-/// Looks a feature gate up for the target Kubernetes version.
-pub fn gate_status(gate: &str, kube: KubeVersion) -> GateStatus {
-    let gates = &*FEATURE_GATES;
-    if let Some((minor, shown, hint)) = gates.removed.get(gate)
-        && kube.minor >= *minor
-    {
-        return GateStatus::Removed {
-            version: shown.clone(),
-            hint: hint.clone(),
-        };
-    }
-    if gates.known.is_empty() || gates.known.iter().any(|known| known == gate) {
-        return GateStatus::Known;
-    }
-    if gates.removed.contains_key(gate) {
-        return GateStatus::Known;
-    }
-    GateStatus::Unknown {
-        suggestion: closest(gate, gates.known.iter().map(String::as_str)),
-    }
-}
-
-/// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
-pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
-    candidates
-        .map(|candidate| (strsim::damerau_levenshtein(word, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= (word.len().max(candidate.len()) / 3).max(1))
-        .min()
-        .map(|(_, candidate)| candidate.to_owned())
-}
-
-#[derive(Debug)]
-struct FlagEntry {
-    name: String,
-    since: Option<(u32, u32)>,
-    removed: Option<(u32, u32)>,
-    hint: String,
-}
-
-impl FlagEntry {
-    fn accepted_in(&self, target: (u32, u32)) -> bool {
-        self.since.is_none_or(|since| since <= target)
-            && self.removed.is_none_or(|removed| target < removed)
-    }
-}
-
-static FLAG_TABLES: LazyLock<HashMap<Component, Vec<FlagEntry>>> = LazyLock::new(|| {
-    let tables = [
-        (Component::Etcd, include_str!("versions/flags/etcd.tsv")),
-        (
-            Component::ApiServer,
-            include_str!("versions/flags/kube-apiserver.tsv"),
-        ),
-        (
-            Component::ControllerManager,
-            include_str!("versions/flags/kube-controller-manager.tsv"),
-        ),
-        (
-            Component::Scheduler,
-            include_str!("versions/flags/kube-scheduler.tsv"),
-        ),
-        (
-            Component::KubeProxy,
-            include_str!("versions/flags/kube-proxy.tsv"),
-        ),
-        (
-            Component::Kubelet,
-            include_str!("versions/flags/kubelet.tsv"),
-        ),
-    ];
-    tables
-        .into_iter()
-        .map(|(component, text)| (component, parse_flag_table(text)))
-        .filter(|(_, entries)| !entries.is_empty())
-        .collect()
-});
-
-fn parse_flag_table(text: &str) -> Vec<FlagEntry> {
-    table_rows(text)
-        .map(|columns| FlagEntry {
-            name: columns[0].to_owned(),
-            since: columns.get(1).and_then(|c| parse_minor(c)),
-            removed: columns.get(2).and_then(|c| parse_minor(c)),
-            hint: columns.get(3).map_or("", |c| c).to_owned(),
-        })
-        .collect()
-}
-
-struct FeatureGates {
-    /// Gate → (first minor without it, "in v1.19" / "before v1.33", hint).
-    removed: HashMap<String, (u32, String, String)>,
-    known: Vec<String>,
-}
-
-static FEATURE_GATES: LazyLock<FeatureGates> = LazyLock::new(|| {
-    let text = include_str!("versions/flags/feature-gates.tsv");
-    let mut gates = FeatureGates {
-        removed: HashMap::new(),
-        known: Vec::new(),
-    };
-    for columns in table_rows(text) {
-        let removed = columns.get(1).copied().unwrap_or("-");
-        let (before, version) = match removed.strip_prefix('<') {
-            Some(version) => (true, version),
-            None => (false, removed),
-        };
-        match parse_minor(version) {
-            Some((_, minor)) => {
-                let hint = columns.get(2).map_or("", |c| c).to_owned();
-                let shown = if before {
-                    format!("before v1.{minor}")
-                } else {
-                    format!("in v1.{minor}")
-                };
-                gates
-                    .removed
-                    .insert(columns[0].to_owned(), (minor, shown, hint));
-            }
-            None => gates.known.push(columns[0].to_owned()),
-        }
-    }
-    gates
-});
-
-/// The non-comment rows of a TSV table, split into trimmed columns.
-fn table_rows(text: &str) -> impl Iterator<Item = Vec<&str>> {
-    text.lines()
-        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-        .map(|line| line.split('\t').map(str::trim).collect())
-}
-
-fn parse_minor(text: &str) -> Option<(u32, u32)> {
-    let (major, minor) = text.split_once('.')?;
-    Some((parse_number(major)?, parse_number(minor)?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,6 +242,38 @@ mod tests {
     }
 
     #[test]
+    fn a_patch_release_newer_than_the_newest_known_is_refused_naming_it() {
+        assert!(KubeVersion::parse("v1.36.4").is_ok());
+        let error = KubeVersion::parse("v1.36.99").unwrap_err();
+        assert_eq!(
+            error.message,
+            "Kubernetes v1.36.99 is newer than every v1.36 release kcompile knows"
+        );
+        assert!(
+            error
+                .hint
+                .starts_with("the newest v1.36 release kcompile knows is v1.36.4"),
+            "{}",
+            error.hint
+        );
+    }
+
+    #[test]
+    fn each_release_gets_its_own_etcd_pin_and_kubelet_client_access() {
+        assert_eq!(v("v1.36.0").pinned_etcd(), "3.6.9-0");
+        assert_eq!(v("v1.36.4").pinned_etcd(), "3.6.9-0");
+        assert_eq!(v("v1.37.1").pinned_etcd(), "3.7.0-0");
+        assert_eq!(
+            v("v1.36.0").kubelet_client_access(),
+            KubeletClientAccess::ClusterAdminsGroup
+        );
+        assert_eq!(
+            v("v1.36.1").kubelet_client_access(),
+            KubeletClientAccess::KubeletApiAdminRole
+        );
+    }
+
+    #[test]
     fn etcd_versions() {
         for minor in OLDEST_MINOR..=NEWEST_MINOR {
             let kube = KubeVersion { minor, patch: 0 };
@@ -457,15 +296,5 @@ mod tests {
                 .contains("not supported")
         );
         assert!(EtcdVersion::parse("three", kube).is_err());
-    }
-
-    #[test]
-    fn closest_finds_typos_only() {
-        let words = ["secure-port", "profiling", "audit-log-path"];
-        assert_eq!(
-            closest("secure-prot", words.into_iter()).as_deref(),
-            Some("secure-port")
-        );
-        assert_eq!(closest("zzz", words.into_iter()), None);
     }
 }

@@ -1,9 +1,9 @@
 //! Worker join by TLS bootstrap: workers get a bootstrap kubeconfig with the state's token instead
 //! of an issued client certificate; the first control plane gets the token Secret and the bindings
-//! that let those kubelets ask for, and automatically receive, their certificates.
+//! that let those kubelets ask for, and automatically receive, their first certificate. The
+//! schemas, kubectl's offline reading and the token's expiry are checked in tests/addons.rs.
 
 use std::path::Path;
-use std::process::Command as Process;
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -96,12 +96,7 @@ fn workers_join_with_a_bootstrap_token() {
         .collect();
     assert_eq!(
         kinds,
-        [
-            "Secret",
-            "ClusterRoleBinding",
-            "ClusterRoleBinding",
-            "ClusterRoleBinding"
-        ]
+        ["Secret", "ClusterRoleBinding", "ClusterRoleBinding"]
     );
     let data = &objects[0]["stringData"];
     assert_eq!(
@@ -122,87 +117,9 @@ fn workers_join_with_a_bootstrap_token() {
         [
             "system:node-bootstrapper",
             "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
-            "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient"
         ]
     );
-    // The objects pass the schema of their version where the validator is installed (CI has it).
-    if let Ok(output) = Process::new("kubernetes-validate")
-        .args(["--strict", "--kubernetes-version", "1.36"])
-        .arg(&addons)
-        .output()
-    {
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stdout)
-        );
-    }
-}
-
-/// A kubectl discovery cache for the two API groups the addons use, so kubectl maps their kinds
-/// without a cluster (it reads `<cache>/discovery/<server>/…` while the files are fresh).
-fn discovery_cache(dir: &Path) {
-    let base = dir.join("discovery/127.0.0.1_1");
-    let groups = r#"{"kind":"APIGroupList","apiVersion":"v1","groups":[
-        {"name":"","versions":[{"groupVersion":"v1","version":"v1"}],"preferredVersion":{"groupVersion":"v1","version":"v1"}},
-        {"name":"rbac.authorization.k8s.io","versions":[{"groupVersion":"rbac.authorization.k8s.io/v1","version":"v1"}],
-         "preferredVersion":{"groupVersion":"rbac.authorization.k8s.io/v1","version":"v1"}}]}"#;
-    let resources = [
-        ("v1", "secrets", "Secret", true),
-        (
-            "rbac.authorization.k8s.io/v1",
-            "clusterrolebindings",
-            "ClusterRoleBinding",
-            false,
-        ),
-    ];
-    std::fs::create_dir_all(&base).unwrap();
-    std::fs::write(base.join("servergroups.json"), groups).unwrap();
-    for (group_version, plural, kind, namespaced) in resources {
-        let dir = base.join(group_version);
-        std::fs::create_dir_all(&dir).unwrap();
-        let list = serde_json::json!({
-            "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
-            "resources": [{"name": plural, "singularName": kind.to_lowercase(), "namespaced": namespaced,
-                           "kind": kind, "verbs": ["create", "get", "list"]}],
-        });
-        std::fs::write(dir.join("serverresources.json"), list.to_string()).unwrap();
-    }
-}
-
-#[test]
-fn kubectl_reads_the_addons_offline() {
-    let temp = tempfile::tempdir().unwrap();
-    build(temp.path());
-    let cache = temp.path().join("kube-cache");
-    discovery_cache(&cache);
-    let addons = temp.path().join("out/master01/etc/kubernetes/addons");
-    for (file, kinds) in [("bootstrap.yaml", 4), ("rbac.yaml", 1)] {
-        let output = Process::new("kubectl")
-            .args(["--server", "http://127.0.0.1:1", "--cache-dir"])
-            .arg(&cache)
-            .args([
-                "create",
-                "--dry-run=client",
-                "--validate=false",
-                "-o",
-                "yaml",
-                "-f",
-            ])
-            .arg(addons.join(file))
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("kubectl is installed (.ci/run installs it)");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{file}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert_eq!(
-            stdout.matches("\nkind: ").count() + usize::from(stdout.starts_with("kind: ")),
-            kinds,
-            "{file}: {stdout}"
-        );
-    }
+    // Renewals are approved by node-certificate-rotation.yaml, written whenever kubelets rotate
+    // (tests/addons.rs); the Secret expires when the state says (tests/addons.rs too).
+    assert!(data["expiration"].is_string(), "{data}");
 }

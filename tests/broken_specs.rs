@@ -1,6 +1,6 @@
 //! The corpus of broken specs under `tests/broken/`: each file is one mistake, and its first lines
 //! say what kcompile must answer, as `# expect: LINE:COL: error: MESSAGE` (the message may be a
-//! prefix). Every file must exit 2, print nothing on stdout, and report each expected diagnostic
+//! prefix) and, optionally, `# expect-hint: HINT` (a prefix of one of the hints). Every file must exit 2, print nothing on stdout, and report each expected diagnostic
 //! at its line and column, within a timeout (a hostile spec may name a FIFO or a device).
 
 use std::path::Path;
@@ -28,6 +28,10 @@ fn every_broken_spec_is_rejected_at_the_right_place() {
             .lines()
             .filter_map(|line| line.strip_prefix("# expect: "))
             .collect();
+        let hints: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("# expect-hint: "))
+            .collect();
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         if expected.is_empty() {
             failures.push(format!("{name}: no `# expect:` line"));
@@ -52,6 +56,12 @@ fn every_broken_spec_is_rejected_at_the_right_place() {
         }
         for expect in expected {
             let wanted = format!("{name}:{expect}");
+            if !stderr.lines().any(|line| line.starts_with(&wanted)) {
+                failures.push(format!("{name}: missing `{wanted}` in\n{stderr}"));
+            }
+        }
+        for hint in hints {
+            let wanted = format!("  hint: {hint}");
             if !stderr.lines().any(|line| line.starts_with(&wanted)) {
                 failures.push(format!("{name}: missing `{wanted}` in\n{stderr}"));
             }

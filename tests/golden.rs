@@ -1,8 +1,10 @@
 //! Golden files: the rendered text files of examples/ha-3-masters.yaml, for a control-plane host
-//! and a worker, for every supported minor v1.33 to v1.37, under `tests/golden/<version>/`. They
-//! show, reviewed like code, what differs between versions (probes and ports, the etcd flags, the
-//! apiserver-kubelet-client subject). Values that change with every state dir (the config hash,
-//! the etcd token, the encryption key, certificate serials) are replaced by placeholders.
+//! and a worker, for every supported minor v1.33 to v1.37 and for v1.36.1, the first v1.36 patch
+//! release with kubeadm #138957, under `tests/golden/<version>/`. They show, reviewed like code,
+//! what differs between versions (probes and ports, the etcd flags, the apiserver-kubelet-client
+//! subject and its RBAC binding: v1.36.0 against v1.36.1; the CoreDNS image). Values that change
+//! with every state dir (the config hash, the etcd token, the encryption key, certificate serials)
+//! are replaced by placeholders.
 //! `KCOMPILE_BLESS=1 cargo test --test golden` rewrites them.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +12,9 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-const VERSIONS: [&str; 5] = ["v1.33.0", "v1.34.0", "v1.35.0", "v1.36.0", "v1.37.0"];
+const VERSIONS: [&str; 6] = [
+    "v1.33.0", "v1.34.0", "v1.35.0", "v1.36.0", "v1.36.1", "v1.37.0",
+];
 const HOSTS: [&str; 2] = ["master01", "worker01"];
 
 /// Text files whose golden copy is kept (paths relative to a host's root).
@@ -23,7 +27,11 @@ fn goldened(path: &str) -> bool {
                 | "var/lib/kube-proxy/config.conf"
                 | "etc/kubernetes/encryption-config.yaml"
                 | "etc/kubernetes/addons/rbac.yaml"
+                | "etc/kubernetes/addons/coredns.yaml"
+                | "etc/kubernetes/addons/node-certificate-rotation.yaml"
                 | "etc/kubernetes/authentication-config.yaml"
+                // The sandbox (pause) image tag kubeadm pins per minor.
+                | "etc/containerd/conf.d/99-kcompile.toml"
         )
 }
 

@@ -419,6 +419,12 @@ fn absolute_links_inside_the_root_resolve_as_on_the_machine() {
     pem.extend(field("client-key-data"));
     let dated = "var/lib/kubelet/pki/kubelet-client-2026-01-02-03-04-05.pem";
     std::fs::write(machine.path(dated), pem).unwrap();
+    // The kubelet writes it 0600 (verify refuses a key others can read).
+    std::fs::set_permissions(
+        machine.path(dated),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     symlink(
         format!("/{dated}"),
         machine.path("var/lib/kubelet/pki/kubelet-client-current.pem"),

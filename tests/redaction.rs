@@ -1,4 +1,5 @@
-//! No secret leaves through `diff` or `verify`, whatever valid form the machine's files take.
+//! No secret leaves through `diff` or `verify` (nor `preflight` and `images`, which read the same
+//! root and spec), whatever valid form the machine's files take.
 //!
 //! The keepalived HA example (ECDSA keys, encryption at rest, a VRRP password, TLS bootstrap for
 //! the bootstrap token Secret) is built for `cp1`; then the secret-bearing files on its root are
@@ -107,6 +108,13 @@ impl Cluster {
         fs::read_to_string(self.path("cluster.state").join(relative)).unwrap()
     }
 
+    /// The bootstrap token `<id>.<secret>`: the first line of its state file (the second holds
+    /// its expiry).
+    fn token(&self) -> String {
+        let file = self.state("secrets/bootstrap-token");
+        file.lines().next().unwrap().to_owned()
+    }
+
     /// A copy of the pristine bundle, to plant forms in.
     fn root(&self, name: &str) -> Root {
         let root = self.path(name);
@@ -163,8 +171,8 @@ impl Cluster {
             "encryption key (bytes)".into(),
             STANDARD.decode(encryption).unwrap(),
         ));
-        let token = self.state("secrets/bootstrap-token");
-        let (_, token_secret) = token.trim().split_once('.').unwrap();
+        let token = self.token();
+        let (_, token_secret) = token.split_once('.').unwrap();
         assert_eq!(token_secret.len(), 16);
         secrets.push(("bootstrap token secret".into(), token_secret.into()));
         let vrrp = self.state("secrets/vrrp-password");
@@ -224,7 +232,7 @@ impl Cluster {
         self.run(&args)
     }
 
-    /// Every output of `diff` and `verify` for `root`, by what produced it.
+    /// Every output of `diff`, `verify`, `preflight` and `images` for `root`, by what produced it.
     fn outputs(&self, root: &Root) -> Vec<(String, Output)> {
         let mut outputs = Vec::new();
         for extra in [
@@ -271,6 +279,28 @@ impl Cluster {
             text(&verify)
         );
         outputs.push(("verify TAR".into(), verify));
+        for extra in [&[][..], &["-o", "json"]] {
+            let mut args = vec![
+                "preflight",
+                "--host",
+                "cp1",
+                "--root",
+                root.root.to_str().unwrap(),
+            ];
+            args.extend_from_slice(extra);
+            let preflight = self.run(&args);
+            assert!(
+                matches!(preflight.status.code(), Some(0 | 1)),
+                "{}",
+                text(&preflight)
+            );
+            outputs.push((format!("preflight {}", extra.join(" ")), preflight));
+            let mut args = vec!["images"];
+            args.extend_from_slice(extra);
+            let images = self.run(&args);
+            assert!(images.status.success(), "{}", text(&images));
+            outputs.push((format!("images {}", extra.join(" ")), images));
+        }
         outputs
     }
 }
@@ -423,7 +453,7 @@ fn stdout_of(outputs: &[(String, Output)], label: &str) -> String {
 /// Round one: a form of every secret-bearing file, each readable by its consumer.
 fn plant_first_forms(cluster: &Cluster, root: &Root) {
     let vrrp = cluster.state("secrets/vrrp-password").trim().to_owned();
-    let token = cluster.state("secrets/bootstrap-token").trim().to_owned();
+    let token = cluster.token();
     let (token_id, token_secret) = token.split_once('.').unwrap();
     let encryption = cluster.state("secrets/encryption-key").trim().to_owned();
 
@@ -569,7 +599,7 @@ fn plant_first_forms(cluster: &Cluster, root: &Root) {
 /// Round two: other forms of the same files, and one that does not parse.
 fn plant_second_forms(cluster: &Cluster, root: &Root) {
     let vrrp = cluster.state("secrets/vrrp-password").trim().to_owned();
-    let token = cluster.state("secrets/bootstrap-token").trim().to_owned();
+    let token = cluster.token();
     let (token_id, token_secret) = token.split_once('.').unwrap();
     let encryption = cluster.state("secrets/encryption-key").trim().to_owned();
 
@@ -749,5 +779,54 @@ fn no_secret_leaves_through_diff_or_verify() {
     secrets.assert_absent(
         "diff -o json without a key",
         &cluster.diff(&first, &["-o", "json"]).stdout,
+    );
+}
+
+/// `token create` and `token list` show the token id and expiry, never its secret (kubeadm prints
+/// the whole token; kcompile keeps the secret for the files that need it, both 0600); the build
+/// after it does not either, while the bundle it writes holds the new token.
+#[test]
+fn token_commands_never_print_a_token_secret() {
+    let cluster = Cluster::new();
+    let old = cluster.token();
+    let create = cluster.run(&["token", "create", "--ttl", "1h"]);
+    assert!(create.status.success(), "{}", text(&create));
+    let new = cluster.token();
+    assert_ne!(old, new);
+    let list = cluster.run(&["token", "list"]);
+    assert!(list.status.success(), "{}", text(&list));
+    let build = cluster.run(&["build", "--host", "cp1", "--out", "rebuilt"]);
+    assert!(build.status.success(), "{}", text(&build));
+    let secrets: Vec<(String, Vec<u8>)> = [("old", &old), ("new", &new)]
+        .iter()
+        .map(|(which, token)| {
+            let (_, secret) = token.split_once('.').unwrap();
+            (
+                format!("the {which} token's secret"),
+                secret.as_bytes().to_vec(),
+            )
+        })
+        .collect();
+    let windows = Windows::of(&secrets);
+    for (label, output) in [
+        ("token create", &create),
+        ("token list", &list),
+        ("build", &build),
+    ] {
+        windows.assert_absent(label, text(output).as_bytes());
+    }
+    let (new_id, _) = new.split_once('.').unwrap();
+    let (old_id, _) = old.split_once('.').unwrap();
+    assert!(text(&create).contains(&format!("bootstrap token {new_id} created, expires 20")));
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains(new_id) && listed.contains(old_id),
+        "{listed}"
+    );
+    let bootstrap =
+        fs::read_to_string(cluster.path("rebuilt/etc/kubernetes/addons/bootstrap.yaml")).unwrap();
+    assert!(
+        bootstrap.contains(&format!("bootstrap-token-{new_id}")),
+        "{bootstrap}"
     );
 }

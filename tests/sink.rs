@@ -354,8 +354,20 @@ fn the_tar_holds_the_tree_with_the_same_modes() {
         .filter(|path| !in_tar.contains(path))
         .map(String::as_str)
         .collect();
+    // The node files' directories (sysctl.d, modules-load.d, containerd's) are the system's or
+    // containerd's, shared with the operator's own files: not kcompile's either.
     assert_eq!(
         only_in_tree,
-        ["etc", "etc/systemd", "etc/systemd/system", "var", "var/lib"]
+        [
+            "etc",
+            "etc/containerd",
+            "etc/containerd/conf.d",
+            "etc/modules-load.d",
+            "etc/sysctl.d",
+            "etc/systemd",
+            "etc/systemd/system",
+            "var",
+            "var/lib"
+        ]
     );
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Cluster, EndpointHost, EtcdTopology, Host, San};
 use crate::spec::{LoadBalancerKind, Role};
+use crate::versions::KubeletClientAccess;
 
 /// One of the three certificate authorities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -127,12 +128,13 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
     for host in &cluster.hosts {
         let on = Some(host);
         if host.has(Role::ControlPlane) {
-            // kubeadm 1.37 drops the group and binds the CN to system:kubelet-api-admin instead.
-            let kubelet_client_groups: &[&str] = if cluster.kubernetes_version.minor >= 37 {
-                &[]
-            } else {
-                &["kubeadm:cluster-admins"]
-            };
+            // kubeadm #138957 (v1.37.0, v1.36.1, v1.35.5, v1.34.8, v1.33.12) drops the group and
+            // binds the CN to system:kubelet-api-admin instead (render::addons::rbac).
+            let kubelet_client_groups: &[&str] =
+                match cluster.kubernetes_version.kubelet_client_access() {
+                    KubeletClientAccess::ClusterAdminsGroup => &["kubeadm:cluster-admins"],
+                    KubeletClientAccess::KubeletApiAdminRole => &[],
+                };
             certs.push(leaf(
                 "apiserver",
                 on,

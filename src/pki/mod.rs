@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod keys;
 pub mod rotation;
 pub mod secrets;
+pub mod tokens;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

@@ -1,11 +1,13 @@
 //! Random secrets that live in the state dir beside the PKI, created once and reused: the
-//! encryption-at-rest key, the etcd initial-cluster token, a bootstrap token, the VRRP password
-//! keepalived instances share, and the key of kcompile's keyed fingerprints. Each is checked for
-//! the shape its consumer needs before anything is rendered from it.
+//! encryption-at-rest key, the etcd initial-cluster token, a bootstrap token (with its expiry:
+//! [`super::tokens`], which `kcompile token create` also replaces), the VRRP password keepalived
+//! instances share, and the key of kcompile's keyed fingerprints. Each is checked for the shape its
+//! consumer needs before anything is rendered from it.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::tokens::{self, BootstrapToken};
 use crate::state::{FINGERPRINT_KEY, StateError, Transaction};
 
 /// The cluster's generated secrets.
@@ -15,8 +17,8 @@ pub struct Secrets {
     pub encryption_key: String,
     /// etcd's `--initial-cluster-token`.
     pub etcd_token: String,
-    /// A bootstrap token, `[a-z0-9]{6}.[a-z0-9]{16}`.
-    pub bootstrap_token: String,
+    /// The current bootstrap token and its expiry ([`tokens`]).
+    pub bootstrap_token: BootstrapToken,
     /// keepalived's shared VRRP `auth_pass`, `[a-z0-9]{8}` (VRRP PASS authentication uses at most
     /// 8 characters).
     pub vrrp_password: String,
@@ -47,12 +49,7 @@ pub fn plan(state: &mut Transaction<'_>) -> Result<Secrets, StateError> {
             Shape::Token,
             || Ok(format!("kcompile-{}", token_chars(16)?)),
         )?,
-        bootstrap_token: get_or_create(
-            state,
-            "secrets/bootstrap-token",
-            Shape::BootstrapToken,
-            || Ok(format!("{}.{}", token_chars(6)?, token_chars(16)?)),
-        )?,
+        bootstrap_token: tokens::current_or_create(state)?,
         vrrp_password: get_or_create(state, "secrets/vrrp-password", Shape::VrrpPassword, || {
             token_chars(8)
         })?,
@@ -72,7 +69,8 @@ pub enum Shape {
     Base64Bytes32,
     /// `[a-zA-Z0-9-]{1,128}` (etcd's initial-cluster token).
     Token,
-    /// `[a-z0-9]{6}.[a-z0-9]{16}`, as the kubelet's TLS bootstrap requires.
+    /// `[a-z0-9]{6}.[a-z0-9]{16}`, as the kubelet's TLS bootstrap requires, and optionally its
+    /// expiry on a second line ([`BootstrapToken::parse`]).
     BootstrapToken,
     /// 1 to 8 printable characters without spaces or quotes (keepalived's `auth_pass`).
     VrrpPassword,
@@ -81,10 +79,6 @@ pub enum Shape {
 impl Shape {
     /// Why `value` does not have this shape, if it does not.
     pub fn problem(self, value: &str) -> Option<&'static str> {
-        let lower_alnum = |s: &str| {
-            s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        };
         match self {
             Shape::Base64Bytes32 => match STANDARD.decode(value) {
                 Ok(bytes) if bytes.len() == 32 => None,
@@ -97,17 +91,7 @@ impl Shape {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-'))
             .then_some("is not 1 to 128 letters, digits or `-`"),
-            Shape::BootstrapToken => match value.split_once('.') {
-                Some((id, secret))
-                    if id.len() == 6
-                        && secret.len() == 16
-                        && lower_alnum(id)
-                        && lower_alnum(secret) =>
-                {
-                    None
-                }
-                _ => Some("is not a bootstrap token (`[a-z0-9]{6}.[a-z0-9]{16}`)"),
-            },
+            Shape::BootstrapToken => BootstrapToken::parse(value).err(),
             Shape::VrrpPassword => (value.is_empty()
                 || value.len() > 8
                 || !value.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
@@ -143,7 +127,7 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], StateError> {
 }
 
 /// `count` characters of `[a-z0-9]`, uniformly (rejection sampling).
-fn token_chars(count: usize) -> Result<String, StateError> {
+pub(crate) fn token_chars(count: usize) -> Result<String, StateError> {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut out = String::with_capacity(count);
     while out.len() < count {
@@ -170,14 +154,15 @@ mod tests {
         let changes = transaction.finish();
         state.commit(changes).unwrap();
         assert_eq!(STANDARD.decode(&first.encryption_key).unwrap().len(), 32);
-        let (id, secret) = first.bootstrap_token.split_once('.').unwrap();
-        assert_eq!((id.len(), secret.len()), (6, 16));
+        let token = &first.bootstrap_token;
+        assert_eq!((token.id().len(), token.secret().len()), (6, 16));
         assert!(
-            first
-                .bootstrap_token
+            token
+                .bearer()
                 .bytes()
                 .all(|b| b == b'.' || b.is_ascii_lowercase() || b.is_ascii_digit())
         );
+        assert!(token.expiration_text().is_some(), "a new token expires");
         assert_eq!(first.vrrp_password.len(), 8);
         assert!(
             first

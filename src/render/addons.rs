@@ -11,13 +11,16 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::yaml;
 use crate::cluster::Cluster;
+use crate::pki::tokens::BootstrapToken;
+use crate::versions::KubeletClientAccess;
 
 /// Where the addons go.
 pub const ADDONS: &str = "/etc/kubernetes/addons";
 
-/// The RBAC bindings: `kubeadm:cluster-admins` gives admin.conf's group cluster-admin; from
-/// v1.37, where the apiserver's kubelet client certificate has no group, its user is bound to
-/// `system:kubelet-api-admin` instead.
+/// The RBAC bindings: `kubeadm:cluster-admins` gives admin.conf's group cluster-admin; from the
+/// releases that carry kubeadm #138957 (v1.37.0, v1.36.1, v1.35.5, v1.34.8, v1.33.12), where the
+/// apiserver's kubelet client certificate has no group, `kubeadm:apiserver-kubelet-client` binds
+/// its user to `system:kubelet-api-admin` instead, as kubeadm names it.
 pub fn rbac(cluster: &Cluster) -> String {
     let mut bindings = vec![binding(
         "kubeadm:cluster-admins",
@@ -25,13 +28,14 @@ pub fn rbac(cluster: &Cluster) -> String {
         "Group",
         "kubeadm:cluster-admins",
     )];
-    if cluster.kubernetes_version.minor >= 37 {
-        bindings.push(binding(
-            "kubeadm:kube-apiserver-kubelet-client",
+    match cluster.kubernetes_version.kubelet_client_access() {
+        KubeletClientAccess::ClusterAdminsGroup => {}
+        KubeletClientAccess::KubeletApiAdminRole => bindings.push(binding(
+            "kubeadm:apiserver-kubelet-client",
             "system:kubelet-api-admin",
             "User",
             "kube-apiserver-kubelet-client",
-        ));
+        )),
     }
     bindings.iter().map(yaml).collect::<Vec<_>>().join("---\n")
 }
@@ -39,33 +43,36 @@ pub fn rbac(cluster: &Cluster) -> String {
 /// The group a bootstrap token's kubelets authenticate as (kubeadm's).
 pub const BOOTSTRAP_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
 
-/// What TLS bootstrap needs: the bootstrap token Secret, the binding that lets its kubelets create
-/// certificate requests, and the two that approve node client certificates automatically (the
-/// first one and every renewal). The token does not expire: delete the Secret (or rotate the
-/// token in the state dir) once the workers have joined.
-pub fn bootstrap(token: &str) -> String {
-    let (id, secret) = token.split_once('.').unwrap_or((token, ""));
+/// What TLS bootstrap needs: the bootstrap token Secret, with the expiry recorded in the state
+/// (the apiserver refuses the token after it, and the controller-manager's token cleaner deletes
+/// the Secret; a token from an earlier kcompile has none and never expires), and the bindings that
+/// let its kubelets create certificate requests and have the first one approved.
+pub fn bootstrap(token: &BootstrapToken) -> String {
+    let mut data = BTreeMap::from([
+        ("auth-extra-groups".to_owned(), BOOTSTRAP_GROUP.to_owned()),
+        (
+            "description".to_owned(),
+            "kcompile: joins workers by TLS bootstrap".to_owned(),
+        ),
+        ("token-id".to_owned(), token.id().to_owned()),
+        ("token-secret".to_owned(), token.secret().to_owned()),
+        (
+            "usage-bootstrap-authentication".to_owned(),
+            "true".to_owned(),
+        ),
+        ("usage-bootstrap-signing".to_owned(), "true".to_owned()),
+    ]);
+    if let Some(expiration) = token.expiration_text() {
+        data.insert("expiration".to_owned(), expiration);
+    }
     let token_secret = Secret {
         metadata: ObjectMeta {
-            name: Some(format!("bootstrap-token-{id}")),
+            name: Some(format!("bootstrap-token-{}", token.id())),
             namespace: Some("kube-system".into()),
             ..ObjectMeta::default()
         },
         type_: Some("bootstrap.kubernetes.io/token".into()),
-        string_data: Some(BTreeMap::from([
-            ("auth-extra-groups".to_owned(), BOOTSTRAP_GROUP.to_owned()),
-            (
-                "description".to_owned(),
-                "kcompile: joins workers by TLS bootstrap".to_owned(),
-            ),
-            ("token-id".to_owned(), id.to_owned()),
-            ("token-secret".to_owned(), secret.to_owned()),
-            (
-                "usage-bootstrap-authentication".to_owned(),
-                "true".to_owned(),
-            ),
-            ("usage-bootstrap-signing".to_owned(), "true".to_owned()),
-        ])),
+        string_data: Some(data),
         ..Secret::default()
     };
     let bindings = [
@@ -81,17 +88,26 @@ pub fn bootstrap(token: &str) -> String {
             "Group",
             BOOTSTRAP_GROUP,
         ),
-        binding(
-            "kubeadm:node-autoapprove-certificate-rotation",
-            "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
-            "Group",
-            "system:nodes",
-        ),
     ];
     std::iter::once(yaml(&token_secret))
         .chain(bindings.iter().map(yaml))
         .collect::<Vec<_>>()
         .join("---\n")
+}
+
+/// Where [`node_certificate_rotation`] goes, under [`ADDONS`].
+pub const CERTIFICATE_ROTATION: &str = "node-certificate-rotation.yaml";
+
+/// `kubeadm:node-autoapprove-certificate-rotation`: the controller-manager approves the renewal
+/// requests of every node's client certificate. Written whenever a kubelet rotates its
+/// certificates ([`super::kubelet::rotates_certificates`]), however the kubelet joined.
+pub fn node_certificate_rotation() -> String {
+    yaml(&binding(
+        "kubeadm:node-autoapprove-certificate-rotation",
+        "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+        "Group",
+        "system:nodes",
+    ))
 }
 
 fn binding(name: &str, role: &str, kind: &str, subject: &str) -> ClusterRoleBinding {

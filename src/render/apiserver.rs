@@ -88,7 +88,7 @@ pub fn pod<'a>(
     for file in &service_account.verifying {
         args.push(("service-account-key-file".to_owned(), file.clone()));
     }
-    let mut mounts = ca_trust_mounts();
+    let mut mounts = ca_trust_mounts(cluster, host);
     mounts.push(Mount::same("k8s-certs", PKI, true, "DirectoryOrCreate"));
 
     match &cluster.etcd {

@@ -54,7 +54,7 @@ pub fn pod<'a>(
         args.push(("cluster-signing-cert-file", cert));
         args.push(("cluster-signing-key-file", key));
     }
-    let mut mounts = ca_trust_mounts();
+    let mut mounts = ca_trust_mounts(cluster, host);
     mounts.push(Mount::same("k8s-certs", PKI, true, "DirectoryOrCreate"));
     mounts.push(Mount::same("kubeconfig", &kubeconfig, true, "FileOrCreate"));
     mounts.push(Mount::same(

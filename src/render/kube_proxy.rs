@@ -1,17 +1,18 @@
 //! kube-proxy as a static pod on every host that runs pods: its KubeProxyConfiguration (mode,
-//! cluster CIDR, the kubelet's node name, bind, healthz and metrics addresses) and the pod.
+//! cluster CIDR, the kubelet's node name, bind, healthz and metrics addresses, then the spec's
+//! `kubeProxy.config` merged over) and the pod.
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::pod::{Mount, Probes, StaticPod};
 use super::{KUBE_PROXY_CONFIG, KUBERNETES, yaml};
 use crate::cluster::{Cluster, Host};
 use crate::component::Component;
-use crate::spec::ProxyMode;
+use crate::spec::{ProxyMode, merge_json};
 
-/// kube-proxy's KubeProxyConfiguration for `host`.
+/// kube-proxy's KubeProxyConfiguration for `host`, with the spec's `kubeProxy.config` merged over.
 pub fn config(cluster: &Cluster, host: &Host, mode: ProxyMode) -> String {
     let cidrs: Vec<String> = cluster
         .networking
@@ -24,7 +25,7 @@ pub fn config(cluster: &Cluster, host: &Host, mode: ProxyMode) -> String {
         ProxyMode::Ipvs => "ipvs",
         ProxyMode::Nftables => "nftables",
     };
-    yaml(&json!({
+    let mut config = json!({
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
         "bindAddress": "0.0.0.0",
@@ -34,7 +35,14 @@ pub fn config(cluster: &Cluster, host: &Host, mode: ProxyMode) -> String {
         "hostnameOverride": host.name,
         "metricsBindAddress": "127.0.0.1:10249",
         "mode": mode,
-    }))
+    });
+    let overrides: serde_json::Map<String, Value> = cluster
+        .kube_proxy_config
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    merge_json(&mut config, Value::Object(overrides));
+    yaml(&config)
 }
 
 /// The kube-proxy static pod for `host`.

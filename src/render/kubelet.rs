@@ -13,6 +13,28 @@ use crate::spec::{TaintEffect, merge_json};
 /// Where the kubelet reads static pods.
 pub const STATIC_POD_PATH: &str = "/etc/kubernetes/manifests";
 
+/// kcompile's `rotateCertificates` (kubeadm's too): the kubelet renews its client certificate.
+const ROTATE_CERTIFICATES: bool = true;
+
+/// Whether `host`'s kubelet rotates its client certificate: the `--rotate-certificates` flag when
+/// `kubelet.extraArgs` sets it (a flag wins over the config file), else `rotateCertificates` as
+/// `kubelet.config` leaves it.
+pub fn rotates_certificates(host: &Host) -> bool {
+    let kubelet = &host.kubelet;
+    if let Some(flag) = kubelet.extra_args.get("rotate-certificates") {
+        // Go's strconv.ParseBool; a bare `--rotate-certificates` is true.
+        return matches!(
+            flag.as_str(),
+            "" | "1" | "t" | "T" | "true" | "TRUE" | "True"
+        );
+    }
+    kubelet
+        .config
+        .get("rotateCertificates")
+        .and_then(Value::as_bool)
+        .unwrap_or(ROTATE_CERTIFICATES)
+}
+
 /// `/var/lib/kubelet/config.yaml` for `host`.
 pub fn config(cluster: &Cluster, host: &Host) -> String {
     let mut config = json!({
@@ -31,7 +53,7 @@ pub fn config(cluster: &Cluster, host: &Host) -> String {
         "healthzBindAddress": "127.0.0.1",
         "healthzPort": 10248,
         "readOnlyPort": 0,
-        "rotateCertificates": true,
+        "rotateCertificates": ROTATE_CERTIFICATES,
         "serverTLSBootstrap": false,
         "staticPodPath": STATIC_POD_PATH,
         "tlsCertFile": format!("{KUBELET_PKI}/kubelet.crt"),

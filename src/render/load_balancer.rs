@@ -260,10 +260,27 @@ pub fn check_script(vip: IpAddr, port: u16) -> String {
 /// The load balancer's static pods for `host`, as (path, YAML). `files` is the host's bundle so
 /// far: the config hash covers the files each pod mounts.
 pub fn pods(files: &FileSet, cluster: &Cluster, host: &Host) -> Vec<(String, String)> {
+    host_pods(cluster, host)
+        .into_iter()
+        .map(|pod| (format!("{MANIFESTS}/{}.yaml", pod.name), pod.render(files)))
+        .collect()
+}
+
+/// The load-balancer pods `host` runs, as (pod name, image): the same pods [`pods`] renders
+/// (`crate::images` lists them with the host's other images).
+pub fn images(cluster: &Cluster, host: &Host) -> Vec<(&'static str, String)> {
+    host_pods(cluster, host)
+        .into_iter()
+        .map(|pod| (pod.name, pod.image))
+        .collect()
+}
+
+/// The load-balancer pods `host` runs, by the kind and the host's roles.
+fn host_pods(cluster: &Cluster, host: &Host) -> Vec<LbPod> {
     let Some(lb) = &cluster.load_balancer else {
         return Vec::new();
     };
-    let pods = match lb.kind {
+    match lb.kind {
         LoadBalancerKind::KeepalivedHaproxy if host.has(Role::ControlPlane) => {
             let port = vip(cluster).map_or(cluster.api_server_port, |(_, port)| port);
             vec![haproxy_pod(lb, port), keepalived_pod(lb)]
@@ -275,10 +292,7 @@ pub fn pods(files: &FileSet, cluster: &Cluster, host: &Host) -> Vec<(String, Str
             vec![haproxy_pod(lb, lb.local_port)]
         }
         _ => Vec::new(),
-    };
-    pods.into_iter()
-        .map(|pod| (format!("{MANIFESTS}/{}.yaml", pod.name), pod.render(files)))
-        .collect()
+    }
 }
 
 /// One load-balancer pod: a single container running its image's own entrypoint.

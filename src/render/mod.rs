@@ -4,13 +4,16 @@
 pub mod addons;
 pub mod apiserver;
 pub mod audit;
+pub mod containerd;
 pub mod controller_manager;
+pub mod coredns;
 pub mod encryption;
 pub mod etcd;
 pub mod kube_proxy;
 pub mod kubeconfig;
 pub mod kubelet;
 pub mod load_balancer;
+pub mod node;
 pub mod pod;
 pub mod scheduler;
 
@@ -209,12 +212,13 @@ fn kubeconfigs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         proxy_server,
     );
     if joins_by_bootstrap(host) {
+        let bearer = pki.secrets.bootstrap_token.bearer();
         let text = Kubeconfig {
             cluster: &cluster.name,
             server: node_server,
             ca_pem: &cluster_ca.trust_pem,
             user: "tls-bootstrap-token-user",
-            credentials: Credentials::Token(&pki.secrets.bootstrap_token),
+            credentials: Credentials::Token(&bearer),
         }
         .render();
         files.add(BOOTSTRAP_KUBECONFIG, text, SECRET);
@@ -234,7 +238,7 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         if let Some(audit) = &cluster.audit {
             files.add(AUDIT_POLICY, audit::policy(audit), SECRET);
         }
-        if let Some(config) = scheduler::config(cluster) {
+        if let Some(config) = scheduler::config(cluster, host) {
             files.add(scheduler::SCHEDULER_CONFIG, config, PUBLIC);
         }
         if cluster.anonymous_auth == crate::spec::AnonymousAuth::HealthOnly {
@@ -269,10 +273,23 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
             addons::rbac(cluster),
             PUBLIC,
         );
+        if cluster.hosts.iter().any(kubelet::rotates_certificates) {
+            files.add(
+                format!("{}/{}", addons::ADDONS, addons::CERTIFICATE_ROTATION),
+                addons::node_certificate_rotation(),
+                PUBLIC,
+            );
+        }
+        files.add(
+            format!("{}/{}", addons::ADDONS, coredns::FILE),
+            coredns::manifests(cluster),
+            PUBLIC,
+        );
     }
     files.add(KUBELET_CONFIG, kubelet::config(cluster, host), PUBLIC);
     files.add(KUBELET_UNIT, kubelet::unit(host), PUBLIC);
     load_balancer::configs(files, cluster, &pki.secrets, host);
+    node::files(files, cluster, host);
 }
 
 /// The static pods, rendered last: each one's config hash covers the files it mounts.
@@ -371,9 +388,14 @@ fn encryption_keys(pki: &Pki) -> Vec<String> {
 
 /// The host's CA trust directories, mounted read-only into the apiserver and the
 /// controller-manager (kubeadm adds those that exist on the machine it runs on; kcompile, which
-/// does not run there, mounts Debian's common ones, created empty if absent).
-pub fn ca_trust_mounts() -> Vec<Mount> {
-    vec![
+/// does not run there, mounts those of the host's family, `node.caTrust` or the host's own, created
+/// empty if absent).
+/// RHEL-family hosts add `/etc/pki/ca-trust` and `/etc/pki/tls/certs`, where `/etc/ssl/certs`
+/// links point, named as kubeadm names them: kubernetes/kubernetes
+/// `cmd/kubeadm/app/phases/controlplane/volumes.go` (store id 151246112),
+/// `caCertsExtraVolumePaths` and the `/`→`-` volume names of `getHostPathVolumesForTheControlPlane`.
+pub fn ca_trust_mounts(cluster: &Cluster, host: &Host) -> Vec<Mount> {
+    let mut mounts = vec![
         Mount::same("ca-certs", "/etc/ssl/certs", true, "DirectoryOrCreate"),
         Mount::same(
             "etc-ca-certificates",
@@ -393,7 +415,22 @@ pub fn ca_trust_mounts() -> Vec<Mount> {
             true,
             "DirectoryOrCreate",
         ),
-    ]
+    ];
+    if cluster.node.of(&host.name).ca_trust == crate::spec::CaTrust::Rhel {
+        mounts.push(Mount::same(
+            "etc-pki-ca-trust",
+            "/etc/pki/ca-trust",
+            true,
+            "DirectoryOrCreate",
+        ));
+        mounts.push(Mount::same(
+            "etc-pki-tls-certs",
+            "/etc/pki/tls/certs",
+            true,
+            "DirectoryOrCreate",
+        ));
+    }
+    mounts
 }
 
 /// YAML as Kubernetes tools write it: long strings (base64 credentials) stay on one line.

@@ -1,9 +1,11 @@
 //! The front half of the compiler: a spec's text to a validated [`Cluster`], through its profiles,
 //! with every problem reported at its line and column.
 
+mod component_config;
 mod diagnostic;
 mod layer;
 mod names;
+pub mod node;
 mod parse;
 mod resolved;
 mod source;
@@ -12,6 +14,7 @@ mod validate;
 
 use std::path::Path;
 
+pub use component_config::{ConfigKind, ConfigProblem, check as check_component_config};
 pub use diagnostic::{Diagnostic, Severity};
 pub use layer::{DEFAULT_PROFILES, Layered, PROFILES};
 pub use names::{MAX_DURATION, dns_subdomain_problem, parse_duration};

@@ -1,6 +1,7 @@
 //! `kcompile validate --show-resolved`: the spec after its profiles and kcompile's computed defaults,
 //! as YAML that validates again, each value that the spec did not write marked with where it came
-//! from (`# profile kubeadm`, `# kcompile default`).
+//! from (`# profile kubeadm`, `# kcompile default`). Every image default is shown, after
+//! `imageRepository` (the pause image has no spec field: `kcompile images` lists it).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -9,7 +10,9 @@ use serde_json::Value;
 
 use super::layer::Layered;
 use super::source::{child, element};
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, EtcdTopology};
+use crate::component::Component;
+use crate::images::{LoadBalancerImage, component_default};
 
 /// Renders the resolved spec.
 pub fn render(layered: &Layered, cluster: &Cluster) -> String {
@@ -46,6 +49,57 @@ pub fn render(layered: &Layered, cluster: &Cluster) -> String {
         "networking.clusterDNS",
         cluster.networking.cluster_dns.to_string(),
     );
+    // Every image default, after `imageRepository` (crate::images): the components the cluster
+    // runs, and the load balancer's when the spec has one.
+    let repository = cluster.image_repository.as_str();
+    let kube = cluster.kubernetes_version;
+    let default = |component: Component| {
+        component_default(repository, component, kube, &cluster.etcd_version.tag)
+    };
+    if matches!(cluster.etcd, EtcdTopology::Stacked { .. }) {
+        let etcd = spec.etcd.get_or_insert_with(Default::default);
+        fill(&mut etcd.image, "etcd.image", default(Component::Etcd));
+    }
+    let api_server = spec.api_server.get_or_insert_with(Default::default);
+    fill(
+        &mut api_server.image,
+        "apiServer.image",
+        default(Component::ApiServer),
+    );
+    let controller_manager = spec.controller_manager.get_or_insert_with(Default::default);
+    fill(
+        &mut controller_manager.image,
+        "controllerManager.image",
+        default(Component::ControllerManager),
+    );
+    let scheduler = spec.scheduler.get_or_insert_with(Default::default);
+    fill(
+        &mut scheduler.image,
+        "scheduler.image",
+        default(Component::Scheduler),
+    );
+    if cluster.kube_proxy.is_some() {
+        let kube_proxy = spec.kube_proxy.get_or_insert_with(Default::default);
+        fill(
+            &mut kube_proxy.image,
+            "kubeProxy.image",
+            default(Component::KubeProxy),
+        );
+    }
+    if let Some(load_balancer) = spec.load_balancer.as_mut() {
+        for image in LoadBalancerImage::ALL {
+            let slot = match image {
+                LoadBalancerImage::Haproxy => &mut load_balancer.haproxy_image,
+                LoadBalancerImage::Keepalived => &mut load_balancer.keepalived_image,
+                LoadBalancerImage::KubeVip => &mut load_balancer.kube_vip_image,
+            };
+            fill(
+                slot,
+                &format!("loadBalancer.{}", image.spec_field()),
+                image.default_under(repository),
+            );
+        }
+    }
     // Through the typed spec, so fields come out in the order docs/spec.md lists them.
     let merged = serde_json::to_value(&spec).unwrap_or_default();
 

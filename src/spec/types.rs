@@ -71,6 +71,10 @@ pub struct Spec {
     /// kubelet settings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubelet: Option<KubeletSpec>,
+    /// What every host needs beyond Kubernetes: the container runtime's configuration, registry
+    /// mirrors, the hosts' CA trust layout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeSpec>,
     /// The machines of the cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hosts: Option<Vec<HostSpec>>,
@@ -382,6 +386,9 @@ pub struct KubeProxySpec {
     /// The proxy mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<ProxyMode>,
+    /// Fields merged over the generated KubeProxyConfiguration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<BTreeMap<String, serde_json::Value>>,
     /// See [`ComponentSpec::image`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
@@ -422,6 +429,51 @@ pub struct KubeletSpec {
     /// Join workers by TLS bootstrap (a bootstrap token) instead of an issued client certificate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_bootstrap: Option<bool>,
+}
+
+/// The container runtime kcompile configures on every host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContainerRuntime {
+    /// containerd 2.x: a drop-in (`config version 3`) under `/etc/containerd/conf.d/`, imported by
+    /// a root `/etc/containerd/config.toml` that only names the imports.
+    #[serde(rename = "containerd-2")]
+    Containerd2,
+    /// containerd 1.x (1.6, 1.7): a whole `/etc/containerd/config.toml` (`version = 2`), since 1.x
+    /// imports replace whole plugin sections.
+    #[serde(rename = "containerd-1")]
+    Containerd1,
+    /// Managed elsewhere: kcompile writes no runtime files.
+    None,
+}
+
+/// Where a host's distribution keeps its CA trust store, which the apiserver and the
+/// controller-manager mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaTrust {
+    /// Debian, Ubuntu: `/etc/ssl/certs`, `/etc/ca-certificates`, `/usr/share/ca-certificates`,
+    /// `/usr/local/share/ca-certificates`.
+    Debian,
+    /// RHEL, Fedora, Rocky, Alma: the Debian paths plus `/etc/pki/ca-trust` and
+    /// `/etc/pki/tls/certs`, as kubeadm mounts where they exist.
+    Rhel,
+}
+
+/// Node setup beyond Kubernetes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeSpec {
+    /// `containerd-2` (default), `containerd-1` or `none`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_runtime: Option<ContainerRuntime>,
+    /// Mirrors per registry host (`docker.io: [https://mirror.example.com]`), tried in order before
+    /// the registry itself; written as containerd `hosts.toml` files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_mirrors: Option<BTreeMap<String, Vec<String>>>,
+    /// `debian` (default) or `rhel`: which CA trust directories the control plane mounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_trust: Option<CaTrust>,
 }
 
 /// How the control-plane endpoint survives the loss of a host.
@@ -556,6 +608,21 @@ pub struct HostSpec {
     /// Component settings for this host only, merged over the cluster's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overrides: Option<HostOverridesSpec>,
+    /// This host's container runtime and CA trust layout, over the cluster's `node`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<HostNodeSpec>,
+}
+
+/// A host's own node settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HostNodeSpec {
+    /// Replaces `node.containerRuntime` on this host (`none` where another tool manages it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_runtime: Option<ContainerRuntime>,
+    /// Replaces `node.caTrust` on this host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_trust: Option<CaTrust>,
 }
 
 /// A node taint.

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use ipnet::IpNet;
 
+use super::component_config::{self, ConfigKind};
 use super::diagnostic::{Diagnostic, Severity};
 use super::layer::Layered;
 use super::names::{
@@ -24,6 +25,7 @@ use crate::cluster::{
     KubeletSettings, LoadBalancer, Networking, PkiSettings, PodSettings, Taint, Volume,
 };
 use crate::component::Component;
+use crate::images::{LoadBalancerImage, PUBLIC_REPOSITORY, component_default};
 use crate::spec::{LoadBalancerKind, ProxyMode};
 use crate::versions::{
     DEFAULT_KUBERNETES_VERSION, EtcdVersion, FlagStatus, GateStatus, KubeVersion, flag_status,
@@ -114,6 +116,15 @@ impl Checker<'_> {
         );
     }
 
+    /// Reports the `node` section's problems (`spec/node.rs`).
+    fn node_problems(&mut self, problems: Vec<super::node::NodeProblem>) {
+        for problem in problems {
+            let severity = Severity::Error;
+            let (path, on_key) = (&problem.path, problem.on_key);
+            self.report(severity, path, on_key, problem.message, Some(problem.hint));
+        }
+    }
+
     fn error_at_key(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
         self.report(
             Severity::Error,
@@ -173,9 +184,15 @@ impl Checker<'_> {
         let kube_proxy = self.kube_proxy(spec, kubernetes_version);
         let hosts = self.hosts(spec, networking.as_ref());
         let endpoint = self.endpoint(spec, &hosts, networking.as_ref());
-        let load_balancer =
-            self.load_balancer(spec, &hosts, endpoint.as_ref(), api_server_port.copied());
+        let load_balancer = self.load_balancer(
+            spec,
+            &hosts,
+            endpoint.as_ref(),
+            api_server_port.copied(),
+            image_repository.as_deref(),
+        );
         let etcd = self.etcd(spec, &hosts);
+        let node = super::node::settings(spec).map_err(|problems| self.node_problems(problems));
 
         let (kube, etcd_version) = (kubernetes_version?, etcd_version?);
         let image_repository = image_repository?;
@@ -187,7 +204,7 @@ impl Checker<'_> {
             image_repository,
             control_plane_endpoint: endpoint?,
             load_balancer: load_balancer?,
-            scheduler_config: self.scheduler_config(spec),
+            scheduler_config: self.scheduler_config(spec, kube),
             api_server_port: *api_server_port?,
             anonymous_auth: spec
                 .api_server
@@ -200,7 +217,9 @@ impl Checker<'_> {
             encryption: encryption?,
             audit: audit?,
             aggregation: aggregation?,
+            kube_proxy_config: self.kube_proxy_config(spec, kube),
             kube_proxy: kube_proxy?,
+            node: node.ok()?,
             hosts: hosts?,
         })
     }
@@ -732,6 +751,32 @@ impl Checker<'_> {
         Some(Some(mode))
     }
 
+    /// `kubeProxy.config`, with the fields kcompile derives refused.
+    fn kube_proxy_config(
+        &mut self,
+        spec: &Spec,
+        kube: KubeVersion,
+    ) -> BTreeMap<String, serde_json::Value> {
+        let config = spec.kube_proxy.as_ref().and_then(|p| p.config.clone());
+        let config = config.unwrap_or_default();
+        let owned = |field: &str| owned_kube_proxy_config_field(field).is_some();
+        for field in config.keys() {
+            if let Some(hint) = owned_kube_proxy_config_field(field) {
+                let at = child("kubeProxy.config", field);
+                let message = format!("kcompile sets KubeProxyConfiguration `{field}` itself");
+                self.error_at_key(&at, message, hint);
+            }
+        }
+        self.component_config(
+            ConfigKind::KubeProxy,
+            kube,
+            &config,
+            "kubeProxy.config",
+            owned,
+        );
+        config
+    }
+
     /// Hosts without their component settings, which need the versions.
     fn hosts(&mut self, spec: &Spec, networking: Option<&Networking>) -> Option<Vec<Host>> {
         let Some(specs) = spec.hosts.as_ref().filter(|hosts| !hosts.is_empty()) else {
@@ -1076,8 +1121,20 @@ impl Checker<'_> {
         Some(Some(Endpoint { host, port }))
     }
 
-    fn scheduler_config(&mut self, spec: &Spec) -> Option<BTreeMap<String, serde_json::Value>> {
+    fn scheduler_config(
+        &mut self,
+        spec: &Spec,
+        kube: KubeVersion,
+    ) -> Option<BTreeMap<String, serde_json::Value>> {
         let config = spec.scheduler.as_ref()?.config.clone()?;
+        let owned = |field: &str| matches!(field, "apiVersion" | "kind" | "clientConnection");
+        self.component_config(
+            ConfigKind::Scheduler,
+            kube,
+            &config,
+            "scheduler.config",
+            owned,
+        );
         for field in config.keys() {
             let hint = match field.as_str() {
                 "apiVersion" | "kind" => {
@@ -1103,6 +1160,7 @@ impl Checker<'_> {
         hosts: &Option<Vec<Host>>,
         endpoint: Option<&Option<Endpoint>>,
         api_port: Option<u16>,
+        repository: Option<&str>,
     ) -> Option<Option<LoadBalancer>> {
         let Some(lb) = &spec.load_balancer else {
             return Some(None);
@@ -1180,31 +1238,43 @@ impl Checker<'_> {
                 "the default is 6443",
             );
         }
-        let mut image = |field: &str, value: &Option<String>, default: &str| match value {
+        // Defaults follow `imageRepository` (crate::images documents the mapping); an image the
+        // spec names outside a mirror is used as written, with a warning.
+        let repository = repository.unwrap_or(PUBLIC_REPOSITORY);
+        let mut image = |which: LoadBalancerImage, value: &Option<String>| match value {
             Some(image) => {
+                let path = format!("loadBalancer.{}", which.spec_field());
                 if let Some(problem) = image_problem(image) {
                     self.error(
-                        &format!("loadBalancer.{field}"),
+                        &path,
                         format!("image `{image}` {problem}"),
                         "write a full image reference",
+                    );
+                } else if repository != PUBLIC_REPOSITORY
+                    && !image.starts_with(&format!("{repository}/"))
+                {
+                    self.warn(
+                        &path,
+                        format!("image `{image}` is not under imageRepository `{repository}`"),
+                        format!(
+                            "hosts that pull only from the mirror cannot pull it; copy it there \
+                             or drop the field to run `{}`",
+                            which.default_under(repository)
+                        ),
                     );
                 }
                 image.clone()
             }
-            None => default.to_owned(),
+            None => which.default_under(repository),
         };
         Some(Some(LoadBalancer {
             kind,
             interface,
             virtual_router_id,
             local_port,
-            haproxy_image: image("haproxyImage", &lb.haproxy_image, DEFAULT_HAPROXY_IMAGE),
-            keepalived_image: image(
-                "keepalivedImage",
-                &lb.keepalived_image,
-                DEFAULT_KEEPALIVED_IMAGE,
-            ),
-            kube_vip_image: image("kubeVipImage", &lb.kube_vip_image, DEFAULT_KUBE_VIP_IMAGE),
+            haproxy_image: image(LoadBalancerImage::Haproxy, &lb.haproxy_image),
+            keepalived_image: image(LoadBalancerImage::Keepalived, &lb.keepalived_image),
+            kube_vip_image: image(LoadBalancerImage::KubeVip, &lb.kube_vip_image),
         }))
     }
 
@@ -1395,10 +1465,7 @@ impl Checker<'_> {
         ];
         let mut base = BTreeMap::new();
         for (component, fields) in &cluster_level {
-            let default_image = match component {
-                Component::Etcd => format!("{repository}/etcd:{}", etcd_version.tag),
-                other => format!("{repository}/{}:{kube}", other.binary()),
-            };
+            let default_image = component_default(repository, *component, kube, &etcd_version.tag);
             let mut settings = PodSettings {
                 image: default_image,
                 ..PodSettings::default()
@@ -1566,6 +1633,16 @@ impl Checker<'_> {
             }
             settings.container_runtime_endpoint = endpoint.clone();
         }
+        if let Some(config) = &spec.config {
+            let owned = |field: &str| owned_kubelet_config_field(field).is_some();
+            self.component_config(
+                ConfigKind::Kubelet,
+                kube,
+                config,
+                &child(path, "config"),
+                owned,
+            );
+        }
         for (field, value) in spec.config.iter().flatten() {
             let at = child(&child(path, "config"), field);
             if let Some(hint) = owned_kubelet_config_field(field) {
@@ -1595,6 +1672,27 @@ impl Checker<'_> {
         }
         if let Some(bootstrap) = spec.tls_bootstrap {
             settings.tls_bootstrap = bootstrap;
+        }
+    }
+
+    /// Reports what [`component_config::check`] finds in a component config at `path`.
+    fn component_config(
+        &mut self,
+        kind: ConfigKind,
+        kube: KubeVersion,
+        config: &BTreeMap<String, serde_json::Value>,
+        path: &str,
+        owned: impl Fn(&str) -> bool,
+    ) {
+        for problem in component_config::check(kind, kube, config, path, owned) {
+            let hint = Some(problem.hint);
+            self.report(
+                Severity::Error,
+                &problem.path,
+                problem.on_key,
+                problem.message,
+                hint,
+            );
         }
     }
 
@@ -1676,6 +1774,18 @@ impl Checker<'_> {
                 );
                 return;
             }
+            FlagStatus::Unregistered => {
+                self.error_at_key(
+                    at,
+                    format!("{component} has no flag `--{flag}` in {target}"),
+                    format!(
+                        "no {} release kcompile knows registers it; `{} --help` lists the flags",
+                        component.binary(),
+                        component.binary()
+                    ),
+                );
+                return;
+            }
             FlagStatus::Unknown { suggestion: None } => {
                 self.report(
                     Severity::Warning,
@@ -1752,6 +1862,11 @@ impl Checker<'_> {
                     } else {
                         hint
                     },
+                ),
+                GateStatus::TooNew { version } => self.error(
+                    at,
+                    format!("feature gate `{gate}` arrived in {version}; the target is {kube}"),
+                    format!("raise the target version to {version} or remove the gate"),
                 ),
                 GateStatus::Unknown {
                     suggestion: Some(close),
@@ -1839,13 +1954,6 @@ impl Checker<'_> {
         out
     }
 }
-
-/// The haproxy image a load balancer runs unless the spec names one.
-pub const DEFAULT_HAPROXY_IMAGE: &str = "docker.io/library/haproxy:2.8";
-/// The keepalived image.
-pub const DEFAULT_KEEPALIVED_IMAGE: &str = "docker.io/osixia/keepalived:2.0.20";
-/// The kube-vip image.
-pub const DEFAULT_KUBE_VIP_IMAGE: &str = "ghcr.io/kube-vip/kube-vip:v0.8.9";
 
 static EMPTY: ComponentSpec = ComponentSpec {
     image: None,
@@ -1978,6 +2086,25 @@ fn owned_kubelet_config_field(field: &str) -> Option<&'static str> {
         "authentication" => Some(
             "kcompile sets x509 client CA, webhook authn and anonymous off; the hardened profile documents each",
         ),
+        _ => None,
+    }
+}
+
+/// KubeProxyConfiguration fields kcompile derives, with where they come from.
+fn owned_kube_proxy_config_field(field: &str) -> Option<&'static str> {
+    match field {
+        "apiVersion" | "kind" => {
+            Some("kcompile writes `kubeproxy.config.k8s.io/v1alpha1` KubeProxyConfiguration")
+        }
+        "mode" => Some("set `kubeProxy.mode`"),
+        "clusterCIDR" => Some("set `networking.podSubnet`"),
+        "hostnameOverride" => Some("kcompile sets each host's node name"),
+        "clientConnection" => Some(
+            "kube-proxy's kubeconfig is /etc/kubernetes/kube-proxy.conf, which kcompile writes",
+        ),
+        "healthzBindAddress" => {
+            Some("the pod's probes ask 127.0.0.1:10256, where kcompile binds the health server")
+        }
         _ => None,
     }
 }

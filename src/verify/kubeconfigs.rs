@@ -6,9 +6,16 @@
 use std::collections::BTreeMap;
 
 use super::material::{self, Kubeconfig, Source, chains_to, url_host};
+use super::usages::Need;
 use super::{Check, relative, subject};
 use crate::component::Component;
 use crate::pki::inspect::Inspected;
+
+/// Where the kubelet keeps its current client certificate and key (one file, a link to the
+/// newest dated one).
+const KUBELET_CLIENT: &str = "var/lib/kubelet/pki/kubelet-client-current.pem";
+/// Where kubeadm and kcompile put a TLS-bootstrap kubelet's bootstrap kubeconfig.
+const BOOTSTRAP_KUBECONFIG: &str = "/etc/kubernetes/bootstrap-kubelet.conf";
 
 /// Who uses a kubeconfig, which decides the identity its certificate must carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +140,9 @@ impl Check<'_> {
         let Some(cert_source) = &config.client_cert else {
             return;
         };
+        if role == Role::Kubelet && self.bootstrapping(path, &dir, cert_source) {
+            return;
+        }
         let Some(client) = self.source_certs(path, &dir, cert_source) else {
             return;
         };
@@ -150,7 +160,68 @@ impl Check<'_> {
             );
         }
         self.client_trusted(path, &client, ca.as_deref());
+        self.expect_usage(path, "the client certificate", &client[0], Need::Connect);
         self.identity(path, role, &client[0]);
+    }
+
+    /// A TLS-bootstrap kubelet before its first start: `kubelet.conf` names a client certificate
+    /// file that does not exist yet, and a bootstrap kubeconfig is there for the kubelet to ask
+    /// for one. That is a warning (the identity is checked once the certificate exists), not an
+    /// error; without a bootstrap kubeconfig the missing file is an error, as for any client.
+    fn bootstrapping(&mut self, path: &str, dir: &str, source: &Source) -> bool {
+        let Source::File(field, file) = source else {
+            return false;
+        };
+        let file = resolve(dir, file);
+        if self.tree.get(&relative(&file)).is_some() {
+            return false;
+        }
+        let named = self
+            .kubelet_flags
+            .as_ref()
+            .and_then(|(_, flags)| super::flag_value(flags, "bootstrap-kubeconfig"))
+            .or_else(|| super::flag_value(&self.kubeadm_flags, "bootstrap-kubeconfig"));
+        let bootstrap = named.unwrap_or_else(|| BOOTSTRAP_KUBECONFIG.to_owned());
+        if self.tree.get(&relative(&bootstrap)).is_none() {
+            return false;
+        }
+        self.warn(
+            path,
+            format!(
+                "{field} names {file}, which does not exist yet: the kubelet asks the cluster for \
+                 a client certificate with {bootstrap} at its next start (TLS bootstrap); run \
+                 verify again after it has joined to check that certificate"
+            ),
+        );
+        true
+    }
+
+    /// The client certificate the kubelet keeps on disk (`kubelet-client-current.pem`, which it
+    /// uses over `kubelet.conf`'s own when it rotates certificates) carries this node's identity
+    /// too, when `kubelet.conf` does not already name it.
+    pub(super) fn kubelet_client_on_disk(&mut self) {
+        let named = self.kubeconfig_roles().into_iter().any(|(path, role)| {
+            role == Role::Kubelet
+                && self.tree.get(&path).is_some_and(|bytes| {
+                    material::kubeconfig(&String::from_utf8_lossy(bytes)).is_ok_and(|config| {
+                        matches!(&config.client_cert,
+                            Some(Source::File(_, file)) if relative(file) == KUBELET_CLIENT)
+                    })
+                })
+        });
+        if named {
+            return;
+        }
+        let Some(certs) = self.certs_at(KUBELET_CLIENT) else {
+            return;
+        };
+        self.expect_usage(
+            KUBELET_CLIENT,
+            "the kubelet's client certificate",
+            &certs[0],
+            Need::Connect,
+        );
+        self.identity(KUBELET_CLIENT, Role::Kubelet, &certs[0]);
     }
 
     /// The client certificate chains to the apiserver's `--client-ca-file` when the apiserver
@@ -222,19 +293,24 @@ impl Check<'_> {
         let cn = cert.common_name.as_str();
         let problem = match role {
             Role::Kubelet => {
-                let expected = self.node_name().map_or_else(
-                    || "system:node:<node name>".to_owned(),
-                    |n| format!("system:node:{n}"),
-                );
-                let cn_ok = match self.node_name() {
-                    Some(name) => cn == format!("system:node:{name}"),
+                let node = self.node_name();
+                let (expected, known) = match &node {
+                    Some((name, from)) => (
+                        format!("system:node:{name}"),
+                        format!(" (this node is `{name}`: {from})"),
+                    ),
+                    None => ("system:node:<node name>".to_owned(), String::new()),
+                };
+                let cn_ok = match &node {
+                    Some(_) => cn == expected,
                     None => cn.starts_with("system:node:"),
                 };
                 (!cn_ok || !in_group("system:nodes")).then(|| {
                     format!(
                         "the kubelet's client certificate has {}; the Node authorizer and \
-                         NodeRestriction admit only CN={expected} with O=system:nodes: the kubelet \
-                         is forbidden to register its node and read its pods' secrets; reissue it",
+                         NodeRestriction admit only CN={expected} with O=system:nodes{known}: the \
+                         kubelet is forbidden to register its node and read its pods' secrets, or \
+                         acts as another node; reissue it",
                         cert.subject
                     )
                 })

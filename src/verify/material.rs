@@ -73,6 +73,45 @@ pub fn organizations(cert: &Inspected) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The extended key usages a certificate lists (its EKU extension).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usages {
+    /// `serverAuth` (or `anyExtendedKeyUsage`): TLS clients accept it from a server.
+    pub server: bool,
+    /// `clientAuth` (or `anyExtendedKeyUsage`): TLS servers accept it from a client.
+    pub client: bool,
+    /// Every usage listed, by its OpenSSL short name (`serverAuth`) or OID, for messages.
+    pub listed: Vec<String>,
+}
+
+/// The extended key usages of a certificate; `None` when it has no EKU extension, which Go's TLS
+/// (and OpenSSL) take as good for any use.
+pub fn extended_usages(cert: &Inspected) -> Option<Usages> {
+    let (_, parsed) = X509Certificate::from_der(&cert.der).ok()?;
+    let extension = parsed.extended_key_usage().ok()??;
+    let eku = extension.value;
+    let mut listed = Vec::new();
+    for (present, name) in [
+        (eku.any, "anyExtendedKeyUsage"),
+        (eku.server_auth, "serverAuth"),
+        (eku.client_auth, "clientAuth"),
+        (eku.code_signing, "codeSigning"),
+        (eku.email_protection, "emailProtection"),
+        (eku.time_stamping, "timeStamping"),
+        (eku.ocsp_signing, "OCSPSigning"),
+    ] {
+        if present {
+            listed.push(name.to_owned());
+        }
+    }
+    listed.extend(eku.other.iter().map(ToString::to_string));
+    Some(Usages {
+        server: eku.any || eku.server_auth,
+        client: eku.any || eku.client_auth,
+        listed,
+    })
+}
+
 /// Whether the CA certificate `ca` signed `cert`.
 pub fn signed_by(cert: &Inspected, ca: &Inspected) -> bool {
     let (Ok((_, cert)), Ok((_, ca))) = (
@@ -475,6 +514,23 @@ pub fn unit_flags(text: &str) -> Vec<(String, String)> {
     flags(words.iter().map(String::as_str))
 }
 
+/// The flags of an environment file's variables (`KUBELET_KUBEADM_ARGS="--a=b --c=d"`, as
+/// kubeadm writes `/var/lib/kubelet/kubeadm-flags.env`).
+pub fn env_flags(text: &str) -> Vec<(String, String)> {
+    let mut words = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('#') {
+            continue;
+        }
+        if let Some((_, value)) = line.split_once('=') {
+            let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+            words.extend(value.split_whitespace().map(str::to_owned));
+        }
+    }
+    flags(words.iter().map(String::as_str))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,5 +589,10 @@ mod tests {
         );
         let unit = "[Service]\nExecStart=/usr/bin/kubelet \\\n  --config=/c.yaml \\\n  --node-ip=10.0.0.1\n";
         assert_eq!(unit_flags(unit).len(), 2);
+        let env = "KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///run/containerd/containerd.sock --hostname-override=node-a\"\n";
+        assert_eq!(
+            env_flags(env)[1],
+            ("hostname-override".to_owned(), "node-a".to_owned())
+        );
     }
 }

@@ -7,6 +7,9 @@
 //! - [`names`]: SANs cover what clients dial, CN/O are the names Kubernetes RBAC expects;
 //! - [`kubeconfigs`]: each kubeconfig's client certificate, CA and server;
 //! - [`pods`]: every flag path is mounted and present, no flag is unknown to the image's version;
+//! - [`schema`]: no static pod has a field the Pod schema does not have;
+//! - [`usages`]: each certificate's extended key usages fit how it is served or presented;
+//! - [`permissions`]: no file holding a private key or another secret is readable by others;
 //! - expiry (here): expired certificates are errors, those expiring soon warnings.
 //!
 //! Every finding names a file and says what is wrong in words a person can act on.
@@ -16,8 +19,11 @@ mod encryption;
 mod kubeconfigs;
 pub mod material;
 mod names;
+mod permissions;
 mod pods;
+mod schema;
 pub mod tree;
+mod usages;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -182,7 +188,7 @@ pub fn run(input: &Input, options: &Options) -> Result<Report, Unreadable> {
         Input::Root(root) => (Tree::from_root(root)?, root.display().to_string()),
         Input::Tar(file) => (Tree::from_tar(file)?, file.display().to_string()),
     };
-    if tree.files.is_empty() {
+    if !tree.holds_configuration() {
         return Err(Unreadable {
             message: format!(
                 "`{shown}` holds none of the files kcompile or kubeadm write \
@@ -204,11 +210,15 @@ pub fn verify(tree: &Tree, options: &Options) -> Report {
     check.service_account_keys();
     check.front_proxy_ca();
     check.kubeconfigs();
+    check.kubelet_client_on_disk();
     check.apiserver_names();
     check.etcd_names();
     check.kubelet_serving();
+    check.usages();
     check.pods();
+    check.pod_schemas();
     check.encryption_config();
+    check.permissions();
     check.report()
 }
 
@@ -252,6 +262,8 @@ pub(crate) struct Check<'t> {
     kubelet_config: Option<(String, serde_json::Value)>,
     /// The kubelet unit's flags and the unit's path.
     kubelet_flags: Option<(String, Vec<(String, String)>)>,
+    /// The flags kubeadm gives the kubelet in `var/lib/kubelet/kubeadm-flags.env`.
+    kubeadm_flags: Vec<(String, String)>,
     /// kube-proxy's config (path, value).
     proxy_config: Option<(String, serde_json::Value)>,
     /// The MANIFEST's header, when there is a readable one.
@@ -273,6 +285,7 @@ impl<'t> Check<'t> {
             pods: Vec::new(),
             kubelet_config: None,
             kubelet_flags: None,
+            kubeadm_flags: Vec::new(),
             proxy_config: None,
             header: None,
             dialed: Vec::new(),
@@ -418,6 +431,9 @@ impl<'t> Check<'t> {
                 |p| relative(&p),
             );
         self.kubelet_flags = unit_flags;
+        if let Some(bytes) = tree.get(KUBEADM_FLAGS) {
+            self.kubeadm_flags = material::env_flags(&String::from_utf8_lossy(bytes));
+        }
         self.kubelet_config = self.yaml_file(&config_path, "the kubelet's config");
     }
 
@@ -489,22 +505,52 @@ impl<'t> Check<'t> {
             .cloned()
     }
 
-    /// The node's name, if the files tell it.
-    fn node_name(&self) -> Option<String> {
-        let from_unit = self
-            .kubelet_flags
-            .as_ref()
-            .and_then(|(_, flags)| flag_value(flags, "hostname-override"));
-        let from_proxy = self
-            .proxy_config
-            .as_ref()
-            .and_then(|(_, c)| material::text_at(c, "/hostnameOverride"));
-        let from_manifest = self
-            .header
-            .as_ref()
-            .map(|h| h.host.clone())
-            .filter(|h| !h.is_empty());
-        from_unit.or(from_proxy).or(from_manifest)
+    /// The node's name, if the files tell it, and where it comes from (for messages): the
+    /// kubelet's `--hostname-override` (its unit, or kubeadm's flags file), kube-proxy's
+    /// `hostnameOverride`, the host the MANIFEST was built for, else the host name the kubelet
+    /// takes by default (`/etc/hostname`, lower-cased as the kubelet does).
+    fn node_name(&self) -> Option<(String, String)> {
+        let from_unit = self.kubelet_flags.as_ref().and_then(|(path, flags)| {
+            flag_value(flags, "hostname-override").map(|name| {
+                (
+                    name,
+                    format!("--hostname-override in {}", self.tree.display(path)),
+                )
+            })
+        });
+        let from_kubeadm = || {
+            flag_value(&self.kubeadm_flags, "hostname-override").map(|name| {
+                let shown = self.tree.display(KUBEADM_FLAGS);
+                (name, format!("--hostname-override in {shown}"))
+            })
+        };
+        let from_proxy = || {
+            self.proxy_config.as_ref().and_then(|(path, c)| {
+                material::text_at(c, "/hostnameOverride").map(|name| {
+                    let shown = self.tree.display(path);
+                    (name, format!("hostnameOverride in {shown}"))
+                })
+            })
+        };
+        let from_manifest = || {
+            self.header
+                .as_ref()
+                .map(|h| h.host.clone())
+                .filter(|h| !h.is_empty())
+                .map(|name| (name, "the host the MANIFEST was built for".to_owned()))
+        };
+        let from_hostname = || {
+            let bytes = self.tree.get(tree::HOSTNAME)?;
+            let name = String::from_utf8_lossy(bytes).trim().to_lowercase();
+            let shown = self.tree.display(tree::HOSTNAME);
+            (!name.is_empty() && !name.contains(char::is_whitespace))
+                .then(|| (name, format!("the host name in {shown}")))
+        };
+        from_unit
+            .or_else(from_kubeadm)
+            .or_else(from_proxy)
+            .or_else(from_manifest)
+            .or_else(from_hostname)
     }
 
     /// Certificates at a host path (absolute) or tree path; `None` when absent or unreadable
@@ -614,6 +660,9 @@ impl<'t> Check<'t> {
         }
     }
 }
+
+/// The kubelet flags `kubeadm init`/`join` write for the kubelet (`KUBELET_KUBEADM_ARGS`).
+const KUBEADM_FLAGS: &str = "var/lib/kubelet/kubeadm-flags.env";
 
 /// A tree path for a host path (`/etc/kubernetes/x` → `etc/kubernetes/x`).
 fn relative(path: &str) -> String {

@@ -1,6 +1,7 @@
 //! Names: the SANs of each serving certificate cover every name its clients dial (the apiserver's
 //! kubeconfig servers, advertise address, service IP and `kubernetes.default.svc`; etcd's
-//! advertised client URLs and its own peer URLs in `--initial-cluster`; the kubelet's node IP).
+//! advertised and listened-on client URLs, its advertised peer URLs and its own entry in
+//! `--initial-cluster`; the kubelet's node IP).
 
 use std::collections::BTreeMap;
 
@@ -77,7 +78,25 @@ impl Check<'_> {
                     .or_default()
                     .push("--advertise-client-urls".into());
             }
-            let mut local = hosts("listen-client-urls");
+            let listened = hosts("listen-client-urls");
+            // Clients on the host dial the addresses etcd serves TLS on (`127.0.0.1` for the
+            // apiserver and etcdctl); a wildcard address is no name anyone dials, and a plain
+            // `http://` listener serves no certificate.
+            let served: Vec<String> = pod
+                .flag("listen-client-urls")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|url| url.trim().starts_with("https://"))
+                .filter_map(url_host)
+                .filter(|host| !unspecified(host))
+                .collect();
+            for host in &served {
+                dialed
+                    .entry(host.clone())
+                    .or_default()
+                    .push("a client of --listen-client-urls".into());
+            }
+            let mut local = listened;
             local.extend(advertised);
             local.extend(["127.0.0.1", "::1", "localhost"].map(str::to_owned));
             if let Some(api) = self.pod(Component::ApiServer) {
@@ -188,6 +207,12 @@ impl Check<'_> {
             );
         }
     }
+}
+
+/// Whether a listen address is the wildcard (`0.0.0.0`, `::`), which no client dials.
+fn unspecified(host: &str) -> bool {
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified())
 }
 
 /// The first address of a CIDR (the kubernetes service IP of a service range).

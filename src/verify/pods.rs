@@ -201,6 +201,13 @@ impl Check<'_> {
                     path,
                     format!("--{name} is not a flag of {shown}: did you mean --{close}?"),
                 ),
+                FlagStatus::Unregistered => self.error(
+                    path,
+                    format!(
+                        "--{name} is not a flag of {shown}: no release registers it, and it \
+                         refuses to start with it"
+                    ),
+                ),
                 FlagStatus::Unknown { suggestion: None } => self.warn(
                     path,
                     format!(
@@ -228,6 +235,14 @@ impl Check<'_> {
                         "feature gate {gate} was removed {version}; {} refuses to start with it: {}",
                         target.shown,
                         if hint.is_empty() { "remove it" } else { &hint }
+                    ),
+                ),
+                GateStatus::TooNew { version } => self.error(
+                    path,
+                    format!(
+                        "feature gate {gate} arrived in {version}; {} does not know it and \
+                         refuses to start: remove it or upgrade",
+                        target.shown
                     ),
                 ),
                 GateStatus::Unknown {

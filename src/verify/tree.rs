@@ -20,10 +20,15 @@ const FLAT_DIRS: [&str; 3] = [
     "etc/systemd/system/kubelet.service.d",
 ];
 /// Single files.
-const FILES: [&str; 2] = [
+const FILES: [&str; 4] = [
     "var/lib/kubelet/config.yaml",
+    "var/lib/kubelet/kubeadm-flags.env",
     "etc/systemd/system/kubelet.service",
+    HOSTNAME,
 ];
+/// The host's name, the kubelet's node name unless it is overridden. Read only to know the node:
+/// a root that holds this file alone holds nothing to verify.
+pub const HOSTNAME: &str = "etc/hostname";
 /// How deep `etc/kubernetes` is read.
 const MAX_DEPTH: usize = 8;
 /// The most bytes a tree holds, all files together: 64 MiB. A kubeadm control plane's managed
@@ -51,6 +56,8 @@ pub fn managed(path: &str) -> bool {
 pub struct Tree {
     /// Path (`etc/kubernetes/pki/ca.crt`) → contents.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// Path → permission bits (`0o600`), for the files of `files` whose mode is known.
+    pub modes: BTreeMap<String, u32>,
     /// What went wrong while reading (symlinks out of the root, unreadable files).
     pub problems: Vec<Finding>,
     /// The root on disk, to show full paths; `None` for a tar (paths show as on the host).
@@ -63,6 +70,16 @@ impl Tree {
     /// The file at `path` (relative), if the tree has it.
     pub fn get(&self, path: &str) -> Option<&[u8]> {
         self.files.get(path).map(Vec::as_slice)
+    }
+
+    /// The permission bits of the file at `path` (relative), when known.
+    pub fn mode(&self, path: &str) -> Option<u32> {
+        self.modes.get(path).copied()
+    }
+
+    /// Whether the tree holds any file besides [`HOSTNAME`].
+    pub fn holds_configuration(&self) -> bool {
+        self.files.keys().any(|path| path != HOSTNAME)
     }
 
     /// Whether the tree has `path` as a file or as a directory with files under it.
@@ -127,8 +144,11 @@ impl Tree {
         if self.full(relative) {
             return;
         }
-        match machine.read(relative) {
-            Ok(Some(bytes)) => self.insert(relative.to_owned(), bytes),
+        match machine.read_file(relative) {
+            Ok(Some(contents)) => {
+                self.modes.insert(relative.to_owned(), contents.mode);
+                self.insert(relative.to_owned(), contents.bytes);
+            }
             Ok(None) => {}
             Err(error) => self.problem(&error),
         }
@@ -243,6 +263,9 @@ impl Tree {
                 }
             } else if kind.is_file() {
                 let size = entry.header().size().unwrap_or(u64::MAX);
+                if let Ok(mode) = entry.header().mode() {
+                    tree.modes.insert(path.clone(), mode & 0o7777);
+                }
                 tree.load_entry(path, size, entry);
             } else if kind.is_fifo() || kind.is_character_special() || kind.is_block_special() {
                 let what = if kind.is_fifo() {
@@ -267,6 +290,9 @@ impl Tree {
                     if let Some(bytes) = tree.files.get(&resolved).cloned()
                         && !tree.full(&path)
                     {
+                        if let Some(mode) = tree.mode(&resolved) {
+                            tree.modes.insert(path.clone(), mode);
+                        }
                         tree.insert(path, bytes);
                     }
                 }
@@ -392,6 +418,7 @@ mod tests {
             tree.files.keys().collect::<Vec<_>>(),
             ["etc/kubernetes/pki/ca.crt"]
         );
+        assert_eq!(tree.mode("etc/kubernetes/pki/ca.crt"), Some(0o644));
         let messages: Vec<String> = tree
             .problems
             .iter()
