@@ -6,7 +6,9 @@ Reads git mirrors (made with the `fetch` tool or `git clone --mirror`) of:
   kubernetes/cloud-provider, kubernetes/apiextensions-apiserver, kubernetes/client-go
 with `git show TAG:PATH`, and writes, per component, every flag each release registers with the
 repository, tag, commit, path and line that registers it, into src/versions/upstream/*.tsv.
-Nothing here uses the network. See src/versions/upstream/README.md.
+It also writes kk-removals.tsv from the saved release-note reads (scripts/kk_changelog.py), for the
+flags and gates only kubernetes/kubernetes registers. Nothing here uses the network. See
+src/versions/upstream/README.md.
 
 Usage: scripts/upstream_flags.py --mirrors /work/.mirror [--out src/versions/upstream] [--check]
 A mirror of owner/name is looked up as <mirrors>/<owner>+<name>/repo (the layout `fetch` makes)
@@ -18,6 +20,8 @@ import os
 import re
 import subprocess
 import sys
+
+import kk_changelog
 
 # Kubernetes minors kcompile supports, and the staging tag series of each (k8s 1.N = v0.N).
 KUBE_MINORS = [33, 34, 35, 36, 37]
@@ -393,6 +397,12 @@ def main():
     }
     for component in WIRING:
         outputs[f"{component}.tsv"] = render(f"{component} flags registered by the staging repositories, per Kubernetes minor", kube_rows(mirrors, component, unresolved))
+    # The flags and gates only kubernetes/kubernetes registers: their removals, from the saved
+    # release-note reads (scripts/kk_changelog.py; no mirror needed).
+    with open(kk_changelog.READS, encoding="utf-8") as f:
+        outputs["kk-removals.tsv"], problems = kk_changelog.render(f.read())
+    if problems:
+        sys.exit("\n".join(f"error: {problem}" for problem in problems))
     for line in unresolved:
         print(f"note: {line}", file=sys.stderr)
     stale = []

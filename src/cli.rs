@@ -10,6 +10,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use crate::bundle;
 use crate::cluster::{Cluster, Host};
 use crate::error::{Error, ExitStatus};
+use crate::etcd_membership::{self, Confirmed, Membership, MembershipError, Quorum};
 use crate::init::{InitOptions, starter_spec};
 use crate::pki::{self, HostScope, IssueOptions};
 use crate::render;
@@ -102,6 +103,19 @@ Examples:
 Secrets never appear: keys, kubeconfig credentials and encryption keys show as fingerprints.
 Exit status: 0 no change, 1 changes, 2 error.")]
     Diff(DiffArgs),
+    /// Order a build's rollout over the whole cluster: per host what changes and restarts, in
+    /// waves (etcd members, apiservers, controller-managers and schedulers, kubelets and
+    /// kube-proxies), with the commands before and after each wave.
+    #[command(after_help = "\
+Examples:
+  kcompile plan --roots fetched/            # fetched/<host>/ is each host's root
+  kcompile plan --roots out/ -o json        # against the previous build's --out tree
+
+The state keeps no built bundles, so --roots is required: fetch each host's /etc/kubernetes,
+/etc/systemd/system/kubelet.service and /var/lib/kubelet to DIR/<host>/ (Ansible's `fetch`), and
+create an empty DIR/<host>/ for a host that is new. Nothing is written.
+Exit status: 0 nothing to roll out, 1 waves to roll out, 2 error.")]
+    Plan(PlanArgs),
     /// Check one host's files as they are, without the spec or the state: certificate chains,
     /// SANs, RBAC names, the front-proxy and service-account keys, mounts, flags, expiry.
     #[command(after_help = "\
@@ -169,6 +183,18 @@ Examples:
 
 Exit status: 0 intact, 2 a recorded item is missing or damaged (the message names it).")]
     State(StateArgs),
+    /// Show the etcd members the state records, and confirm a membership step you ran.
+    #[command(after_help = "\
+Examples:
+  kcompile etcd status                      # each member, its status, the steps still to run
+  kcompile etcd joined master04             # after `etcdctl member add` and `member promote`
+  kcompile etcd removed master03            # after `etcdctl member remove`
+  kcompile etcd replace master02            # master02 lost its data: remove it, then re-add it
+
+A build prints the exact etcdctl steps of a membership change (adding or removing a host with the
+`etcd` role); each step is confirmed here once it ran, so a half-done change stays visible.
+Exit status: 0 done, 2 the step does not fit the record (the message says why).")]
+    Etcd(EtcdArgs),
     /// Issue a fresh bootstrap token for workers that join later (TLS bootstrap); list tokens.
     #[command(after_help = "\
 Examples:
@@ -289,6 +315,50 @@ struct PreflightArgs {
 }
 
 #[derive(Debug, Args)]
+struct EtcdArgs {
+    #[command(subcommand)]
+    action: EtcdAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum EtcdAction {
+    /// The bootstrap mode, every recorded member with its status, and the steps still to run.
+    Status {
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Record that HOST's member joined: `etcdctl member add` ran, its etcd started and was
+    /// promoted.
+    Joined {
+        /// The member's host.
+        #[arg(value_name = "HOST")]
+        host: String,
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Record that HOST's member was removed with `etcdctl member remove`.
+    Removed {
+        /// The member's host.
+        #[arg(value_name = "HOST")]
+        host: String,
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Mark HOST's member for removal and re-adding at the same address (its data dir was lost or
+    /// its machine replaced); the next build gives it a joining member.
+    Replace {
+        /// The member's host.
+        #[arg(value_name = "HOST")]
+        host: String,
+        /// Replace it even if the cluster loses quorum while it is out.
+        #[arg(long)]
+        allow_quorum_loss: bool,
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+}
+
+#[derive(Debug, Args)]
 struct RotateArgs {
     /// What to rotate, or `status` to show where each rotation stands.
     #[arg(value_enum)]
@@ -354,6 +424,18 @@ struct DiffArgs {
     #[arg(long)]
     name_only: bool,
     /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// Where the hosts' current files are: DIR/<host>/ is that host's root.
+    #[arg(long, value_name = "DIR")]
+    roots: PathBuf,
+    /// Output format (`json`: documented in docs/operations.md, `formatVersion` 1).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
     output: OutputFormat,
 }
@@ -453,6 +535,9 @@ struct BuildArgs {
     /// Show what the build would generate, issue and reuse; write nothing (not even the state).
     #[arg(long)]
     dry_run: bool,
+    /// Record an etcd membership change even if a step of it loses quorum.
+    #[arg(long)]
+    allow_quorum_loss: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -551,11 +636,13 @@ pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Certs(args) => certs(&args),
         Command::Import(args) => import(&args),
         Command::Diff(args) => diff(&args),
+        Command::Plan(args) => rollout_plan(&args),
         Command::Verify(args) => verify(&args),
         Command::Images(args) => images(&args),
         Command::Preflight(args) => preflight(&args),
         Command::Rotate(args) => rotate(&args),
         Command::State(args) => state(&args),
+        Command::Etcd(args) => etcd(&args),
         Command::Token(args) => token(&args),
         Command::Completions { shell } => {
             let mut text = Vec::new();
@@ -683,6 +770,53 @@ fn plan_pki(
     let (pki, plan) =
         pki::plan(&mut transaction, &loaded.cluster, options).map_err(|e| Error::State(e.0))?;
     Ok((pki, plan, transaction.finish()))
+}
+
+/// Plans what a build makes against `state` in one transaction: the PKI (as [`plan_pki`]) and
+/// the etcd membership (who forms the cluster, who joins, who leaves; a step that loses quorum is
+/// refused unless `quorum` allows it). Returns the changes a writer commits.
+fn plan_build(
+    loaded: &Loaded,
+    state: &State,
+    options: &IssueOptions,
+    quorum: Quorum,
+) -> Result<(pki::Pki, pki::Plan, Membership, Changes), Error> {
+    let mut transaction = state.begin();
+    check_upgrade(loaded, &transaction)?;
+    let built_before = crate::upgrade::last_built(&transaction)
+        .map_err(|e| Error::State(e.0))?
+        .is_some();
+    let (pki, plan) =
+        pki::plan(&mut transaction, &loaded.cluster, options).map_err(|e| Error::State(e.0))?;
+    let members = etcd_membership::plan(&mut transaction, &loaded.cluster, built_before, quorum)
+        .map_err(membership_error)?;
+    Ok((pki, plan, members, transaction.finish()))
+}
+
+/// The command error of a membership problem: a step that does not fit (exit 2 with a hint), or
+/// a state that cannot be read.
+fn membership_error(error: MembershipError) -> Error {
+    match error {
+        MembershipError::State(error) => Error::State(error.0),
+        MembershipError::Damaged(_) => Error::State(format!("{error}; {}", error.hint())),
+        MembershipError::QuorumLoss { .. } | MembershipError::Refused { .. } => Error::Usage {
+            message: error.to_string(),
+            hint: error.hint(),
+        },
+    }
+}
+
+/// Prints the membership's warnings and the etcd steps still to run.
+fn report_members(cluster: &Cluster, members: &Membership) {
+    for warning in &members.warnings {
+        crate::say!("warning: {warning}");
+    }
+    let crate::cluster::EtcdTopology::Stacked { data_dir, .. } = &cluster.etcd else {
+        return;
+    };
+    for step in etcd_membership::steps::pending(members, data_dir) {
+        crate::say!("{step}");
+    }
 }
 
 /// Refuses a spec that skips a minor or goes back one from the version the state last built, at
@@ -839,16 +973,23 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
         },
         ..IssueOptions::default()
     };
+    let quorum = if args.allow_quorum_loss {
+        Quorum::AllowLoss
+    } else {
+        Quorum::Keep
+    };
     if args.dry_run {
         let state = open_state_for_run(&args.spec, Purpose::Preview)?;
-        let (pki, plan, _) = plan_pki(&loaded, &state, &options)?;
+        let (pki, plan, members, _) = plan_build(&loaded, &state, &options, quorum)?;
         report_plan(&state, &pki, &plan, true);
+        report_members(&loaded.cluster, &members);
         return Ok(ExitStatus::Success);
     }
     let mut state = open_state_for_run(&args.spec, Purpose::Create)?;
-    let (pki, plan, changes) = plan_pki(&loaded, &state, &options)?;
+    let (pki, plan, members, changes) = plan_build(&loaded, &state, &options, quorum)?;
     commit(&mut state, changes)?;
     report_plan(&state, &pki, &plan, false);
+    report_members(&loaded.cluster, &members);
     warn_expired_token(&loaded.cluster, &pki);
     if let (Some(out), true) = (&args.out, args.all) {
         // Rendered in parallel (pure), written on this thread a chunk of hosts at a time: two
@@ -857,7 +998,7 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
             let bundles: Vec<(bundle::FileSet, PathBuf)> = chunk
                 .par_iter()
                 .map(|host| {
-                    let files = host_bundle(&loaded, &pki, host);
+                    let files = host_bundle(&loaded, &pki, &members, host);
                     if args.format == Format::Tar {
                         let mut archive = Vec::new();
                         bundle::tar::write(&files, &mut archive).map_err(Error::Write)?;
@@ -880,7 +1021,7 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
         }
     } else {
         for host in &hosts {
-            let files = host_bundle(&loaded, &pki, host);
+            let files = host_bundle(&loaded, &pki, &members, host);
             match (&args.out, args.all, args.format) {
                 (None, _, format @ (Format::CloudInit | Format::Ignition)) => {
                     let document = match format {
@@ -948,8 +1089,13 @@ fn write_trees(bundles: &[(&bundle::FileSet, &Path)]) -> Result<Vec<String>, Err
 }
 
 /// A host's files and their MANIFEST.
-fn host_bundle(loaded: &Loaded, pki: &pki::Pki, host: &Host) -> bundle::FileSet {
-    let mut files = render::host_files(&loaded.cluster, pki, host);
+fn host_bundle(
+    loaded: &Loaded,
+    pki: &pki::Pki,
+    members: &Membership,
+    host: &Host,
+) -> bundle::FileSet {
+    let mut files = render::host_files(&loaded.cluster, pki, members, host);
     let header = bundle::manifest::Header {
         cluster: loaded.cluster.name.clone(),
         host: host.name.clone(),
@@ -969,11 +1115,12 @@ fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
         hosts: HostScope::Only([host.name.clone()].into()),
         ..IssueOptions::default()
     };
-    let (pki, plan, _) = plan_pki(&loaded, &state, &options)?;
+    let (pki, plan, members, _) = plan_build(&loaded, &state, &options, Quorum::Keep)?;
     for (id, why) in &plan.issued {
         crate::say!("a build would issue {id} ({why})");
     }
-    let files = host_bundle(&loaded, &pki, host);
+    report_members(&loaded.cluster, &members);
+    let files = host_bundle(&loaded, &pki, &members, host);
     let fingerprint = |bytes: &[u8]| state.keyed_fingerprint(bytes);
     let report =
         crate::diff::compare(&host.name, &files, &args.root, &fingerprint).map_err(Error::Input)?;
@@ -999,6 +1146,69 @@ fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
         ExitStatus::Differences
     } else {
         ExitStatus::Success
+    })
+}
+
+fn rollout_plan(args: &PlanArgs) -> Result<ExitStatus, Error> {
+    let loaded = load(&args.spec)?;
+    let cluster = &loaded.cluster;
+    // A preview: the state is read, what a build would issue and record is planned and dropped.
+    let state = open_state(&args.spec, Purpose::Inspect)?;
+    let (pki, _, members, _) = plan_build(&loaded, &state, &IssueOptions::default(), Quorum::Keep)?;
+    let fingerprint = |bytes: &[u8]| state.keyed_fingerprint(bytes);
+    let mut inputs = Vec::new();
+    for host in &cluster.hosts {
+        let root = args.roots.join(&host.name);
+        if !root.is_dir() {
+            return Err(Error::Usage {
+                message: format!("there is no root for host `{}`: `{}` is not a directory", host.name, root.display()),
+                hint: "fetch each host's files to DIR/<host>/ (etc/kubernetes, etc/systemd/system/kubelet.service, var/lib/kubelet); for a new host create an empty DIR/<host>/".into(),
+            });
+        }
+        let files = host_bundle(&loaded, &pki, &members, host);
+        let report =
+            crate::diff::compare(&host.name, &files, &root, &fingerprint).map_err(Error::Input)?;
+        let built_for = crate::root::Root::open(&root)
+            .ok()
+            .and_then(|machine| machine.read(bundle::manifest::PATH).ok().flatten())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| bundle::manifest::parse(&text).ok())
+            .map(|manifest| manifest.header.kubernetes)
+            .filter(|version| !version.is_empty());
+        inputs.push(crate::plan::HostInput {
+            host,
+            report,
+            built_for,
+        });
+    }
+    let mut steps = crate::plan::MembershipSteps::default();
+    if let crate::cluster::EtcdTopology::Stacked { data_dir, .. } = &cluster.etcd {
+        for (name, status, paragraph) in etcd_membership::steps::by_member(&members, data_dir) {
+            if status == etcd_membership::Status::Removing {
+                steps.leaving.push(paragraph);
+            } else {
+                let confirm = format!(
+                    "confirm {name}'s join (after `member promote`): kcompile etcd joined {name}"
+                );
+                steps.joining.push((name, paragraph, confirm));
+            }
+        }
+    }
+    let plan = crate::plan::plan(
+        inputs,
+        &cluster.kubernetes_version.to_string(),
+        cluster.api_server_port,
+        &steps,
+        members.warnings.clone(),
+    );
+    match args.output {
+        OutputFormat::Text => print(&crate::shown::terminal_safe(&plan.render()))?,
+        OutputFormat::Json => print(&plan.render_json())?,
+    };
+    Ok(if plan.waves.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Differences
     })
 }
 
@@ -1357,6 +1567,81 @@ fn token(args: &TokenArgs) -> Result<ExitStatus, Error> {
             Ok(ExitStatus::Success)
         }
     }
+}
+
+fn etcd(args: &EtcdArgs) -> Result<ExitStatus, Error> {
+    match &args.action {
+        EtcdAction::Status { spec } => {
+            let loaded = load(spec)?;
+            let state = open_state(spec, Purpose::Inspect)?;
+            let record = etcd_membership::Record::read(&state.begin()).map_err(membership_error)?;
+            let members = Membership {
+                record,
+                warnings: Vec::new(),
+            };
+            let data_dir = match &loaded.cluster.etcd {
+                crate::cluster::EtcdTopology::Stacked { data_dir, .. } => data_dir.as_str(),
+                crate::cluster::EtcdTopology::External { .. } => "",
+            };
+            let text = etcd_membership::steps::status(&members, data_dir);
+            print(&crate::shown::terminal_safe(&text))
+        }
+        EtcdAction::Joined { host, spec } => record_etcd_step(spec, |transaction| {
+            Ok(match etcd_membership::confirm_joined(transaction, host)? {
+                Confirmed::Recorded(member) => format!(
+                    "etcd member {} ({}) recorded as joined",
+                    member.name, member.peer_url
+                ),
+                Confirmed::Already(member) => format!(
+                    "etcd member {} ({}) was recorded as joined already",
+                    member.name, member.peer_url
+                ),
+            })
+        }),
+        EtcdAction::Removed { host, spec } => record_etcd_step(spec, |transaction| {
+            Ok(match etcd_membership::confirm_removed(transaction, host)? {
+                Confirmed::Recorded(member) => format!(
+                    "etcd member {} ({}) recorded as removed",
+                    member.name, member.peer_url
+                ),
+                Confirmed::Already(member) => format!(
+                    "etcd member {} ({}) was recorded as removed already",
+                    member.name, member.peer_url
+                ),
+            })
+        }),
+        EtcdAction::Replace {
+            host,
+            allow_quorum_loss,
+            spec,
+        } => record_etcd_step(spec, |transaction| {
+            let quorum = if *allow_quorum_loss {
+                Quorum::AllowLoss
+            } else {
+                Quorum::Keep
+            };
+            for warning in etcd_membership::replace(transaction, host, quorum)? {
+                crate::say!("warning: {warning}");
+            }
+            Ok(format!(
+                "etcd member {host} marked for replacement: `kcompile build` gives {host} a joining member and prints the steps (the old member is removed first)"
+            ))
+        }),
+    }
+}
+
+/// Runs one membership confirmation against the state and commits it; says what it recorded.
+fn record_etcd_step(
+    spec: &SpecArgs,
+    step: impl FnOnce(&mut crate::state::Transaction<'_>) -> Result<String, MembershipError>,
+) -> Result<ExitStatus, Error> {
+    let mut state = open_state(spec, Purpose::Change)?;
+    let mut transaction = state.begin();
+    let done = step(&mut transaction).map_err(membership_error)?;
+    let changes = transaction.finish();
+    commit(&mut state, changes)?;
+    crate::say!("{done}");
+    Ok(ExitStatus::Success)
 }
 
 fn find_host<'c>(cluster: &'c Cluster, name: &str) -> Result<&'c Host, Error> {

@@ -10,8 +10,8 @@ use ipnet::IpNet;
 
 use crate::spec::LoadBalancerKind;
 use crate::spec::{
-    AnonymousAuth, CaTrust, ContainerRuntime, EncryptionProvider, HostPathType, KeyAlgorithm,
-    ProxyMode, Role, TaintEffect,
+    AnonymousAuth, CaTrust, ContainerRuntime, EncryptionProvider, EtcdBootstrap, HostPathType,
+    KeyAlgorithm, ProxyMode, Role, TaintEffect,
 };
 use crate::versions::{EtcdVersion, KubeVersion};
 
@@ -173,6 +173,8 @@ pub enum EtcdTopology {
     Stacked {
         /// Data directory on each member.
         data_dir: String,
+        /// How the members first form the cluster.
+        bootstrap: EtcdBootstrap,
     },
     /// A cluster kcompile does not manage.
     External {

@@ -1,11 +1,12 @@
 //! Fault injection. Each command that writes the state dir (a first build; a build that reissues
 //! a certificate for a new SAN; `certs renew`, with and without `--new-key`; `token create`; each
 //! phase of the sa-key, encryption-key and cluster-ca rotations, with a build of every host
-//! between phases as an operator does, phase 3 with `--acknowledge`; `import --from-pki` into no
-//! state; and an import that must be refused, its PKI dir holding an unparseable `etcd/ca.key`,
-//! into no state and into a built one) is killed with SIGKILL at every write-like system call it
-//! issues on the state dir, one run per call. Then the same command runs again: the retry, as the
-//! next writer, recovers the interrupted run. For each kill:
+//! between phases as an operator does, phase 3 with `--acknowledge`; the etcd membership steps: a
+//! build that adds an etcd member, `etcd joined`, `etcd replace`, `etcd removed`; `import
+//! --from-pki` into no state; and an import that must be refused, its PKI dir holding an
+//! unparseable `etcd/ca.key`, into no state and into a built one) is killed with SIGKILL at every
+//! write-like system call it issues on the state dir, one run per call. Then the same command runs
+//! again: the retry, as the next writer, recovers the interrupted run. For each kill:
 //!
 //! - the state loads (`kcompile state check` exits 0) after the kill and after the retry, when
 //!   there is a state dir;
@@ -152,6 +153,9 @@ hosts:
 const SAN: &str = "    - api.crash.example.com\n";
 /// [`SAN`] and a second one.
 const TWO_SANS: &str = "    - api.crash.example.com\n    - api2.crash.example.com\n";
+/// A second etcd member (a host with only the `etcd` role), which the membership scenarios add to
+/// [`SPEC`].
+const SECOND_MEMBER: &str = "  - name: cp02\n    address: 10.0.0.12\n    roles: [etcd]\n";
 /// The certificate `certs renew` renews (the one a SAN change reissues).
 const RENEWED: &str = "cp01/apiserver";
 /// The kubeadm PKI files `import --from-pki` adopts.
@@ -530,9 +534,63 @@ fn rotation(what: &str, spec: &Path, built: &Path, dir: &Path, snapshots: &Path)
     scenarios
 }
 
+/// The etcd membership steps, each from the state the one before it left: a build that adds
+/// cp02 as a joining member (from `built`), `etcd joined cp02`, `etcd replace cp02` (which a
+/// 2-member cluster allows only with `--allow-quorum-loss`), and, after a build without cp02
+/// (`--allow-quorum-loss` too), `etcd removed cp02`.
+fn membership(
+    spec: &Path,
+    two: &Path,
+    built: &Path,
+    dir: &Path,
+    snapshots: &Path,
+) -> Vec<Scenario> {
+    fs::create_dir_all(dir).unwrap();
+    copy_tree(built, &dir.join("state"));
+    let mut scenarios = vec![Scenario::new(
+        "build (a new etcd member)",
+        two,
+        Some(built.to_owned()),
+        build_args(two),
+    )];
+    setup_step(two, dir, &build_args(two));
+    let mut step = |name: &str, spec: &Path, args: Vec<Arg>| {
+        let pre = snapshots.join(format!("etcd-{}", scenarios.len()));
+        copy_tree(&dir.join("state"), &pre);
+        setup_step(spec, dir, &args);
+        scenarios.push(Scenario::new(name, spec, Some(pre), args));
+    };
+    let mut joined = text(&["etcd", "joined", "cp02"]);
+    joined.extend(spec_args(two));
+    step("etcd joined cp02", two, joined);
+    let mut replace = text(&["etcd", "replace", "cp02", "--allow-quorum-loss"]);
+    replace.extend(spec_args(two));
+    let replaced = snapshots.join("etcd-replace");
+    copy_tree(&dir.join("state"), &replaced);
+    scenarios.push(Scenario::new(
+        "etcd replace cp02 --allow-quorum-loss",
+        two,
+        Some(replaced),
+        replace,
+    ));
+    let mut shrink = build_args(spec);
+    shrink.extend(text(&["--allow-quorum-loss"]));
+    setup_step(spec, dir, &shrink);
+    let mut removed = text(&["etcd", "removed", "cp02"]);
+    removed.extend(spec_args(spec));
+    let mut step = |name: &str, spec: &Path, args: Vec<Arg>| {
+        let pre = snapshots.join(format!("etcd-{}", scenarios.len()));
+        copy_tree(&dir.join("state"), &pre);
+        setup_step(spec, dir, &args);
+        scenarios.push(Scenario::new(name, spec, Some(pre), args));
+    };
+    step("etcd removed cp02", spec, removed);
+    scenarios
+}
+
 /// Builds the starting states (a first build; each rotation phase followed by a build of every
-/// host, the three rotations side by side, each from a copy of the first build) and returns every
-/// scenario.
+/// host, the three rotations side by side, each from a copy of the first build; the etcd
+/// membership steps) and returns every scenario.
 fn scenarios(root: &Path) -> Vec<Scenario> {
     let setup = root.join("setup");
     let snapshots = root.join("snapshots");
@@ -542,6 +600,8 @@ fn scenarios(root: &Path) -> Vec<Scenario> {
     fs::write(&spec, SPEC).unwrap();
     let san_spec = root.join("cluster-san.yaml");
     fs::write(&san_spec, SPEC.replacen(SAN, TWO_SANS, 1)).unwrap();
+    let two_members = root.join("cluster-two-members.yaml");
+    fs::write(&two_members, format!("{SPEC}{SECOND_MEMBER}")).unwrap();
 
     // The first build.
     let first = setup.join("first");
@@ -613,6 +673,13 @@ fn scenarios(root: &Path) -> Vec<Scenario> {
         anew: vec!["secrets/bootstrap-token".to_owned()],
         ..Scenario::new("token create", &spec, Some(built.clone()), token_args)
     });
+    all.extend(membership(
+        &spec,
+        &two_members,
+        &built,
+        &setup.join("membership"),
+        &snapshots,
+    ));
     all.push(Scenario::new(
         "import --from-pki (no state)",
         &spec,

@@ -136,3 +136,67 @@ fn feature_gates_are_accepted_until_the_release_that_removed_them() {
     assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains("warning"), "{stderr}");
 }
+
+/// The removals read from the kubernetes/kubernetes release notes (`kk-removals.tsv`) refuse a name
+/// only from the release that removed it: the accepted half of the `flags-kk-*` cases.
+#[test]
+fn kubernetes_only_names_are_accepted_until_the_release_notes_remove_them() {
+    let (code, stderr) = validate(
+        "v1.34.0",
+        "kubelet",
+        None,
+        &[("pod-infra-container-image", "registry.k8s.io/pause:3.10")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stderr) = validate(
+        "v1.35.0",
+        "kubelet",
+        None,
+        &[("pod-infra-container-image", "registry.k8s.io/pause:3.10")],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("kubelet flag `--pod-infra-container-image` was removed in v1.35"),
+        "{stderr}"
+    );
+    let (code, stderr) = validate(
+        "v1.36.0",
+        "kubelet",
+        None,
+        &[("feature-gates", "SidecarContainers=true")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let (code, stderr) = validate(
+        "v1.37.0",
+        "kubeProxy",
+        None,
+        &[
+            ("conntrack-min", "131072"),
+            ("feature-gates", "SidecarContainers=false"),
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("feature gate `SidecarContainers` was removed in v1.37"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("conntrack-min"), "{stderr}");
+}
+
+/// `src/versions/upstream/kk-removals.tsv` is what `scripts/kk_changelog.py` makes of its saved
+/// release-note reads (the offline `--check` mode; no mirrors needed).
+#[test]
+fn the_release_note_removals_are_what_the_script_makes_of_its_reads() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kk_changelog.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg("--check")
+        .output()
+        .expect("python3 runs scripts/kk_changelog.py");
+    assert!(
+        output.status.success(),
+        "src/versions/upstream/kk-removals.tsv differs from `python3 scripts/kk_changelog.py`: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

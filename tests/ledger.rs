@@ -127,7 +127,7 @@ fn stderr(output: &Output) -> String {
 }
 
 /// One item of each kind the ledger records, and a command that must refuse to work without it.
-const ITEMS: [&str; 12] = [
+const ITEMS: [&str; 13] = [
     "pki/ca.crt",
     "pki/ca.key",
     "pki/etcd/ca.key",
@@ -140,6 +140,7 @@ const ITEMS: [&str; 12] = [
     "secrets/encryption-key",
     "secrets/bootstrap-token",
     "secrets/vrrp-password",
+    "etcd/members.json",
 ];
 
 #[test]

@@ -1,6 +1,8 @@
 //! etcd.yaml for a stacked member: kubeadm's flags for the etcd version (3.6 turned the
-//! `--experimental-*` flags into plain flags and feature gates), every member in
-//! `--initial-cluster`, the cluster token from the state.
+//! `--experimental-*` flags into plain flags and feature gates), `--initial-cluster` and
+//! `--initial-cluster-state` as the member record says it starts (every member and `new` for a
+//! cluster formed statically; the list after its join and `existing` for a member that joins),
+//! the cluster token from the state.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +10,7 @@ use super::PKI;
 use super::pod::{Mount, Probes, StaticPod};
 use crate::cluster::{Cluster, EtcdTopology, Host};
 use crate::component::Component;
-use crate::spec::Role;
+use crate::etcd_membership::MemberStart;
 
 /// Client, peer and metrics ports (kubeadm's constants).
 pub const CLIENT_PORT: u16 = 2379;
@@ -17,16 +19,18 @@ pub const PEER_PORT: u16 = 2380;
 /// Metrics and health port (plain HTTP on loopback).
 pub const METRICS_PORT: u16 = 2381;
 
-/// The etcd static pod for `host`, a stacked member; `None` for an external etcd.
-pub fn pod<'a>(cluster: &Cluster, host: &'a Host, token: &str) -> Option<StaticPod<'a>> {
-    let EtcdTopology::Stacked { data_dir } = &cluster.etcd else {
+/// The etcd static pod for `host`, a stacked member starting as `start` says; `None` for an
+/// external etcd.
+pub fn pod<'a>(
+    cluster: &Cluster,
+    host: &'a Host,
+    token: &str,
+    start: &MemberStart,
+) -> Option<StaticPod<'a>> {
+    let EtcdTopology::Stacked { data_dir, .. } = &cluster.etcd else {
         return None;
     };
     let address = host.address;
-    let members: Vec<String> = cluster
-        .hosts_with(Role::Etcd)
-        .map(|member| format!("{}=https://{}:{PEER_PORT}", member.name, member.address))
-        .collect();
     let etcd = format!("{PKI}/etcd");
     let mut args: Vec<(&str, String)> = vec![
         (
@@ -40,8 +44,8 @@ pub fn pod<'a>(cluster: &Cluster, host: &'a Host, token: &str) -> Option<StaticP
             "initial-advertise-peer-urls",
             format!("https://{address}:{PEER_PORT}"),
         ),
-        ("initial-cluster", members.join(",")),
-        ("initial-cluster-state", "new".into()),
+        ("initial-cluster", start.initial_cluster.clone()),
+        ("initial-cluster-state", start.state.flag().into()),
         ("initial-cluster-token", token.to_owned()),
         ("key-file", format!("{etcd}/server.key")),
         (

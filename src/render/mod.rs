@@ -19,6 +19,7 @@ pub mod scheduler;
 
 use crate::bundle::{FileSet, PUBLIC, SECRET};
 use crate::cluster::{Cluster, EndpointHost, Host};
+use crate::etcd_membership::Membership;
 use crate::pki::catalog::{Authority, joins_by_bootstrap};
 use crate::pki::{Issued, Pki};
 use crate::spec::Role;
@@ -49,13 +50,14 @@ pub const AUDIT_POLICY: &str = "/etc/kubernetes/audit-policy.yaml";
 pub const AUTHENTICATION_CONFIG: &str = "/etc/kubernetes/authentication-config.yaml";
 
 /// Every file `host` needs. A host receives only what its roles use: workers get the cluster CA
-/// certificate, their own kubelet credentials and kube-proxy's, and nothing else.
-pub fn host_files(cluster: &Cluster, pki: &Pki, host: &Host) -> FileSet {
+/// certificate, their own kubelet credentials and kube-proxy's, and nothing else. `members` says
+/// how an etcd member starts (forms the cluster or joins it).
+pub fn host_files(cluster: &Cluster, pki: &Pki, members: &Membership, host: &Host) -> FileSet {
     let mut files = FileSet::default();
     pki_files(&mut files, pki, host);
     kubeconfigs(&mut files, cluster, pki, host);
     configs(&mut files, cluster, pki, host);
-    manifests(&mut files, cluster, pki, host);
+    manifests(&mut files, cluster, pki, members, host);
     files
 }
 
@@ -293,14 +295,15 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
 }
 
 /// The static pods, rendered last: each one's config hash covers the files it mounts.
-fn manifests(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
+fn manifests(files: &mut FileSet, cluster: &Cluster, pki: &Pki, members: &Membership, host: &Host) {
     let signing = pki.authorities[&Authority::Cluster]
         .key_pem
         .is_some()
         .then(|| signing_files(pki));
     let mut pods = Vec::new();
     if host.has(Role::Etcd) {
-        pods.extend(etcd::pod(cluster, host, &pki.secrets.etcd_token));
+        let start = members.start(cluster, host);
+        pods.extend(etcd::pod(cluster, host, &pki.secrets.etcd_token, &start));
     }
     if host.has(Role::ControlPlane) {
         let service_account = ServiceAccountFiles::of(pki);

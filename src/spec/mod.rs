@@ -3,6 +3,7 @@
 
 mod component_config;
 mod diagnostic;
+mod etcd;
 mod layer;
 mod names;
 pub mod node;

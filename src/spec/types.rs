@@ -326,6 +326,9 @@ pub struct EtcdSpec {
     /// Data directory of stacked members.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<String>,
+    /// How the stacked members first form the cluster: `static` (default) or `sequential`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<EtcdBootstrap>,
     /// An etcd cluster kcompile does not run; when set, no host may have the `etcd` role.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalEtcdSpec>,
@@ -344,6 +347,29 @@ pub struct EtcdSpec {
     /// See [`ComponentSpec::resources`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourcesSpec>,
+}
+
+/// How the members of a stacked etcd first form the cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EtcdBootstrap {
+    /// Every member starts with `--initial-cluster-state=new` and the whole member list, all at
+    /// once (they wait for each other until a quorum is up).
+    #[default]
+    Static,
+    /// The first member starts alone as a one-member cluster; each other one joins it afterwards
+    /// (`etcdctl member add`, then `--initial-cluster-state=existing`).
+    Sequential,
+}
+
+impl EtcdBootstrap {
+    /// Its name in the spec and in the state.
+    pub fn name(self) -> &'static str {
+        match self {
+            EtcdBootstrap::Static => "static",
+            EtcdBootstrap::Sequential => "sequential",
+        }
+    }
 }
 
 /// An external etcd cluster.

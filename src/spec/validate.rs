@@ -1286,6 +1286,9 @@ impl Checker<'_> {
             .filter(|host| host.has(Role::Etcd))
             .collect();
         if let Some(external) = etcd.external {
+            if let Some(problem) = super::etcd::bootstrap_with_external(etcd.bootstrap) {
+                self.error(problem.path, problem.message, problem.hint);
+            }
             if let Some(host) = members.first() {
                 let index = hosts
                     .iter()
@@ -1398,7 +1401,11 @@ impl Checker<'_> {
             );
             return None;
         }
-        Some(EtcdTopology::Stacked { data_dir })
+        let bootstrap = etcd.bootstrap.unwrap_or_default();
+        Some(EtcdTopology::Stacked {
+            data_dir,
+            bootstrap,
+        })
     }
 
     /// Resolves every host's component settings: the cluster's, then the host's overrides.

@@ -51,6 +51,8 @@ pub enum ItemKind {
     RotationRecord,
     /// `cluster.json`: the version of the last build.
     BuildRecord,
+    /// `etcd/members.json`: the etcd members, how each joined, and the bootstrap mode.
+    EtcdMembers,
     /// A retired file under `retired/`: kept, never overwritten.
     Retired,
 }
@@ -84,6 +86,7 @@ impl ItemKind {
             "secrets/fingerprint-key" => ItemKind::FingerprintKey,
             "rotations.json" => ItemKind::RotationRecord,
             "cluster.json" => ItemKind::BuildRecord,
+            "etcd/members.json" => ItemKind::EtcdMembers,
             _ if path.starts_with("pki/") || path.starts_with("hosts/") => {
                 match path.rsplit_once('.').map(|(_, extension)| extension) {
                     Some("crt") => ItemKind::LeafCertificate,
@@ -118,6 +121,7 @@ impl ItemKind {
             ItemKind::FingerprintKey => "fingerprint-key",
             ItemKind::RotationRecord => "rotation-record",
             ItemKind::BuildRecord => "build-record",
+            ItemKind::EtcdMembers => "etcd-members",
             ItemKind::Retired => "retired",
         }
     }
@@ -181,6 +185,9 @@ impl ItemKind {
             }
             ItemKind::RotationRecord => "kcompile would lose track of the rotations in progress",
             ItemKind::BuildRecord => "kcompile would lose the version of the last build",
+            ItemKind::EtcdMembers => {
+                "kcompile would lose which etcd members exist and how each joined: a member added later would get the flags of a new cluster"
+            }
             ItemKind::Retired => "a retired key may be the only copy left of old material",
         }
     }
@@ -298,6 +305,10 @@ mod tests {
         assert_eq!(
             ItemKind::of("retired/pki/sa.key.0123"),
             Some(ItemKind::Retired)
+        );
+        assert_eq!(
+            ItemKind::of("etcd/members.json"),
+            Some(ItemKind::EtcdMembers)
         );
         assert_eq!(ItemKind::of("lock"), None);
         assert_eq!(ItemKind::of("notes.txt"), None);

@@ -110,6 +110,9 @@ pub fn check(state: &State) -> Vec<String> {
                     .err()
                     .map(|e| format!("not JSON: {e}"))
             }
+            ItemKind::EtcdMembers => crate::etcd_membership::Record::parse(&bytes)
+                .err()
+                .map(|e| e.to_string()),
             ItemKind::Retired => None,
         };
         if let Some(problem) = problem {

@@ -1,14 +1,19 @@
 //! The per-version tables of flags and feature gates that `extraArgs` and `--feature-gates` are
 //! checked against.
 //!
-//! Two inputs, both embedded:
-//! - `src/versions/upstream/*.tsv`: the flags (and feature gates) each release registers, extracted
-//!   from tagged upstream source by `scripts/upstream_flags.py`, one row per release and name with
-//!   the repository, tag, commit, path and line that registers it. Generated; never edited by hand.
+//! Three inputs, all embedded:
+//! - `src/versions/upstream/*.tsv` (but `kk-removals.tsv`): the flags (and feature gates) each
+//!   release registers, extracted from tagged upstream source by `scripts/upstream_flags.py`, one
+//!   row per release and name with the repository, tag, commit, path and line that registers it.
+//!   Generated; never edited by hand.
+//! - `src/versions/upstream/kk-removals.tsv`: flags and gates registered in kubernetes/kubernetes
+//!   itself and the release that removed each, read from the release notes (`CHANGELOG-1.N.md`) by
+//!   `scripts/kk_changelog.py`, each row citing the file, commit and stored copy. Generated too.
 //! - `src/versions/flags/*.tsv`: the hand-written overlay. For a name the upstream data lists it
 //!   holds only the hint shown when the name is refused; it also lists the names the data cannot
 //!   give (flags removed before the oldest release read, and flags and gates registered in
-//!   kubernetes/kubernetes itself) with `since` and `removed` written out.
+//!   kubernetes/kubernetes itself) with `since` and `removed` written out, unless
+//!   `kk-removals.tsv` gives the removal.
 //!
 //! A name the data lists is accepted exactly by the releases whose data lists it: `since` is the
 //! first such release (when it is not the oldest one read) and `removed` the release after the last.
@@ -200,8 +205,9 @@ impl Table {
         closest(word, accepted)
     }
 
-    /// Builds the table from the upstream data and the overlay.
-    fn build(upstream: &Upstream, overlay: &[OverlayRow]) -> Table {
+    /// Builds the table from the upstream data, the overlay and the release-note removals of the
+    /// names the upstream data does not list (for a name it lists, a test checks they agree).
+    fn build(upstream: &Upstream, overlay: &[OverlayRow], removals: &[KkRemoval]) -> Table {
         let mut entries = BTreeMap::new();
         for (name, present) in &upstream.present {
             entries.insert(name.clone(), upstream.entry(present));
@@ -220,6 +226,22 @@ impl Table {
                     );
                 }
             }
+        }
+        for removal in removals {
+            if upstream.present.contains_key(removal.name) {
+                continue;
+            }
+            let entry = entries
+                .entry(removal.name.to_owned())
+                .or_insert_with(|| Entry {
+                    since: None,
+                    removed: None,
+                    hint: String::new(),
+                });
+            entry.removed = Some(Removal {
+                minor: removal.removed,
+                exact: true,
+            });
         }
         Table { entries }
     }
@@ -293,6 +315,52 @@ impl<'a> UpstreamRow<'a> {
         let minor = (numbers.next()??, numbers.next()??);
         cited.then_some(UpstreamRow { minor, name })
     }
+}
+
+/// One row of `src/versions/upstream/kk-removals.tsv`, `component name removed repo commit path
+/// store-id read`: a flag (or, for component `feature-gates`, a gate) that kubernetes/kubernetes
+/// registers itself, and the release whose release notes say it was removed. A row that does not
+/// cite its source (a repository, a full commit, a release-notes file, the stored copy's id and the
+/// offsets read) is not a row.
+#[derive(Debug, Clone, Copy)]
+struct KkRemoval<'a> {
+    component: &'a str,
+    name: &'a str,
+    removed: Minor,
+}
+
+impl<'a> KkRemoval<'a> {
+    fn parse(columns: &[&'a str]) -> Option<KkRemoval<'a>> {
+        let &[component, name, removed, repo, commit, path, store_id, read] = columns else {
+            return None;
+        };
+        let cited = repo.contains('/')
+            && commit.len() == 40
+            && commit.bytes().all(|b| b.is_ascii_hexdigit())
+            && path.ends_with(".md")
+            && !store_id.is_empty()
+            && store_id.bytes().all(|b| b.is_ascii_digit())
+            && !read.is_empty();
+        let removed = parse_minor(removed)?;
+        cited.then_some(KkRemoval {
+            component,
+            name,
+            removed,
+        })
+    }
+}
+
+/// The component column of the gate rows of `kk-removals.tsv`.
+const GATE_ROWS: &str = "feature-gates";
+
+const KK_REMOVALS: &str = include_str!("upstream/kk-removals.tsv");
+
+/// The rows of `kk-removals.tsv` whose component column is `component`.
+fn kk_removals(component: &str) -> Vec<KkRemoval<'static>> {
+    table_rows(KK_REMOVALS)
+        .filter_map(|columns| KkRemoval::parse(&columns))
+        .filter(|row| row.component == component)
+        .collect()
 }
 
 /// One row of an overlay, `name since removed hint` (flags) or `name removed hint` (gates).
@@ -371,7 +439,8 @@ const SOURCES: [(Component, &str, &str); 6] = [
         include_str!("upstream/kube-scheduler.tsv"),
         include_str!("flags/kube-scheduler.tsv"),
     ),
-    // kube-proxy and kubelet register their flags in kubernetes/kubernetes only: no upstream data yet.
+    // kube-proxy and kubelet register their flags in kubernetes/kubernetes only: no per-release data;
+    // the removals the release notes give are in `kk-removals.tsv`.
     (
         Component::KubeProxy,
         "",
@@ -384,7 +453,11 @@ static FLAG_TABLES: LazyLock<HashMap<Component, Table>> = LazyLock::new(|| {
     SOURCES
         .iter()
         .map(|(component, upstream, overlay)| {
-            let table = Table::build(&Upstream::parse(upstream), &parse_flag_overlay(overlay));
+            let table = Table::build(
+                &Upstream::parse(upstream),
+                &parse_flag_overlay(overlay),
+                &kk_removals(component.binary()),
+            );
             (*component, table)
         })
         .filter(|(_, table)| !table.entries.is_empty())
@@ -398,6 +471,7 @@ static FEATURE_GATES: LazyLock<Table> = LazyLock::new(|| {
     Table::build(
         &Upstream::parse(GATES_UPSTREAM),
         &parse_gate_overlay(GATES_OVERLAY),
+        &kk_removals(GATE_ROWS),
     )
 });
 
@@ -569,6 +643,73 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Every row of `kk-removals.tsv` cites its source and names a component that has a table; no
+    /// name is removed twice.
+    #[test]
+    fn kk_removal_rows_cite_their_source() {
+        let mut seen = BTreeSet::new();
+        for columns in table_rows(KK_REMOVALS) {
+            let row = KkRemoval::parse(&columns);
+            assert!(
+                row.is_some(),
+                "a kk-removals row without its source: {columns:?}"
+            );
+            let Some(row) = row else { continue };
+            assert!(
+                row.component == GATE_ROWS
+                    || SOURCES.iter().any(|(c, _, _)| c.binary() == row.component),
+                "kk-removals: unknown component {}",
+                row.component
+            );
+            assert!(seen.insert((row.component, row.name)), "{columns:?} twice");
+        }
+        assert!(!seen.is_empty());
+    }
+
+    /// Where the per-release staging data also lists a name the release notes say was removed, both
+    /// give the same release; and the overlay sets no `removed` for a name the release notes give.
+    #[test]
+    fn kk_removals_agree_with_the_data_and_leave_the_overlay_without_lifecycle() {
+        let flags = SOURCES.iter().map(|(component, upstream, overlay)| {
+            (
+                component.binary(),
+                Upstream::parse(upstream),
+                parse_flag_overlay(overlay),
+            )
+        });
+        let gates = (
+            GATE_ROWS,
+            Upstream::parse(GATES_UPSTREAM),
+            parse_gate_overlay(GATES_OVERLAY),
+        );
+        let mut checked = 0;
+        for (component, data, overlay) in flags.chain([gates]) {
+            for removal in kk_removals(component) {
+                checked += 1;
+                let expected = Some(Removal {
+                    minor: removal.removed,
+                    exact: true,
+                });
+                if let Some(present) = data.present.get(removal.name) {
+                    assert_eq!(
+                        data.entry(present).removed,
+                        expected,
+                        "{component} {}: the staging data and the release notes disagree",
+                        removal.name
+                    );
+                }
+                for row in overlay.iter().filter(|row| row.name == removal.name) {
+                    assert!(
+                        row.removed.is_none(),
+                        "{component} {}: the release notes give its removal",
+                        removal.name
+                    );
+                }
+            }
+        }
+        assert_eq!(checked, table_rows(KK_REMOVALS).count());
     }
 
     #[test]
