@@ -3,6 +3,8 @@
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::bundle;
@@ -10,7 +12,7 @@ use crate::cluster::{Cluster, Host};
 use crate::error::{Error, ExitStatus};
 use crate::etcd_membership::{self, Confirmed, Membership, MembershipError, Quorum};
 use crate::init::{InitOptions, starter_spec};
-use crate::pki::{self, IssueOptions};
+use crate::pki::{self, HostScope, IssueOptions};
 use crate::render;
 use crate::spec::{self, Diagnostic, Loaded, PROFILES, Source};
 use crate::state::inventory::ItemKind;
@@ -725,8 +727,16 @@ enum Purpose {
     Create,
 }
 
-/// Opens the state dir as `purpose` needs it.
+/// Opens the state dir as `purpose` needs it and checks every recorded item.
 fn open_state(args: &SpecArgs, purpose: Purpose) -> Result<State, Error> {
+    let state = open_state_for_run(args, purpose)?;
+    state.check_all().map_err(|e| Error::State(e.0))?;
+    Ok(state)
+}
+
+/// Opens the state dir as `purpose` needs it; each recorded item is checked when the run uses
+/// it. For `build` and `diff`, which may use only a few hosts' items of a large state.
+fn open_state_for_run(args: &SpecArgs, purpose: Purpose) -> Result<State, Error> {
     let root = args.state_dir();
     let state = match purpose {
         Purpose::Preview if !root.exists() => {
@@ -957,6 +967,10 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
     }
     let options = IssueOptions {
         renew_within: args.renew_within.unwrap_or_default(),
+        hosts: match &args.host {
+            Some(name) => HostScope::Only([name.clone()].into()),
+            None => HostScope::All,
+        },
         ..IssueOptions::default()
     };
     let quorum = if args.allow_quorum_loss {
@@ -965,50 +979,70 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
         Quorum::Keep
     };
     if args.dry_run {
-        let state = open_state(&args.spec, Purpose::Preview)?;
+        let state = open_state_for_run(&args.spec, Purpose::Preview)?;
         let (pki, plan, members, _) = plan_build(&loaded, &state, &options, quorum)?;
         report_plan(&state, &pki, &plan, true);
         report_members(&loaded.cluster, &members);
         return Ok(ExitStatus::Success);
     }
-    let mut state = open_state(&args.spec, Purpose::Create)?;
+    let mut state = open_state_for_run(&args.spec, Purpose::Create)?;
     let (pki, plan, members, changes) = plan_build(&loaded, &state, &options, quorum)?;
     commit(&mut state, changes)?;
     report_plan(&state, &pki, &plan, false);
     report_members(&loaded.cluster, &members);
     warn_expired_token(&loaded.cluster, &pki);
-    for host in &hosts {
-        let files = host_bundle(&loaded, &pki, &members, host);
-        match (&args.out, args.all, args.format) {
-            (None, _, format @ (Format::CloudInit | Format::Ignition)) => {
-                let document = match format {
-                    Format::CloudInit => bundle::cloud_init::document(&files, &host.name),
-                    _ => bundle::ignition::document(&files),
-                }
-                .map_err(|error| Error::Write(io::Error::other(error)))?;
-                for warning in &document.warnings {
-                    crate::say!("warning: {warning}");
-                }
-                print(&document.text)?;
+    if let (Some(out), true) = (&args.out, args.all) {
+        // Rendered in parallel (pure), written on this thread a chunk of hosts at a time: two
+        // syncs per chunk, and a bounded number of open directories.
+        for chunk in hosts.chunks(WRITE_CHUNK) {
+            let bundles: Vec<(bundle::FileSet, PathBuf)> = chunk
+                .par_iter()
+                .map(|host| {
+                    let files = host_bundle(&loaded, &pki, &members, host);
+                    if args.format == Format::Tar {
+                        let mut archive = Vec::new();
+                        bundle::tar::write(&files, &mut archive).map_err(Error::Write)?;
+                        let mut single = bundle::FileSet::default();
+                        single.add(format!("{}.tar", host.name), archive, bundle::SECRET);
+                        Ok((single, out.clone()))
+                    } else {
+                        // `dir` (cloud-init and ignition were refused with --out above).
+                        Ok((files, out.join(&host.name)))
+                    }
+                })
+                .collect::<Result<_, Error>>()?;
+            let targets: Vec<(&bundle::FileSet, &Path)> = bundles
+                .iter()
+                .map(|(files, root)| (files, root.as_path()))
+                .collect();
+            for written in write_trees(&targets)? {
+                crate::say_raw!("{written}");
             }
-            (None, _, _) => {
-                let mut stdout = io::stdout().lock();
-                match bundle::tar::write(&files, &mut stdout) {
-                    Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {}
-                    other => other.map_err(Error::Write)?,
+        }
+    } else {
+        for host in &hosts {
+            let files = host_bundle(&loaded, &pki, &members, host);
+            match (&args.out, args.all, args.format) {
+                (None, _, format @ (Format::CloudInit | Format::Ignition)) => {
+                    let document = match format {
+                        Format::CloudInit => bundle::cloud_init::document(&files, &host.name),
+                        _ => bundle::ignition::document(&files),
+                    }
+                    .map_err(|error| Error::Write(io::Error::other(error)))?;
+                    for warning in &document.warnings {
+                        crate::say!("warning: {warning}");
+                    }
+                    print(&document.text)?;
                 }
+                (None, _, _) => {
+                    let mut stdout = io::stdout().lock();
+                    match bundle::tar::write(&files, &mut stdout) {
+                        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {}
+                        other => other.map_err(Error::Write)?,
+                    }
+                }
+                (Some(out), _, _) => crate::say_raw!("{}", write_tree(&files, out)?),
             }
-            (Some(out), false, _) => write_tree(&files, out)?,
-            (Some(out), true, Format::Tar) => {
-                std::fs::create_dir_all(out).map_err(Error::Write)?;
-                let mut archive = Vec::new();
-                bundle::tar::write(&files, &mut archive).map_err(Error::Write)?;
-                let mut single = bundle::FileSet::default();
-                single.add(format!("{}.tar", host.name), archive, bundle::SECRET);
-                write_tree(&single, out)?;
-            }
-            // `dir` (cloud-init and ignition were refused with --out above).
-            (Some(out), true, _) => write_tree(&files, &out.join(&host.name))?,
         }
     }
     if let Some(out) = &args.out {
@@ -1035,13 +1069,20 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
     Ok(ExitStatus::Success)
 }
 
-/// Writes a bundle under `root` with the directory sink; says what it pruned or left.
-fn write_tree(files: &bundle::FileSet, root: &Path) -> Result<(), Error> {
-    match bundle::dir::write(files, root) {
-        Ok(written) => {
-            crate::say_raw!("{written}");
-            Ok(())
-        }
+/// How many hosts' trees `build --all --out` writes at a time.
+const WRITE_CHUNK: usize = 32;
+
+/// Writes a bundle under `root` with the directory sink; returns what to say about what it
+/// wrote, pruned or left.
+fn write_tree(files: &bundle::FileSet, root: &Path) -> Result<String, Error> {
+    write_trees(&[(files, root)]).map(|mut written| written.remove(0))
+}
+
+/// Writes bundles, each under its root, with the directory sink (two syncs in all); returns what
+/// to say about each.
+fn write_trees(bundles: &[(&bundle::FileSet, &Path)]) -> Result<Vec<String>, Error> {
+    match bundle::dir::write_all(bundles) {
+        Ok(written) => Ok(written.iter().map(ToString::to_string).collect()),
         Err(error) if error.is_refusal() => Err(Error::Input(error.to_string())),
         Err(error) => Err(Error::Write(error.into())),
     }
@@ -1069,9 +1110,12 @@ fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
     let loaded = load(&args.spec)?;
     let host = find_host(&loaded.cluster, &args.host)?;
     // diff compiles from the state a build made, read-only: what it would issue is shown, not made.
-    let state = open_state(&args.spec, Purpose::Inspect)?;
-    let (pki, plan, members, _) =
-        plan_build(&loaded, &state, &IssueOptions::default(), Quorum::Keep)?;
+    let state = open_state_for_run(&args.spec, Purpose::Inspect)?;
+    let options = IssueOptions {
+        hosts: HostScope::Only([host.name.clone()].into()),
+        ..IssueOptions::default()
+    };
+    let (pki, plan, members, _) = plan_build(&loaded, &state, &options, Quorum::Keep)?;
     for (id, why) in &plan.issued {
         crate::say!("a build would issue {id} ({why})");
     }
@@ -1359,10 +1403,17 @@ fn renew(names: &[String], new_key: bool, args: &SpecArgs) -> Result<ExitStatus,
         ids.extend(matching);
     }
     let mut state = open_state(args, Purpose::Change)?;
+    // Only the hosts whose certificates are renewed: others may not be built yet (`build --host`).
+    let hosts = leaves
+        .iter()
+        .filter(|leaf| ids.contains(&leaf.id))
+        .filter_map(|leaf| leaf.host.clone())
+        .collect();
     let options = IssueOptions {
         renew_within: std::time::Duration::ZERO,
         rotate_keys: if new_key { ids.clone() } else { Vec::new() },
         renew: ids,
+        hosts: HostScope::Only(hosts),
     };
     let (pki, plan, changes) = plan_pki(&loaded, &state, &options)?;
     let unrequested: Vec<&str> = plan

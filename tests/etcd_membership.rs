@@ -316,9 +316,13 @@ fn retried(ctx: &Context, args: &[String], what: &str, applied: impl Fn() -> boo
             return;
         }
         let report = text(&out);
-        let again = report.contains("unhealthy cluster") || report.contains("deadline exceeded");
+        // etcdctl's own deadline, or the server's (`etcdserver: request timed out`: the proposal
+        // did not commit in time, as under a leader election); either may have been applied.
+        let timed_out =
+            report.contains("deadline exceeded") || report.contains("request timed out");
+        let again = report.contains("unhealthy cluster") || timed_out;
         assert!(again && started.elapsed() < TIMEOUT, "{what}: {report}");
-        if report.contains("deadline exceeded") && applied() {
+        if timed_out && applied() {
             eprintln!("{what}: timed out, but etcd applied it");
             return;
         }

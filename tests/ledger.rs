@@ -171,6 +171,17 @@ fn a_missing_truncated_or_corrupted_item_stops_every_command_and_nothing_is_gene
             }
             let damaged = cluster.snapshot();
             for command in commands {
+                // `diff --host` reads and checks only what that host's bundle uses.
+                if command[0] == "diff" && item.starts_with("hosts/worker01/") {
+                    let output = cluster.run(command);
+                    assert!(
+                        matches!(output.status.code(), Some(0 | 1)),
+                        "{command:?} with another host's {item} damaged: {}",
+                        stderr(&output)
+                    );
+                    assert_eq!(cluster.snapshot(), damaged);
+                    continue;
+                }
                 let error = cluster.refused(command);
                 assert!(
                     error.contains(&format!("`{item}`")) && error.contains(message),
@@ -508,4 +519,39 @@ fn state_list_shows_secrets_only_as_keyed_fingerprints() {
     let plain = hex(&Sha256::digest(password.as_bytes()));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(!text.contains(&plain[..12]) && !text.contains(password.trim()));
+}
+
+#[test]
+fn a_build_of_one_host_makes_only_what_that_host_uses_and_the_rest_comes_later_unchanged() {
+    let cluster = Cluster::new();
+    let first = cluster.ok(&["build", "--host", "master01", "--out", "one"]);
+    let state = cluster.snapshot();
+    assert!(
+        state.keys().any(|path| path.starts_with("hosts/master01/")),
+        "{first}"
+    );
+    assert!(
+        !state.keys().any(|path| path.starts_with("hosts/worker01/")),
+        "a build of master01 issued worker01's certificates: {first}"
+    );
+    // The other host's material is made by the build that needs it, and nothing else changes:
+    // master01's files are the same as its own build wrote them.
+    let all = cluster.ok(&["build", "--all", "--out", "all"]);
+    assert!(all.contains("hosts/worker01/"), "{all}");
+    let after = cluster.snapshot();
+    for (path, recorded) in &state {
+        if path != "inventory.json" && path != "cluster.json" && path != "lock" {
+            assert_eq!(after.get(path), Some(recorded), "{path} changed");
+        }
+    }
+    assert_eq!(
+        tree(&cluster.path("one")),
+        tree(&cluster.path("all/master01"))
+    );
+    // A diff of master01 reads only what master01 uses: worker01's items may go missing.
+    fs::remove_dir_all(cluster.state().join("hosts/worker01")).unwrap();
+    let output = cluster.run(&["diff", "--host", "master01", "--root", "all/master01"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let error = cluster.refused(&["diff", "--host", "worker01", "--root", "all/worker01"]);
+    assert!(error.contains("`hosts/worker01/"), "{error}");
 }

@@ -61,6 +61,10 @@ impl Cluster {
         let spec = spec.replace("\nhosts:\n", "\nkubelet:\n  tlsBootstrap: true\nhosts:\n");
         fs::write(dir.path().join("cluster.yaml"), spec).unwrap();
         let cluster = Cluster { dir };
+        // Every host's keys in the state (a build of one host issues only that host's), and cp1's
+        // bundle as the pristine tree.
+        let output = cluster.run(&["build", "--all", "--out", "all"]);
+        assert!(output.status.success(), "{}", text(&output));
         let output = cluster.run(&["build", "--host", "cp1", "--out", "pristine"]);
         assert!(output.status.success(), "{}", text(&output));
         for path in [

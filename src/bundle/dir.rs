@@ -10,8 +10,10 @@
 //! there, or in its parents, is followed); it is created, 0755, when missing.
 //!
 //! Each file goes to a temp file beside its target (`.kcompile-…`, a name the kubelet skips),
-//! created 0600 and then set to its exact mode with `fchmod` (the umask plays no part), written,
-//! `fsync`ed and renamed over the target; each directory that changed is `fsync`ed at the end.
+//! created 0600 and then set to its exact mode with `fchmod` (the umask plays no part) and
+//! written. When every file of every bundle of the run ([`write_all`]) is staged, one `syncfs`
+//! makes them durable, each is renamed over its target, and a second `syncfs` makes the renames
+//! and removals durable: two syncs per run, not one per file.
 //! Directories are 0755 ([`DIRECTORY`]): those kcompile creates, and those it owns
 //! (`etc/kubernetes/…`, `var/lib/kubelet/…`) even when they exist; other existing directories keep
 //! their modes.
@@ -193,34 +195,77 @@ impl From<SinkError> for io::Error {
 /// (see the module doc). Nothing is written when a link or a file of the wrong kind stands where
 /// the bundle needs a directory or a file, or when the previous MANIFEST cannot be read.
 pub fn write(files: &FileSet, root: &Path) -> Result<Written, SinkError> {
-    for path in files.files.keys() {
-        if !is_plain(path) {
-            return Err(SinkError::new(root, path, Problem::BadPath));
+    let mut written = write_all(&[(files, root)])?;
+    Ok(written.remove(0))
+}
+
+/// [`write`]s several bundles, each under its own root (`build --all`), with two `syncfs` in all:
+/// every file of every bundle is staged, made durable, then renamed into place; the previous
+/// builds' leftovers are pruned; then the directories are made durable. Every bundle is checked
+/// before anything is written. A run keeps a few descriptors open per directory of each bundle:
+/// give it tens of bundles at a time, not thousands.
+pub fn write_all(bundles: &[(&FileSet, &Path)]) -> Result<Vec<Written>, SinkError> {
+    let mut trees = Vec::with_capacity(bundles.len());
+    for (files, root) in bundles {
+        for path in files.files.keys() {
+            if !is_plain(path) {
+                return Err(SinkError::new(root, path, Problem::BadPath));
+            }
+        }
+        let mut tree = Tree::open(root)?;
+        // A host's bundle replaces the one before it; other sets (the tars of `--all --format
+        // tar`) only add files.
+        let previous = if files.files.contains_key(manifest::PATH) {
+            tree.read_manifest()?
+        } else {
+            None
+        };
+        for path in files.files.keys() {
+            tree.check(path)?;
+        }
+        trees.push((tree, previous));
+    }
+    for index in 0..trees.len() {
+        let files = bundles[index].0;
+        for (path, file) in &files.files {
+            if let Err(error) = trees[index].0.stage(path, file) {
+                for (tree, _) in &mut trees[..=index] {
+                    tree.discard();
+                }
+                return Err(error);
+            }
         }
     }
-    let mut tree = Tree::open(root)?;
-    // A host's bundle replaces the one before it; other sets (the tars of `--all --format tar`)
-    // only add files.
-    let previous = if files.files.contains_key(manifest::PATH) {
-        tree.read_manifest()?
-    } else {
-        None
-    };
-    for path in files.files.keys() {
-        tree.check(path)?;
+    sync_filesystems(trees.iter().map(|(tree, _)| tree))?;
+    let mut results = Vec::with_capacity(trees.len());
+    for ((tree, previous), (files, root)) in trees.iter_mut().zip(bundles) {
+        let mut written = Written {
+            root: root.to_path_buf(),
+            ..Written::default()
+        };
+        tree.place()?;
+        if let Some(previous) = previous {
+            tree.prune(previous, files, &mut written);
+        }
+        results.push(written);
     }
-    for (path, file) in &files.files {
-        tree.put(path, file)?;
+    sync_filesystems(trees.iter().map(|(tree, _)| tree))?;
+    Ok(results)
+}
+
+/// One `syncfs` per file system the trees are on.
+fn sync_filesystems<'t, 'a: 't>(
+    trees: impl Iterator<Item = &'t Tree<'a>>,
+) -> Result<(), SinkError> {
+    let mut synced = BTreeSet::new();
+    for tree in trees {
+        let root = tree.fd("");
+        let device = rustix::fs::fstat(root).map_err(|e| tree.io("", e))?.st_dev;
+        if synced.insert(device) {
+            rustix::fs::syncfs(root).map_err(|e| tree.io("", e))?;
+        }
     }
-    let mut written = Written {
-        root: root.to_owned(),
-        ..Written::default()
-    };
-    if let Some(previous) = previous {
-        tree.prune(&previous, files, &mut written);
-    }
-    tree.sync()?;
-    Ok(written)
+    Ok(())
 }
 
 /// Whether `path` is relative, with no empty, `.` or `..` component.
@@ -234,6 +279,15 @@ fn is_plain(path: &str) -> bool {
 /// `(parent, name)` of a plain relative path; the root's children have the parent `""`.
 fn split(path: &str) -> (&str, &str) {
     path.rsplit_once('/').unwrap_or(("", path))
+}
+
+/// The path of `name` in `parent` (the inverse of [`split`]).
+fn join(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}/{name}")
+    }
 }
 
 /// A file type in words.
@@ -298,13 +352,23 @@ fn already_there(dir: BorrowedFd<'_>, name: &str, file: &File) -> bool {
 }
 
 /// The tree under a root: the directories opened so far, by path relative to the root (`""`
-/// is the root), those made ready to write in (created, or given their mode), and those whose
-/// entries changed (to `fsync` at the end).
+/// is the root), those made ready to write in (created, or given their mode), and the files
+/// staged beside their targets, waiting to be renamed over them.
 struct Tree<'a> {
     root: &'a Path,
     dirs: BTreeMap<String, OwnedFd>,
     ready: BTreeSet<String>,
-    changed: BTreeSet<String>,
+    staged: Vec<Staged>,
+}
+
+/// A file written to a temp file in its directory, not yet renamed over its target.
+struct Staged {
+    /// Its directory, relative to the root.
+    parent: String,
+    /// The temp file's name in that directory.
+    temp: String,
+    /// The target's name in that directory.
+    name: String,
 }
 
 impl<'a> Tree<'a> {
@@ -352,7 +416,7 @@ impl<'a> Tree<'a> {
             root,
             dirs: BTreeMap::from([(String::new(), fd)]),
             ready: BTreeSet::new(),
-            changed: BTreeSet::new(),
+            staged: Vec::new(),
         })
     }
 
@@ -420,9 +484,6 @@ impl<'a> Tree<'a> {
                 Err(Errno::NOENT) if !create => return Ok(false),
                 Err(error) => return Err(self.not_a_directory(parent, name, path, error)),
             };
-            if created {
-                self.changed.insert(parent.to_owned());
-            }
             self.dirs.insert(path.to_owned(), fd);
         }
         if create {
@@ -498,9 +559,10 @@ impl<'a> Tree<'a> {
             .map_err(|why| self.error(path, Problem::Manifest(why)))
     }
 
-    /// Writes one file atomically with exactly its mode; a regular file that already holds these
-    /// bytes with this mode is left as it is (a warm build rewrites nothing).
-    fn put(&mut self, path: &str, file: &File) -> Result<(), SinkError> {
+    /// Writes one file to a temp file beside its target, with exactly its mode, to be renamed
+    /// over it by [`Tree::place`]; a regular file that already holds these bytes with this mode
+    /// is left as it is (a warm build rewrites nothing).
+    fn stage(&mut self, path: &str, file: &File) -> Result<(), SinkError> {
         let (parent, name) = split(path);
         self.enter(parent, true)?;
         self.check_file(parent, name, path)?;
@@ -511,19 +573,40 @@ impl<'a> Tree<'a> {
         let (temp, fd) = create_temp(dir).map_err(|e| self.io(path, e))?;
         let result = (|| -> io::Result<()> {
             rustix::fs::fchmod(&fd, Mode::from_raw_mode(file.mode & 0o7777))?;
-            let mut out = fs::File::from(fd);
-            out.write_all(&file.bytes)?;
-            out.sync_all()?;
-            drop(out);
-            rustix::fs::renameat(dir, &temp, dir, name)?;
-            Ok(())
+            fs::File::from(fd).write_all(&file.bytes)
         })();
         if let Err(error) = result {
             let _ = rustix::fs::unlinkat(dir, &temp, AtFlags::empty());
             return Err(self.io(path, error));
         }
-        self.changed.insert(parent.to_owned());
+        self.staged.push(Staged {
+            parent: parent.to_owned(),
+            temp,
+            name: name.to_owned(),
+        });
         Ok(())
+    }
+
+    /// Renames every staged file over its target; on a failure, removes the temp files left.
+    fn place(&mut self) -> Result<(), SinkError> {
+        let mut staged = std::mem::take(&mut self.staged).into_iter();
+        while let Some(file) = staged.next() {
+            let dir = self.fd(&file.parent);
+            if let Err(error) = rustix::fs::renameat(dir, &file.temp, dir, &file.name) {
+                self.staged = std::iter::once(file).chain(staged).collect();
+                let path = join(&self.staged[0].parent, &self.staged[0].name);
+                self.discard();
+                return Err(self.io(&path, error));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the staged temp files (a run that stops before placing them).
+    fn discard(&mut self) {
+        for file in std::mem::take(&mut self.staged) {
+            let _ = rustix::fs::unlinkat(self.fd(&file.parent), &file.temp, AtFlags::empty());
+        }
     }
 
     /// Removes what `previous` lists, `files` does not hold and is unchanged; records the rest.
@@ -570,8 +653,6 @@ impl<'a> Tree<'a> {
                 Ok(()) => {
                     self.dirs.remove(dir.as_str());
                     self.ready.remove(dir.as_str());
-                    self.changed.remove(dir.as_str());
-                    self.changed.insert(parent.to_owned());
                     written.pruned.push(format!("{dir}/"));
                 }
                 Err(Errno::NOTEMPTY | Errno::EXIST) => {
@@ -624,18 +705,7 @@ impl<'a> Tree<'a> {
             _ => return Err("replaced while kcompile read it".into()),
         }
         rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| e.to_string())?;
-        self.changed.insert(parent.to_owned());
         Ok(true)
-    }
-
-    /// `fsync`s every directory whose entries changed.
-    fn sync(&self) -> Result<(), SinkError> {
-        for dir in &self.changed {
-            if let Some(fd) = self.dirs.get(dir) {
-                rustix::fs::fsync(fd).map_err(|e| self.io(dir, e))?;
-            }
-        }
-        Ok(())
     }
 }
 

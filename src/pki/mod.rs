@@ -105,6 +105,29 @@ pub struct IssueOptions {
     pub renew: Vec<String>,
     /// Give these leaves (ids, or `all`) new keys (and so new certificates).
     pub rotate_keys: Vec<String>,
+    /// Whose certificates to plan; the CAs, the service-account pair and the cluster-wide
+    /// certificates are always planned.
+    pub hosts: HostScope,
+}
+
+/// Whose certificates a run plans, reads and checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum HostScope {
+    /// Every host's: builds of every host, `certs`, renewals, rotations.
+    #[default]
+    All,
+    /// Only these hosts': `build --host`, `diff --host`.
+    Only(std::collections::BTreeSet<String>),
+}
+
+impl HostScope {
+    /// Whether a certificate of `host` (`None`: cluster-wide) is in scope.
+    pub fn includes(&self, host: Option<&str>) -> bool {
+        match (self, host) {
+            (HostScope::All, _) | (_, None) => true,
+            (HostScope::Only(names), Some(host)) => names.contains(host),
+        }
+    }
 }
 
 /// Why a certificate is (re)issued.
@@ -178,11 +201,24 @@ pub fn plan(
     let algorithm = cluster.pki.key_algorithm;
     let now = OffsetDateTime::now_utc();
     let mut report = Plan::default();
-    let leaves = catalog(cluster);
+    let leaves: Vec<CertSpec> = catalog(cluster)
+        .into_iter()
+        .filter(|leaf| options.hosts.includes(leaf.host.as_deref()))
+        .collect();
     let mut needed: Vec<Authority> = vec![Authority::Cluster, Authority::FrontProxy];
     if matches!(cluster.etcd, EtcdTopology::Stacked { .. }) {
         needed.push(Authority::Etcd);
     }
+    // Read and check, at once and in parallel, every recorded item this plan uses.
+    let mut used: Vec<String> = Vec::new();
+    for authority in &needed {
+        used.extend(["crt", "key"].map(|extension| ca_path(*authority, extension)));
+    }
+    used.extend(["pki/sa.key".to_owned(), "pki/sa.pub".to_owned()]);
+    for leaf in &leaves {
+        used.extend(["key", "crt", "json"].map(|extension| leaf_path(leaf, extension)));
+    }
+    state.load(used.iter().map(String::as_str))?;
 
     // 1. What exists.
     let mut ca_state = BTreeMap::new();
@@ -198,18 +234,27 @@ pub fn plan(
         .read_text("pki/sa.key")?
         .map(|pem| load_key(&pem, "pki/sa.key"))
         .transpose()?;
+    let loaded_keys: Vec<Option<Key>> = leaves
+        .par_iter()
+        .map(|leaf| {
+            let path = leaf_path(leaf, "key");
+            state
+                .read_text(&path)?
+                .map(|pem| load_key(&pem, &path))
+                .transpose()
+        })
+        .collect::<Result<_, StateError>>()?;
     let mut leaf_keys: BTreeMap<String, Key> = BTreeMap::new();
-    for leaf in &leaves {
-        let path = leaf_path(leaf, "key");
-        if let Some(pem) = state.read_text(&path)? {
-            let key = load_key(&pem, &path)?;
-            let rotate = options
-                .rotate_keys
-                .iter()
-                .any(|name| name == "all" || *name == leaf.id);
-            if key.algorithm == algorithm && !rotate {
-                leaf_keys.insert(leaf.id.clone(), key);
-            }
+    for (leaf, key) in leaves.iter().zip(loaded_keys) {
+        let rotate = options
+            .rotate_keys
+            .iter()
+            .any(|name| name == "all" || *name == leaf.id);
+        if let Some(key) = key
+            && key.algorithm == algorithm
+            && !rotate
+        {
+            leaf_keys.insert(leaf.id.clone(), key);
         }
     }
 
@@ -316,88 +361,50 @@ pub fn plan(
         state.write("pki/sa.pub", sa_public.as_bytes(), 0o644);
     }
 
-    // 5. Leaves.
+    // 5. Leaves: decided and signed in parallel, staged in catalog order.
+    let prepared: Vec<(CertSpec, Option<Key>, Option<Key>)> = leaves
+        .into_iter()
+        .map(|leaf| {
+            let new_key = generated.remove(&leaf.id);
+            let kept_key = leaf_keys.remove(&leaf.id);
+            (leaf, new_key, kept_key)
+        })
+        .collect();
+    let outcomes: Vec<LeafOutcome> = prepared
+        .into_par_iter()
+        .map(|(leaf, new_key, kept_key)| {
+            plan_leaf(
+                state,
+                leaf,
+                new_key,
+                kept_key,
+                &authorities,
+                options,
+                now,
+                &report,
+            )
+        })
+        .collect::<Result<_, StateError>>()?;
     let mut certs = BTreeMap::new();
-    for leaf in leaves {
-        let (ca_pem, ca_key) = &authorities[&leaf.issuer];
-        let key_file = leaf_path(&leaf, "key");
-        let cert_file = leaf_path(&leaf, "crt");
-        let record_file = leaf_path(&leaf, "json");
-        let new_key = generated.remove(&leaf.id);
-        if let Some(key) = &new_key {
-            state.write(&key_file, key.to_pem(), 0o600);
-        }
-        let existing = state.read_text(&cert_file)?;
-        let Some(ca_key) = ca_key else {
-            // External CA: the leaf must be there, signed by the CA, with the names it needs.
-            let (Some(cert), Some(key)) = (existing, leaf_keys.remove(&leaf.id)) else {
-                return Err(StateError(format!(
-                    "`{cert_file}` and its key are missing, and `{}` has no key to issue them (external CA mode): issue them with your CA and put them in the state dir",
-                    ca_path(leaf.issuer, "crt")
-                )));
-            };
-            Inspected::parse(&cert)
-                .and_then(|inspected| inspected.check_external(&leaf, ca_pem, &key))
-                .map_err(|e| {
-                    StateError(format!(
-                        "`{cert_file}`: {e}; `{}` has no key in the state dir (external CA mode), so kcompile cannot reissue it",
-                        ca_path(leaf.issuer, "crt")
-                    ))
-                })?;
-            certs.insert(
-                leaf.id.clone(),
-                Issued {
-                    spec: leaf,
-                    cert_pem: cert,
-                    key_pem: key.to_pem(),
-                },
+    for outcome in outcomes {
+        if let Some(key_pem) = &outcome.new_key_pem {
+            state.write(
+                &leaf_path(&outcome.issued.spec, "key"),
+                key_pem.as_bytes(),
+                0o600,
             );
-            continue;
-        };
-        let key = match new_key {
-            Some(key) => key,
-            None => leaf_keys.remove(&leaf.id).expect("kept or generated above"),
-        };
-        let desired = Record {
-            spec: leaf.clone(),
-            key_algorithm: algorithm,
-            issuer_sha256: inspect::fingerprint(ca_pem),
-        };
-        let recorded: Option<Record> = state
-            .read_text(&record_file)?
-            .and_then(|text| serde_json::from_str(&text).ok());
-        let reason = reissue_reason(
-            &leaf,
-            &desired,
-            recorded.as_ref(),
-            existing.as_deref(),
-            &key,
-            options,
-            now,
-            &report,
-        );
-        let cert_pem = match (reason, existing) {
-            (None, Some(cert)) => cert,
-            (reason, _) => {
-                let pem = sign_leaf(&leaf, &key, ca_pem, ca_key, now)?;
-                state.write(&cert_file, pem.as_bytes(), 0o644);
-                let record = serde_json::to_string_pretty(&desired).unwrap_or_default();
-                state.write(&record_file, record.as_bytes(), 0o600);
-                report
-                    .issued
-                    .push((leaf.id.clone(), reason.unwrap_or(Reason::Missing)));
-                pem
-            }
-        };
-        let key_pem = key.to_pem();
-        certs.insert(
-            leaf.id.clone(),
-            Issued {
-                spec: leaf,
-                cert_pem,
-                key_pem,
-            },
-        );
+        }
+        if let Some((reason, record)) = outcome.reissued {
+            let leaf = &outcome.issued.spec;
+            state.write(
+                &leaf_path(leaf, "crt"),
+                outcome.issued.cert_pem.as_bytes(),
+                0o644,
+            );
+            state.write(&leaf_path(leaf, "json"), record.as_bytes(), 0o600);
+            report.issued.push((leaf.id.clone(), reason));
+        }
+        certs.insert(outcome.issued.spec.id.clone(), outcome.issued);
     }
 
     let authorities = authorities
@@ -428,6 +435,96 @@ pub fn plan(
         },
         report,
     ))
+}
+
+/// What planning one leaf decided: its material, and whether it is (re)issued and why.
+struct LeafOutcome {
+    issued: Issued,
+    /// The PEM of a key generated for it, to stage.
+    new_key_pem: Option<String>,
+    /// Why it is (re)issued, and its new issue record (JSON), when it is.
+    reissued: Option<(Reason, String)>,
+}
+
+/// Decides one leaf: reuse the certificate in the state, or sign a new one (with its new key, if
+/// it has one). Reads the transaction but stages nothing, so leaves can be planned in parallel.
+#[allow(clippy::too_many_arguments)]
+fn plan_leaf(
+    state: &Transaction<'_>,
+    leaf: CertSpec,
+    new_key: Option<Key>,
+    kept_key: Option<Key>,
+    authorities: &BTreeMap<Authority, (String, Option<Key>)>,
+    options: &IssueOptions,
+    now: OffsetDateTime,
+    report: &Plan,
+) -> Result<LeafOutcome, StateError> {
+    let (ca_pem, ca_key) = &authorities[&leaf.issuer];
+    let cert_file = leaf_path(&leaf, "crt");
+    let new_key_pem = new_key.as_ref().map(Key::to_pem);
+    let existing = state.read_text(&cert_file)?;
+    let Some(ca_key) = ca_key else {
+        // External CA: the leaf must be there, signed by the CA, with the names it needs.
+        let (Some(cert), Some(key)) = (existing, kept_key) else {
+            return Err(StateError(format!(
+                "`{cert_file}` and its key are missing, and `{}` has no key to issue them (external CA mode): issue them with your CA and put them in the state dir",
+                ca_path(leaf.issuer, "crt")
+            )));
+        };
+        Inspected::parse(&cert)
+            .and_then(|inspected| inspected.check_external(&leaf, ca_pem, &key))
+            .map_err(|e| {
+                StateError(format!(
+                    "`{cert_file}`: {e}; `{}` has no key in the state dir (external CA mode), so kcompile cannot reissue it",
+                    ca_path(leaf.issuer, "crt")
+                ))
+            })?;
+        return Ok(LeafOutcome {
+            issued: Issued {
+                spec: leaf,
+                cert_pem: cert,
+                key_pem: key.to_pem(),
+            },
+            new_key_pem,
+            reissued: None,
+        });
+    };
+    let key = new_key.or(kept_key).expect("kept or generated above");
+    let desired = Record {
+        spec: leaf.clone(),
+        key_algorithm: key.algorithm,
+        issuer_sha256: inspect::fingerprint(ca_pem),
+    };
+    let recorded: Option<Record> = state
+        .read_text(&leaf_path(&leaf, "json"))?
+        .and_then(|text| serde_json::from_str(&text).ok());
+    let reason = reissue_reason(
+        &leaf,
+        &desired,
+        recorded.as_ref(),
+        existing.as_deref(),
+        &key,
+        options,
+        now,
+        report,
+    );
+    let (cert_pem, reissued) = match (reason, existing) {
+        (None, Some(cert)) => (cert, None),
+        (reason, _) => {
+            let pem = sign_leaf(&leaf, &key, ca_pem, ca_key, now)?;
+            let record = serde_json::to_string_pretty(&desired).unwrap_or_default();
+            (pem, Some((reason.unwrap_or(Reason::Missing), record)))
+        }
+    };
+    Ok(LeafOutcome {
+        issued: Issued {
+            spec: leaf,
+            cert_pem,
+            key_pem: key.to_pem(),
+        },
+        new_key_pem,
+        reissued,
+    })
 }
 
 /// Why a leaf must be (re)issued, or `None` to reuse it.

@@ -1,9 +1,10 @@
 //! The state dir: the ledger of every long-lived item of a cluster (CAs, keys, issued certificates
 //! with their issue records, generated secrets, rotation phases, the last built version).
 //!
-//! - It is read through [`State`], which checks the [inventory](inventory) against the files when
-//!   it opens: a recorded item that is missing, changed or not a regular file is an error naming
-//!   it. Nothing recorded is regenerated to fill a gap.
+//! - It is read through [`State`], which checks each recorded item against the
+//!   [inventory](inventory) when a run first uses it ([`State::load`] checks many at once, in
+//!   parallel; [`State::check_all`] checks them all): a recorded item that is missing, changed or
+//!   not a regular file is an error naming it. Nothing recorded is regenerated to fill a gap.
 //! - It is changed only through a [`Transaction`] committed by [`State::commit`], which goes
 //!   through the [journal]: a run killed at any point is finished or undone by the next writer.
 //!   Previews (validate, diff, certs, build --dry-run) open it [read-only](Access::ReadOnly),
@@ -19,8 +20,10 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write as _};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hmac::{Hmac, Mac};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::pki::inspect::hex;
@@ -57,8 +60,8 @@ pub struct State {
     root: PathBuf,
     access: Access,
     inventory: Inventory,
-    /// Recorded items' contents, read and checked once at open.
-    contents: BTreeMap<String, Vec<u8>>,
+    /// Recorded items' contents, each read and checked once, when first used.
+    contents: Mutex<BTreeMap<String, Vec<u8>>>,
     /// A committed but unfinished change set a read-only open reads through.
     pending: Option<journal::Commit>,
     /// Whether the state dir exists on disk.
@@ -68,7 +71,8 @@ pub struct State {
 }
 
 impl State {
-    /// Opens an existing state dir, checking every recorded item. Errors if it does not exist.
+    /// Opens an existing state dir: its inventory, not yet its items (they are checked when
+    /// used). Errors if it does not exist.
     pub fn open(root: &Path, access: Access) -> Result<State, StateError> {
         if !root.exists() {
             return Err(StateError(format!(
@@ -76,14 +80,14 @@ impl State {
                 root.display()
             )));
         }
-        State::open_existing(root, access, &[])
+        State::open_existing(root, access)
     }
 
     /// Drops recorded items from the inventory on purpose: a CA key moved offline (external-CA
     /// mode), a leaf lost with no backup (the next build issues a new one). Each file must be gone
     /// already: forgetting drops only the record, it never deletes material.
     pub fn forget(root: &Path, paths: &[String]) -> Result<(), StateError> {
-        let mut state = State::open_existing(root, Access::Write, paths)?;
+        let mut state = State::open_existing(root, Access::Write)?;
         for path in paths {
             if !state.inventory.items.contains_key(path) {
                 return Err(StateError(format!(
@@ -106,10 +110,10 @@ impl State {
     /// whether it was created.
     pub fn open_or_create(root: &Path) -> Result<(State, bool), StateError> {
         if root.exists() {
-            return Ok((State::open_existing(root, Access::Write, &[])?, false));
+            return Ok((State::open_existing(root, Access::Write)?, false));
         }
         journal::make_dir(root)?;
-        Ok((State::open_existing(root, Access::Write, &[])?, true))
+        Ok((State::open_existing(root, Access::Write)?, true))
     }
 
     /// An empty view of a state dir that does not exist yet, for previews: everything would be
@@ -119,19 +123,15 @@ impl State {
             root: root.to_owned(),
             access: Access::ReadOnly,
             inventory: Inventory::new(),
-            contents: BTreeMap::new(),
+            contents: Mutex::default(),
             pending: None,
             exists: false,
             _lock: None,
         }
     }
 
-    /// Opens an existing dir; `unchecked` items are not checked (they are about to be forgotten).
-    fn open_existing(
-        root: &Path,
-        access: Access,
-        unchecked: &[String],
-    ) -> Result<State, StateError> {
+    /// Opens an existing dir: recovers or reads through the journal, reads the inventory.
+    fn open_existing(root: &Path, access: Access) -> Result<State, StateError> {
         let metadata = fs::metadata(root).map_err(|e| io_error("open", root, &e))?;
         if !metadata.is_dir() {
             return Err(StateError(format!(
@@ -163,7 +163,7 @@ impl State {
             root: root.to_owned(),
             access,
             inventory: Inventory::new(),
-            contents: BTreeMap::new(),
+            contents: Mutex::default(),
             pending,
             exists: true,
             _lock: lock,
@@ -188,35 +188,39 @@ impl State {
                 }
             }
         }
-        state.check_items(unchecked)?;
         Ok(state)
     }
 
     /// Reads and checks every recorded item; every problem is named at once.
-    fn check_items(&mut self, unchecked: &[String]) -> Result<(), StateError> {
-        let mut problems = Vec::new();
-        let items: Vec<(String, Item)> = self
-            .inventory
-            .items
-            .iter()
-            .filter(|(path, _)| !unchecked.contains(path))
-            .map(|(path, item)| (path.clone(), item.clone()))
+    pub fn check_all(&self) -> Result<(), StateError> {
+        self.load(self.inventory.items.keys().map(String::as_str))
+    }
+
+    /// Reads and checks the recorded items among `paths` that no earlier call read, in parallel;
+    /// every problem is named at once. Paths the inventory does not record are left alone (a
+    /// later read reads them as they are).
+    pub fn load<'p>(&self, paths: impl IntoIterator<Item = &'p str>) -> Result<(), StateError> {
+        let wanted: Vec<(&String, &Item)> = {
+            let cache = self.cache();
+            paths
+                .into_iter()
+                .filter(|path| !cache.contains_key(*path))
+                .filter_map(|path| self.inventory.items.get_key_value(path))
+                .collect()
+        };
+        let read: Vec<_> = wanted
+            .into_par_iter()
+            .map(|(path, item)| (path, item, self.read_recorded(path, item)))
             .collect();
-        for (path, item) in items {
-            let kind = ItemKind::of(&path);
-            let problem = match self.read_file(&path) {
-                Err(e) => Some(e.0),
-                Ok(None) => Some("is missing".to_owned()),
-                Ok(Some(bytes)) if bytes.is_empty() => Some("is empty".to_owned()),
-                Ok(Some(bytes)) if sha256(&bytes) != item.sha256 => Some(format!(
-                    "is not what was recorded (sha256 {}…, recorded {}…)",
-                    &sha256(&bytes)[..12],
-                    item.sha256.get(..12).unwrap_or(&item.sha256)
-                )),
-                Ok(Some(bytes)) => {
-                    self.contents.insert(path.clone(), bytes);
+        let mut problems = Vec::new();
+        for (path, item, outcome) in read {
+            let kind = ItemKind::of(path);
+            let problem = match outcome {
+                Ok(bytes) => {
+                    self.cache().insert(path.clone(), bytes);
                     None
                 }
+                Err(problem) => Some(problem.to_string()),
             };
             let Some(problem) = problem else {
                 // A retired file is as secret as what it was retired from.
@@ -226,7 +230,7 @@ impl State {
                     .map_or(kind, ItemKind::of)
                     .is_some_and(ItemKind::is_secret);
                 if secret {
-                    self.check_secret_mode(&path)?;
+                    self.check_secret_mode(path)?;
                 }
                 continue;
             };
@@ -237,7 +241,7 @@ impl State {
                 );
                 continue;
             }
-            problems.push(self.describe_problem(&path, kind, &item, &problem));
+            problems.push(self.describe_problem(path, kind, item, &problem));
         }
         if problems.is_empty() {
             return Ok(());
@@ -384,15 +388,51 @@ impl State {
         &self.inventory
     }
 
-    /// A file as the state holds it: through an unfinished commit for a read-only open.
+    /// The checked contents read so far. A panic while the lock was held cannot leave the map
+    /// half-changed (each change is one insert or remove), so a poisoned lock is used as it is.
+    fn cache(&self) -> MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+        self.contents.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A recorded item's bytes if they are what the inventory records, or what is wrong.
+    fn read_recorded(&self, path: &str, item: &Item) -> Result<Vec<u8>, ItemProblem> {
+        match self.read_file_uncached(path) {
+            Err(error) => Err(ItemProblem::Unreadable(error)),
+            Ok(None) => Err(ItemProblem::Missing),
+            Ok(Some(bytes)) if bytes.is_empty() => Err(ItemProblem::Empty),
+            Ok(Some(bytes)) => {
+                let found = sha256(&bytes);
+                if found == item.sha256 {
+                    Ok(bytes)
+                } else {
+                    Err(ItemProblem::Changed {
+                        found,
+                        recorded: item.sha256.clone(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// A file as a run sees it: a recorded item checked (once) against the inventory, any other
+    /// file as it is.
     fn read_file(&self, relative: &str) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(cached) = self.cache().get(relative) {
+            return Ok(Some(cached.clone()));
+        }
+        if self.inventory.items.contains_key(relative) {
+            self.load([relative])?;
+            return Ok(self.cache().get(relative).cloned());
+        }
+        self.read_file_uncached(relative)
+    }
+
+    /// A file as the state dir holds it: through an unfinished commit for a read-only open.
+    fn read_file_uncached(&self, relative: &str) -> Result<Option<Vec<u8>>, StateError> {
         if !inventory::is_safe_path(relative) {
             return Err(StateError(format!(
                 "`{relative}` is not a path inside the state dir"
             )));
-        }
-        if let Some(cached) = self.contents.get(relative) {
-            return Ok(Some(cached.clone()));
         }
         if !self.exists {
             return Ok(None);
@@ -465,7 +505,8 @@ impl State {
                 .items
                 .get(path)
                 .is_some_and(|item| item.sha256 == digest);
-            if unchanged && self.contents.get(path) == Some(bytes) {
+            // An unchanged item is rewritten only if its file is not what was recorded.
+            if unchanged && self.read_file(path).ok().flatten().as_ref() == Some(bytes) {
                 continue;
             }
             if !unchanged {
@@ -500,8 +541,12 @@ impl State {
             &writes,
             changes.retirements.into_values().collect(),
         )?;
+        let cache = self
+            .contents
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
         for (path, bytes, _) in writes {
-            self.contents.insert(path, bytes);
+            cache.insert(path, bytes);
         }
         for retired in inventory
             .items
@@ -509,7 +554,7 @@ impl State {
             .filter_map(|i| i.retired_from.as_ref())
         {
             if !inventory.items.contains_key(retired) {
-                self.contents.remove(retired);
+                cache.remove(retired);
             }
         }
         self.inventory = inventory;
@@ -520,10 +565,44 @@ impl State {
     /// low-entropy secret cannot be brute-forced from what kcompile prints. `None` while the
     /// state has no fingerprint key yet.
     pub fn keyed_fingerprint(&self, bytes: &[u8]) -> Option<String> {
-        let key = self.contents.get(FINGERPRINT_KEY)?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
+        let key = self.read_file(FINGERPRINT_KEY).ok()??;
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
         mac.update(bytes);
         Some(format!("hmac:{}", &hex(&mac.finalize().into_bytes())[..12]))
+    }
+}
+
+/// What is wrong with a recorded item, as its message says it after the item's name.
+#[derive(Debug)]
+enum ItemProblem {
+    /// It could not be read (not a regular file, too large, an I/O error).
+    Unreadable(StateError),
+    /// It is gone.
+    Missing,
+    /// It is there but empty.
+    Empty,
+    /// Its sha256 is not the recorded one.
+    Changed {
+        /// The sha256 of what is there.
+        found: String,
+        /// The sha256 the inventory records.
+        recorded: String,
+    },
+}
+
+impl std::fmt::Display for ItemProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ItemProblem::Unreadable(error) => write!(f, "{error}"),
+            ItemProblem::Missing => f.write_str("is missing"),
+            ItemProblem::Empty => f.write_str("is empty"),
+            ItemProblem::Changed { found, recorded } => write!(
+                f,
+                "is not what was recorded (sha256 {}…, recorded {}…)",
+                found.get(..12).unwrap_or(found),
+                recorded.get(..12).unwrap_or(recorded)
+            ),
+        }
     }
 }
 
@@ -568,6 +647,14 @@ impl Transaction<'_> {
     /// The text of `relative` as this change set would leave it.
     pub fn read_text(&self, relative: &str) -> Result<Option<String>, StateError> {
         as_text(&self.state.root, relative, self.read(relative)?)
+    }
+
+    /// Reads and checks, at once, the recorded items among `paths` this change set does not
+    /// replace ([`State::load`]).
+    pub fn load<'p>(&self, paths: impl IntoIterator<Item = &'p str>) -> Result<(), StateError> {
+        self.state.load(paths.into_iter().filter(|path| {
+            !self.writes.contains_key(*path) && !self.retirements.contains_key(*path)
+        }))
     }
 
     /// Stages `relative` with `bytes` and `mode`.
@@ -759,9 +846,16 @@ mod tests {
             fs::metadata(&root).unwrap().permissions().mode() & 0o777,
             0o700
         );
-        State::open(&root, Access::ReadOnly).unwrap();
+        State::open(&root, Access::ReadOnly)
+            .unwrap()
+            .check_all()
+            .unwrap();
         fs::remove_file(root.join("pki/sa.key")).unwrap();
-        let error = State::open(&root, Access::Write).unwrap_err().0;
+        // Opening reads only the inventory; the item is checked when a run uses it.
+        let state = State::open(&root, Access::Write).unwrap();
+        let error = state.read("pki/sa.key").unwrap_err().0;
+        assert_eq!(state.check_all().unwrap_err().0, error);
+        drop(state);
         assert!(
             error.contains("`pki/sa.key` (service-account-key"),
             "{error}"
@@ -769,7 +863,8 @@ mod tests {
         assert!(error.contains("is missing"), "{error}");
         assert!(error.contains("service-account token"), "{error}");
         fs::write(root.join("pki/sa.key"), b"other").unwrap();
-        let error = State::open(&root, Access::ReadOnly).unwrap_err().0;
+        let state = State::open(&root, Access::ReadOnly).unwrap();
+        let error = state.load(["pki/sa.key"]).unwrap_err().0;
         assert!(error.contains("is not what was recorded"), "{error}");
     }
 
@@ -810,7 +905,10 @@ mod tests {
         fs::set_permissions(root.join("pki/ca.key"), fs::Permissions::from_mode(0o644)).unwrap();
         let error = State::open(&root, Access::ReadOnly).unwrap_err().0;
         assert!(error.contains("mode 0777"), "{error}");
-        State::open(&root, Access::Write).unwrap();
+        State::open(&root, Access::Write)
+            .unwrap()
+            .check_all()
+            .unwrap();
         assert_eq!(
             fs::metadata(&root).unwrap().permissions().mode() & 0o777,
             0o700
