@@ -18,9 +18,6 @@ use serde::Serialize;
 use crate::diff::{Action, Report};
 use crate::spec::Role;
 
-/// The version of the JSON form.
-pub const FORMAT_VERSION: u32 = 1;
-
 /// The kinds of wave, in rollout order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -130,8 +127,6 @@ pub struct Wave {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
-    /// [`FORMAT_VERSION`].
-    pub format_version: u32,
     /// The waves, in order.
     pub waves: Vec<Wave>,
     /// Hosts whose only change is their MANIFEST (its header names the spec's sha256): nothing
@@ -292,7 +287,6 @@ pub fn plan(
         );
     }
     Plan {
-        format_version: FORMAT_VERSION,
         waves,
         manifest_only,
         unchanged,
@@ -417,9 +411,9 @@ impl Plan {
         text
     }
 
-    /// The JSON form (`formatVersion` 1, documented in docs/operations.md).
+    /// The JSON form ([`crate::json::document`], documented in docs/operations.md).
     pub fn render_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+        crate::json::document(self)
     }
 }
 
