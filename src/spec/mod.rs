@@ -33,6 +33,8 @@ pub struct Loaded {
     pub layered: Layered,
     /// Warnings (never errors).
     pub warnings: Vec<Diagnostic>,
+    /// [`Loaded::spec_sha256`], worked out once: every host's MANIFEST names it.
+    spec_sha256: std::sync::OnceLock<String>,
 }
 
 impl Loaded {
@@ -43,8 +45,12 @@ impl Loaded {
 
     /// sha256 of the resolved spec: equal for two specs that compile to the same cluster.
     pub fn spec_sha256(&self) -> String {
-        let json = serde_json::to_string(&self.layered.spec).unwrap_or_default();
-        crate::bundle::manifest::sha256(json.as_bytes())
+        self.spec_sha256
+            .get_or_init(|| {
+                let json = serde_json::to_string(&self.layered.spec).unwrap_or_default();
+                crate::bundle::manifest::sha256(json.as_bytes())
+            })
+            .clone()
     }
 }
 
@@ -62,5 +68,6 @@ pub fn load(source: Source, spec_dir: &Path) -> Result<Loaded, Vec<Diagnostic>> 
         cluster,
         layered,
         warnings,
+        spec_sha256: std::sync::OnceLock::new(),
     })
 }
