@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::spec::LoadBalancerKind;
-use crate::spec::{
-    AnonymousAuth, CaTrust, ContainerRuntime, EncryptionProvider, EtcdBootstrap, HostPathType,
-    KeyAlgorithm, ProxyMode, Role, TaintEffect,
-};
+mod choices;
+
 use crate::versions::{EtcdVersion, KubeVersion};
+pub use choices::{
+    AnonymousAuth, CaTrust, ContainerRuntime, EncryptionProvider, EtcdBootstrap, HostPathType,
+    KeyAlgorithm, LoadBalancerKind, ProxyMode, Role, TaintEffect,
+};
 
 /// A cluster ready to compile.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,6 +7,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use crate::cluster::{
+    AnonymousAuth, CaTrust, ContainerRuntime, EncryptionProvider, EtcdBootstrap, HostPathType,
+    KeyAlgorithm, LoadBalancerKind, ProxyMode, Role, TaintEffect,
+};
+
 /// The API version every spec and profile declares.
 pub const API_VERSION: &str = "kcompile.io/v1alpha1";
 
@@ -110,39 +115,6 @@ pub struct NetworkingSpec {
     pub cluster_dns: Option<String>,
 }
 
-/// Key algorithm of every key kcompile generates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum KeyAlgorithm {
-    /// RSA with a 2048-bit modulus (kubeadm's default).
-    #[serde(rename = "RSA-2048")]
-    Rsa2048,
-    /// RSA with a 3072-bit modulus.
-    #[serde(rename = "RSA-3072")]
-    Rsa3072,
-    /// RSA with a 4096-bit modulus.
-    #[serde(rename = "RSA-4096")]
-    Rsa4096,
-    /// ECDSA on the NIST P-256 curve.
-    #[serde(rename = "ECDSA-P256")]
-    EcdsaP256,
-    /// ECDSA on the NIST P-384 curve.
-    #[serde(rename = "ECDSA-P384")]
-    EcdsaP384,
-}
-
-impl KeyAlgorithm {
-    /// Its name as the spec writes it (`ECDSA-P256`).
-    pub fn name(self) -> &'static str {
-        match self {
-            KeyAlgorithm::Rsa2048 => "RSA-2048",
-            KeyAlgorithm::Rsa3072 => "RSA-3072",
-            KeyAlgorithm::Rsa4096 => "RSA-4096",
-            KeyAlgorithm::EcdsaP256 => "ECDSA-P256",
-            KeyAlgorithm::EcdsaP384 => "ECDSA-P384",
-        }
-    }
-}
-
 /// PKI settings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -162,18 +134,6 @@ pub struct PkiSpec {
     /// Extra DNS names and IPs of the etcd server and peer certificates.
     #[serde(rename = "etcdCertSANs", skip_serializing_if = "Option::is_none")]
     pub etcd_cert_sans: Option<Vec<String>>,
-}
-
-/// Encryption providers for secrets at rest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EncryptionProvider {
-    /// XSalsa20 and Poly1305 (recommended local provider).
-    Secretbox,
-    /// AES-GCM with a random nonce; rotate keys every 200k writes.
-    Aesgcm,
-    /// AES-CBC with PKCS#7 padding (weak against padding oracles; not recommended).
-    Aescbc,
 }
 
 /// Encryption at rest.
@@ -249,19 +209,6 @@ pub struct ComponentSpec {
     /// Resource requests and limits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourcesSpec>,
-}
-
-/// Who may reach the apiserver without credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AnonymousAuth {
-    /// The apiserver's default: anonymous requests reach authorization.
-    Enabled,
-    /// Only `/livez`, `/readyz` and `/healthz`, through an AuthenticationConfiguration (the kubelet
-    /// probes them without credentials).
-    HealthOnly,
-    /// `--anonymous-auth=false`: health probes need credentials too.
-    Disabled,
 }
 
 /// kube-apiserver: a component plus its port and anonymous access.
@@ -349,29 +296,6 @@ pub struct EtcdSpec {
     pub resources: Option<ResourcesSpec>,
 }
 
-/// How the members of a stacked etcd first form the cluster.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EtcdBootstrap {
-    /// Every member starts with `--initial-cluster-state=new` and the whole member list, all at
-    /// once (they wait for each other until a quorum is up).
-    #[default]
-    Static,
-    /// The first member starts alone as a one-member cluster; each other one joins it afterwards
-    /// (`etcdctl member add`, then `--initial-cluster-state=existing`).
-    Sequential,
-}
-
-impl EtcdBootstrap {
-    /// Its name in the spec and in the state.
-    pub fn name(self) -> &'static str {
-        match self {
-            EtcdBootstrap::Static => "static",
-            EtcdBootstrap::Sequential => "sequential",
-        }
-    }
-}
-
 /// An external etcd cluster.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -388,18 +312,6 @@ pub struct ExternalEtcdSpec {
     /// Path on the control-plane hosts of the apiserver's etcd client key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_file: Option<String>,
-}
-
-/// kube-proxy modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProxyMode {
-    /// iptables rules (the default).
-    Iptables,
-    /// IPVS (deprecated since v1.35).
-    Ipvs,
-    /// nftables rules (GA since v1.33).
-    Nftables,
 }
 
 /// kube-proxy: mode and pod settings.
@@ -457,35 +369,6 @@ pub struct KubeletSpec {
     pub tls_bootstrap: Option<bool>,
 }
 
-/// The container runtime kcompile configures on every host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ContainerRuntime {
-    /// containerd 2.x: a drop-in (`config version 3`) under `/etc/containerd/conf.d/`, imported by
-    /// a root `/etc/containerd/config.toml` that only names the imports.
-    #[serde(rename = "containerd-2")]
-    Containerd2,
-    /// containerd 1.x (1.6, 1.7): a whole `/etc/containerd/config.toml` (`version = 2`), since 1.x
-    /// imports replace whole plugin sections.
-    #[serde(rename = "containerd-1")]
-    Containerd1,
-    /// Managed elsewhere: kcompile writes no runtime files.
-    None,
-}
-
-/// Where a host's distribution keeps its CA trust store, which the apiserver and the
-/// controller-manager mount.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CaTrust {
-    /// Debian, Ubuntu: `/etc/ssl/certs`, `/etc/ca-certificates`, `/usr/share/ca-certificates`,
-    /// `/usr/local/share/ca-certificates`.
-    Debian,
-    /// RHEL, Fedora, Rocky, Alma: the Debian paths plus `/etc/pki/ca-trust` and
-    /// `/etc/pki/tls/certs`, as kubeadm mounts where they exist.
-    Rhel,
-}
-
 /// Node setup beyond Kubernetes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -500,19 +383,6 @@ pub struct NodeSpec {
     /// `debian` (default) or `rhel`: which CA trust directories the control plane mounts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_trust: Option<CaTrust>,
-}
-
-/// How the control-plane endpoint survives the loss of a host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LoadBalancerKind {
-    /// keepalived holds the VIP, haproxy balances to every apiserver (static pods on each
-    /// control-plane host).
-    KeepalivedHaproxy,
-    /// kube-vip holds the VIP in ARP mode (a static pod on each control-plane host).
-    KubeVip,
-    /// haproxy on every other host listens on 127.0.0.1 and balances to every apiserver.
-    LocalProxy,
 }
 
 /// The load balancer in front of the apiservers.
@@ -563,19 +433,6 @@ pub struct VolumeSpec {
     pub path_type: Option<HostPathType>,
 }
 
-/// Kubernetes hostPath volume types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub enum HostPathType {
-    DirectoryOrCreate,
-    Directory,
-    FileOrCreate,
-    File,
-    Socket,
-    CharDevice,
-    BlockDevice,
-}
-
 /// An environment variable.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -598,18 +455,6 @@ pub struct ResourcesSpec {
     /// e.g. `{memory: 2Gi}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<BTreeMap<String, ArgValue>>,
-}
-
-/// What a host runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    /// apiserver, controller-manager and scheduler.
-    ControlPlane,
-    /// A stacked etcd member.
-    Etcd,
-    /// Runs workloads.
-    Worker,
 }
 
 /// One machine.
@@ -664,15 +509,6 @@ pub struct TaintSpec {
     /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effect: Option<TaintEffect>,
-}
-
-/// Taint effects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub enum TaintEffect {
-    NoSchedule,
-    PreferNoSchedule,
-    NoExecute,
 }
 
 /// Per-host component settings.
