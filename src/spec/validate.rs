@@ -2,7 +2,11 @@
 //! (subnets that overlap, etcd quorum, SANs, flags the target version removed) enforced, each
 //! finding reported at the line and column of the layer that wrote the value.
 
+mod api_server;
+mod kube_proxy;
 mod networking;
+mod pki;
+mod scheduler;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::Path;
@@ -11,8 +15,7 @@ use super::component_config::{self, ConfigKind};
 use super::diagnostic::{Diagnostic, Severity};
 use super::layer::Layered;
 use super::names::{
-    dns_subdomain_problem, is_dns_label, is_label_value, is_qualified_name, is_quantity,
-    parse_duration, parse_san,
+    dns_subdomain_problem, is_dns_label, is_label_value, is_qualified_name, is_quantity, parse_san,
 };
 use super::source::{child, element};
 use super::types::{
@@ -20,12 +23,12 @@ use super::types::{
     VolumeSpec,
 };
 use crate::cluster::{
-    Aggregation, Audit, Cluster, Encryption, Endpoint, EndpointHost, EtcdTopology, Host,
-    KubeletSettings, LoadBalancer, Networking, PkiSettings, PodSettings, Taint, Volume,
+    Cluster, Endpoint, EndpointHost, EtcdTopology, Host, KubeletSettings, LoadBalancer, Networking,
+    PodSettings, Taint, Volume,
 };
 use crate::component::Component;
 use crate::images::{LoadBalancerImage, PUBLIC_REPOSITORY, component_default};
-use crate::spec::{LoadBalancerKind, ProxyMode};
+use crate::spec::LoadBalancerKind;
 use crate::versions::{
     DEFAULT_KUBERNETES_VERSION, EtcdVersion, FlagStatus, GateStatus, KubeVersion, flag_status,
     gate_status,
@@ -363,261 +366,6 @@ impl Checker<'_> {
             return None;
         }
         Some(repository.clone())
-    }
-
-    fn pki(&mut self, spec: &Spec) -> Option<PkiSettings> {
-        let pki = spec.pki.clone().unwrap_or_default();
-        let key_algorithm = self
-            .required(pki.key_algorithm.as_ref(), "pki.keyAlgorithm")
-            .copied();
-        let ca_validity = self.duration(pki.ca_validity.as_ref(), "pki.caValidity");
-        let certificate_validity =
-            self.duration(pki.certificate_validity.as_ref(), "pki.certificateValidity");
-        if let (Some(ca), Some(leaf)) = (ca_validity, certificate_validity)
-            && leaf > ca
-        {
-            self.error(
-                "pki.certificateValidity",
-                "leaf certificates would outlive their CA",
-                "a certificate is useless once its CA expires; make caValidity longer than certificateValidity",
-            );
-        }
-        let api_server_sans = self.sans(pki.api_server_cert_sans.as_ref(), "pki.apiServerCertSANs");
-        let etcd_sans = self.sans(pki.etcd_cert_sans.as_ref(), "pki.etcdCertSANs");
-        Some(PkiSettings {
-            key_algorithm: key_algorithm?,
-            ca_validity: ca_validity?,
-            certificate_validity: certificate_validity?,
-            api_server_sans: api_server_sans?,
-            etcd_sans: etcd_sans?,
-        })
-    }
-
-    fn duration(&mut self, text: Option<&String>, path: &str) -> Option<std::time::Duration> {
-        let text = self.required(text, path)?;
-        match parse_duration(text) {
-            Some(duration) if duration > super::names::MAX_DURATION => {
-                self.error(
-                    path,
-                    format!("`{text}` is longer than kcompile allows (100 years, `36500d`)"),
-                    "kubeadm uses 10 years (`87600h`) for CAs and 1 year (`8760h`) for certificates",
-                );
-                None
-            }
-            Some(duration) if !duration.is_zero() => Some(duration),
-            Some(_) => {
-                self.error(path, "a validity of zero", "e.g. `8760h` (one year)");
-                None
-            }
-            None => {
-                self.error(
-                    path,
-                    format!("`{text}` is not a duration"),
-                    "write hours, minutes, seconds or days: `8760h`, `8760h0m0s`, `365d`",
-                );
-                None
-            }
-        }
-    }
-
-    fn sans(&mut self, list: Option<&Vec<String>>, path: &str) -> Option<Vec<crate::cluster::San>> {
-        let mut sans = Vec::new();
-        let mut ok = true;
-        for (index, text) in list.into_iter().flatten().enumerate() {
-            let at = element(path, index);
-            match parse_san(text) {
-                Ok(san) if sans.contains(&san) => {
-                    self.warn(
-                        &at,
-                        format!("SAN `{text}` is listed twice"),
-                        "remove the duplicate",
-                    );
-                }
-                Ok(san) => sans.push(san),
-                Err((message, hint)) => {
-                    self.error(&at, message, hint);
-                    ok = false;
-                }
-            }
-        }
-        ok.then_some(sans)
-    }
-
-    fn encryption(&mut self, spec: &Spec) -> Option<Option<Encryption>> {
-        let encryption = spec.encryption.clone().unwrap_or_default();
-        if !encryption.enabled.unwrap_or(false) {
-            return Some(None);
-        }
-        let provider = *self.required(encryption.provider.as_ref(), "encryption.provider")?;
-        let resources = encryption.resources.unwrap_or_default();
-        if resources.is_empty() {
-            self.error(
-                "encryption.resources",
-                "encryption is enabled but no resource is listed",
-                "list at least `secrets`",
-            );
-            return None;
-        }
-        for (index, resource) in resources.iter().enumerate() {
-            let valid = !resource.is_empty()
-                && resource.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'*')
-                });
-            if !valid {
-                self.error(
-                    &element("encryption.resources", index),
-                    format!("`{resource}` is not a resource name"),
-                    "write `resource` or `resource.group` in lower case, e.g. `secrets`, `deployments.apps`, `*.*`",
-                );
-            }
-        }
-        if provider == crate::spec::EncryptionProvider::Aescbc {
-            self.warn(
-                "encryption.provider",
-                "aescbc is vulnerable to padding-oracle attacks",
-                "Kubernetes recommends `secretbox` (or a KMS v2 provider)",
-            );
-        }
-        Some(Some(Encryption {
-            provider,
-            resources,
-        }))
-    }
-
-    fn audit(&mut self, spec: &Spec, spec_dir: &Path) -> Option<Option<Audit>> {
-        let audit = spec.audit.clone().unwrap_or_default();
-        if !audit.enabled.unwrap_or(false) {
-            if audit.policy_file.is_some()
-                && self.layered.layer_of("audit.policyFile").label == "spec"
-            {
-                self.warn(
-                    "audit.policyFile",
-                    "audit is disabled, so this policy file is ignored",
-                    "set `audit.enabled: true`",
-                );
-            }
-            return Some(None);
-        }
-        let log_path = self
-            .required(audit.log_path.as_ref(), "audit.logPath")?
-            .clone();
-        if !log_path.starts_with('/') && log_path != "-" {
-            self.error(
-                "audit.logPath",
-                format!("audit log path `{log_path}` is not absolute"),
-                "write an absolute path on the host, e.g. `/var/log/kubernetes/audit/audit.log`",
-            );
-        }
-        let policy = match audit.policy_file {
-            None => None,
-            Some(file) => {
-                let path = spec_dir.join(&file);
-                match read_audit_policy(&path) {
-                    Ok(text) => Some(text),
-                    Err(problem) => {
-                        self.error(
-                            "audit.policyFile",
-                            format!("audit policy file `{}` {problem}", path.display()),
-                            "the path is relative to the spec's directory; leave it out for the built-in policy",
-                        );
-                        return None;
-                    }
-                }
-            }
-        };
-        Some(Some(Audit {
-            policy,
-            log_path,
-            max_age: *self.required(audit.max_age.as_ref(), "audit.maxAge")?,
-            max_backups: *self.required(audit.max_backups.as_ref(), "audit.maxBackups")?,
-            max_size: *self.required(audit.max_size.as_ref(), "audit.maxSize")?,
-        }))
-    }
-
-    fn aggregation(&mut self, spec: &Spec) -> Option<Aggregation> {
-        let aggregation = spec.aggregation.clone().unwrap_or_default();
-        let client = self
-            .required(
-                aggregation.client_common_name.as_ref(),
-                "aggregation.clientCommonName",
-            )?
-            .clone();
-        if client.trim().is_empty() {
-            self.error(
-                "aggregation.clientCommonName",
-                "the front-proxy client CN is empty",
-                "kubeadm uses `front-proxy-client`",
-            );
-            return None;
-        }
-        let allowed = aggregation.allowed_names.unwrap_or_default();
-        if allowed.is_empty() {
-            self.warn(
-                "aggregation.allowedNames",
-                "no allowed names: any certificate the front-proxy CA signs may assert any user",
-                format!("list the front-proxy client CN: `allowedNames: [{client}]`"),
-            );
-        } else if !allowed.contains(&client) {
-            self.error(
-                "aggregation.allowedNames",
-                format!(
-                    "requestheader allowed names [{}] do not include the front-proxy client CN `{client}`",
-                    allowed.join(", ")
-                ),
-                format!(
-                    "add `{client}`; otherwise every request through the aggregation layer (metrics, custom APIs) is refused"
-                ),
-            );
-        }
-        Some(Aggregation {
-            client_common_name: client,
-            allowed_names: allowed,
-        })
-    }
-
-    fn kube_proxy(&mut self, spec: &Spec, kube: Option<KubeVersion>) -> Option<Option<ProxyMode>> {
-        let proxy = spec.kube_proxy.clone().unwrap_or_default();
-        if !proxy.enabled.unwrap_or(true) {
-            return Some(None);
-        }
-        let mode = *self.required(proxy.mode.as_ref(), "kubeProxy.mode")?;
-        if mode == ProxyMode::Ipvs
-            && let Some(kube) = kube
-            && kube.minor >= 35
-        {
-            self.warn(
-                "kubeProxy.mode",
-                format!("ipvs mode is deprecated since v1.35 (target {kube})"),
-                "use `nftables` (GA since v1.33) or `iptables`",
-            );
-        }
-        Some(Some(mode))
-    }
-
-    /// `kubeProxy.config`, with the fields kcompile derives refused.
-    fn kube_proxy_config(
-        &mut self,
-        spec: &Spec,
-        kube: KubeVersion,
-    ) -> BTreeMap<String, serde_json::Value> {
-        let config = spec.kube_proxy.as_ref().and_then(|p| p.config.clone());
-        let config = config.unwrap_or_default();
-        let owned = |field: &str| owned_kube_proxy_config_field(field).is_some();
-        for field in config.keys() {
-            if let Some(hint) = owned_kube_proxy_config_field(field) {
-                let at = child("kubeProxy.config", field);
-                let message = format!("kcompile sets KubeProxyConfiguration `{field}` itself");
-                self.error_at_key(&at, message, hint);
-            }
-        }
-        self.component_config(
-            ConfigKind::KubeProxy,
-            kube,
-            &config,
-            "kubeProxy.config",
-            owned,
-        );
-        config
     }
 
     /// Hosts without their component settings, which need the versions.
@@ -962,39 +710,6 @@ impl Checker<'_> {
             },
         };
         Some(Some(Endpoint { host, port }))
-    }
-
-    fn scheduler_config(
-        &mut self,
-        spec: &Spec,
-        kube: KubeVersion,
-    ) -> Option<BTreeMap<String, serde_json::Value>> {
-        let config = spec.scheduler.as_ref()?.config.clone()?;
-        let owned = |field: &str| matches!(field, "apiVersion" | "kind" | "clientConnection");
-        self.component_config(
-            ConfigKind::Scheduler,
-            kube,
-            &config,
-            "scheduler.config",
-            owned,
-        );
-        for field in config.keys() {
-            let hint = match field.as_str() {
-                "apiVersion" | "kind" => {
-                    "kcompile writes `kubescheduler.config.k8s.io/v1` KubeSchedulerConfiguration"
-                }
-                "clientConnection" => {
-                    "the scheduler's kubeconfig is /etc/kubernetes/scheduler.conf, which kcompile writes"
-                }
-                _ => continue,
-            };
-            self.error_at_key(
-                &child("scheduler.config", field),
-                format!("kcompile sets KubeSchedulerConfiguration `{field}` itself"),
-                hint,
-            );
-        }
-        Some(config)
     }
 
     fn load_balancer(
@@ -1813,50 +1528,6 @@ static EMPTY: ComponentSpec = ComponentSpec {
     resources: None,
 };
 
-/// Why `image` is not an image reference or repository, if it is not.
-/// Largest audit policy file kcompile reads: real policies are a few kilobytes.
-const MAX_POLICY_FILE: u64 = 1 << 20;
-
-/// Reads an audit policy file named by the spec: a regular file (never a FIFO or device, which
-/// could block or never end), at most [`MAX_POLICY_FILE`] bytes, holding an `audit.k8s.io/v1`
-/// Policy. Its text goes to every control plane verbatim, so nothing else may pass.
-fn read_audit_policy(path: &Path) -> Result<String, String> {
-    use std::io::Read as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
-    if !metadata.is_file() {
-        return Err("is not a regular file".into());
-    }
-    if metadata.len() > MAX_POLICY_FILE {
-        return Err(format!(
-            "is {} bytes; an audit policy is at most 1 MiB",
-            metadata.len()
-        ));
-    }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| format!("cannot be read: {e}"))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_POLICY_FILE)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot be read: {e}"))?;
-    let text = String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_owned())?;
-    let value: serde_json::Value =
-        serde_saphyr::from_str(&text).map_err(|_| "is not YAML".to_owned())?;
-    let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str);
-    if field("apiVersion") != Some("audit.k8s.io/v1") || field("kind") != Some("Policy") {
-        return Err(
-            "is not an audit policy (`apiVersion: audit.k8s.io/v1`, `kind: Policy`)".into(),
-        );
-    }
-    if !value.get("rules").is_some_and(serde_json::Value::is_array) {
-        return Err("has no `rules` list; the apiserver refuses a policy without one".into());
-    }
-    Ok(text)
-}
-
 fn image_problem(image: &str) -> Option<&'static str> {
     if image.is_empty() {
         Some("is empty")
@@ -1936,25 +1607,6 @@ fn owned_kubelet_config_field(field: &str) -> Option<&'static str> {
         "authentication" => Some(
             "kcompile sets x509 client CA, webhook authn and anonymous off; the hardened profile documents each",
         ),
-        _ => None,
-    }
-}
-
-/// KubeProxyConfiguration fields kcompile derives, with where they come from.
-fn owned_kube_proxy_config_field(field: &str) -> Option<&'static str> {
-    match field {
-        "apiVersion" | "kind" => {
-            Some("kcompile writes `kubeproxy.config.k8s.io/v1alpha1` KubeProxyConfiguration")
-        }
-        "mode" => Some("set `kubeProxy.mode`"),
-        "clusterCIDR" => Some("set `networking.podSubnet`"),
-        "hostnameOverride" => Some("kcompile sets each host's node name"),
-        "clientConnection" => Some(
-            "kube-proxy's kubeconfig is /etc/kubernetes/kube-proxy.conf, which kcompile writes",
-        ),
-        "healthzBindAddress" => {
-            Some("the pod's probes ask 127.0.0.1:10256, where kcompile binds the health server")
-        }
         _ => None,
     }
 }
