@@ -141,7 +141,6 @@ impl Checker<'_> {
     }
 }
 
-/// Why `image` is not an image reference or repository, if it is not.
 /// Largest audit policy file kcompile reads: real policies are a few kilobytes.
 pub(super) const MAX_POLICY_FILE: u64 = 1 << 20;
 
