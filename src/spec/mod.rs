@@ -4,6 +4,7 @@
 mod component_config;
 mod diagnostic;
 mod etcd;
+mod input;
 mod layer;
 mod names;
 pub mod node;
@@ -63,7 +64,8 @@ pub fn merge_json(base: &mut serde_json::Value, top: serde_json::Value) {
 /// every diagnostic found (at least one error).
 pub fn load(source: Source, spec_dir: &Path) -> Result<Loaded, Vec<Diagnostic>> {
     let layered = layer::layer(source).map_err(|diagnostic| vec![diagnostic])?;
-    let (cluster, warnings) = validate::validate(&layered, spec_dir)?;
+    let files = input::NamedFiles::read(&layered.spec, spec_dir);
+    let (cluster, warnings) = validate::validate(&layered, &files)?;
     Ok(Loaded {
         cluster,
         layered,

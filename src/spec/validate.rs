@@ -14,9 +14,8 @@ mod pki;
 mod scheduler;
 mod versions;
 
-use std::path::Path;
-
 use super::diagnostic::{Diagnostic, Severity};
+use super::input::NamedFiles;
 use super::layer::Layered;
 use super::names::dns_subdomain_problem;
 use super::source::{child, element};
@@ -27,13 +26,13 @@ use crate::cluster::Cluster;
 /// and warning found, in source order.
 pub fn validate(
     layered: &Layered,
-    spec_dir: &Path,
+    files: &NamedFiles,
 ) -> Result<(Cluster, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut checker = Checker {
         layered,
         diagnostics: Vec::new(),
     };
-    let cluster = checker.cluster(&layered.spec, spec_dir);
+    let cluster = checker.cluster(&layered.spec, files);
     let mut diagnostics = checker.diagnostics;
     diagnostics
         .sort_by(|a, b| (a.severity, &a.file, a.position).cmp(&(b.severity, &b.file, b.position)));
@@ -127,7 +126,7 @@ impl Checker<'_> {
         value
     }
 
-    fn cluster(&mut self, spec: &Spec, spec_dir: &Path) -> Option<Cluster> {
+    fn cluster(&mut self, spec: &Spec, files: &NamedFiles) -> Option<Cluster> {
         let merged = self.layered.merged.clone();
         self.control_characters(&merged, "");
         self.header(spec);
@@ -149,7 +148,7 @@ impl Checker<'_> {
             );
         }
         let encryption = self.encryption(spec);
-        let audit = self.audit(spec, spec_dir);
+        let audit = self.audit(spec, files);
         let aggregation = self.aggregation(spec);
         let kube_proxy = self.kube_proxy(spec, kubernetes_version);
         let hosts = self.hosts(spec, networking.as_ref());

@@ -1,9 +1,8 @@
 //! The apiserver's sections: encryption at rest, the audit log and the aggregation layer.
 
-use std::path::Path;
-
 use super::Checker;
 use crate::cluster::{Aggregation, Audit, Encryption};
+use crate::spec::input::NamedFiles;
 use crate::spec::source::element;
 use crate::spec::types::Spec;
 
@@ -49,7 +48,7 @@ impl Checker<'_> {
         }))
     }
 
-    pub(super) fn audit(&mut self, spec: &Spec, spec_dir: &Path) -> Option<Option<Audit>> {
+    pub(super) fn audit(&mut self, spec: &Spec, files: &NamedFiles) -> Option<Option<Audit>> {
         let audit = spec.audit.clone().unwrap_or_default();
         if !audit.enabled.unwrap_or(false) {
             if audit.policy_file.is_some()
@@ -73,21 +72,16 @@ impl Checker<'_> {
                 "write an absolute path on the host, e.g. `/var/log/kubernetes/audit/audit.log`",
             );
         }
-        let policy = match audit.policy_file {
+        let policy = match &files.audit_policy {
             None => None,
-            Some(file) => {
-                let path = spec_dir.join(&file);
-                match read_audit_policy(&path) {
-                    Ok(text) => Some(text),
-                    Err(problem) => {
-                        self.error(
-                            "audit.policyFile",
-                            format!("audit policy file `{}` {problem}", path.display()),
-                            "the path is relative to the spec's directory; leave it out for the built-in policy",
-                        );
-                        return None;
-                    }
-                }
+            Some((_, Ok(text))) => Some(text.clone()),
+            Some((path, Err(problem))) => {
+                self.error(
+                    "audit.policyFile",
+                    format!("audit policy file `{}` {problem}", path.display()),
+                    "the path is relative to the spec's directory; leave it out for the built-in policy",
+                );
+                return None;
             }
         };
         Some(Some(Audit {
@@ -139,47 +133,4 @@ impl Checker<'_> {
             allowed_names: allowed,
         })
     }
-}
-
-/// Largest audit policy file kcompile reads: real policies are a few kilobytes.
-pub(super) const MAX_POLICY_FILE: u64 = 1 << 20;
-
-/// Reads an audit policy file named by the spec: a regular file (never a FIFO or device, which
-/// could block or never end), at most [`MAX_POLICY_FILE`] bytes, holding an `audit.k8s.io/v1`
-/// Policy. Its text goes to every control plane verbatim, so nothing else may pass.
-pub(super) fn read_audit_policy(path: &Path) -> Result<String, String> {
-    use std::io::Read as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
-    if !metadata.is_file() {
-        return Err("is not a regular file".into());
-    }
-    if metadata.len() > MAX_POLICY_FILE {
-        return Err(format!(
-            "is {} bytes; an audit policy is at most 1 MiB",
-            metadata.len()
-        ));
-    }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| format!("cannot be read: {e}"))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_POLICY_FILE)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot be read: {e}"))?;
-    let text = String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_owned())?;
-    let value: serde_json::Value =
-        serde_saphyr::from_str(&text).map_err(|_| "is not YAML".to_owned())?;
-    let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str);
-    if field("apiVersion") != Some("audit.k8s.io/v1") || field("kind") != Some("Policy") {
-        return Err(
-            "is not an audit policy (`apiVersion: audit.k8s.io/v1`, `kind: Policy`)".into(),
-        );
-    }
-    if !value.get("rules").is_some_and(serde_json::Value::is_array) {
-        return Err("has no `rules` list; the apiserver refuses a policy without one".into());
-    }
-    Ok(text)
 }
