@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cluster;
 pub mod component;
 pub mod diff;
+pub mod digest;
 pub mod error;
 pub mod etcd_membership;
 pub mod images;

@@ -792,7 +792,7 @@ impl Walk<'_> {
             Some((bytes, _)) => {
                 *value = Value::String(format!(
                     "<certificate sha256:{}>",
-                    &crate::bundle::manifest::sha256(&bytes)[..12]
+                    &crate::digest::sha256(&bytes)[..12]
                 ));
             }
             None => self.all(value, location, true, true),
@@ -1197,10 +1197,7 @@ mod tests {
     const KEY: &str = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIOi17s2cV1uKOVKYgbnMYraCZjGztzy/NTiTbnSz3yjLoAoGCCqGSM49\nAwEHoUQDQgAERmtedCI5ZiidE6Ld5WG1NctwQXGJlocq+8UfRaLEHngxuHkve+Cz\nZZgFfOoDlTE6hQ20IuW4K8srsHt88wFSaw==\n-----END EC PRIVATE KEY-----\n";
 
     fn keyed(bytes: &[u8]) -> Option<String> {
-        Some(format!(
-            "hmac:{}",
-            &crate::bundle::manifest::sha256(bytes)[..12]
-        ))
+        Some(format!("hmac:{}", &crate::digest::sha256(bytes)[..12]))
     }
 
     fn key_data() -> String {

@@ -38,7 +38,7 @@ use sha2::{Digest, Sha256};
 
 use super::manifest::{self, Manifest};
 use super::{DIRECTORY, File, FileSet, is_owned_directory};
-use crate::pki::inspect::hex;
+use crate::digest::hex;
 
 /// The largest previous MANIFEST the sink reads; a larger one is refused.
 pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
@@ -1013,7 +1013,7 @@ mod tests {
         fs::write(root.join("etc/shadow"), "root:x\n").unwrap();
         let manifest_path = root.join(manifest::PATH);
         let text = fs::read_to_string(&manifest_path).unwrap();
-        let line = format!("0640 {} etc/shadow\n", manifest::sha256(b"root:x\n"));
+        let line = format!("0640 {} etc/shadow\n", crate::digest::sha256(b"root:x\n"));
         fs::write(&manifest_path, text + &line).unwrap();
         let written = write(&bundle(true), root).unwrap();
         assert!(written.pruned.is_empty(), "{written:?}");

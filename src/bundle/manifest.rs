@@ -21,10 +21,8 @@
 
 use std::fmt::Write;
 
-use sha2::{Digest, Sha256};
-
 use super::{FileSet, SECRET};
-use crate::pki::inspect::hex;
+use crate::digest::sha256;
 
 /// Where the MANIFEST lives in a host's root.
 pub const PATH: &str = "etc/kubernetes/kcompile/MANIFEST";
@@ -60,11 +58,6 @@ pub struct Manifest {
     pub header: Header,
     /// Its files.
     pub entries: Vec<Entry>,
-}
-
-/// sha256 of `bytes`, hex.
-pub fn sha256(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
 }
 
 /// Adds the MANIFEST of `files` to them.

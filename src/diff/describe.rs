@@ -312,10 +312,7 @@ mod tests {
     use super::*;
 
     fn keyed(bytes: &[u8]) -> Option<String> {
-        Some(format!(
-            "hmac:{}",
-            &crate::bundle::manifest::sha256(bytes)[..12]
-        ))
+        Some(format!("hmac:{}", &crate::digest::sha256(bytes)[..12]))
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Reading certificates back: validity, CA flag, subject, SANs, whether a key is theirs, whether a
 //! CA signed them. Used for reuse decisions, external-CA mode and `kcompile certs`.
 
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -140,12 +139,7 @@ pub fn fingerprint(pem: &str) -> String {
     let bytes = pem::parse(pem)
         .map(|p| p.contents().to_vec())
         .unwrap_or_else(|_| pem.as_bytes().to_vec());
-    hex(&Sha256::digest(bytes))
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256(&bytes)
 }
 
 /// `Jan 02, 2027 15:04 UTC`, as kubeadm's expiration table prints dates.

@@ -5,8 +5,8 @@
 use serde_json::json;
 
 use super::yaml;
-use crate::bundle::manifest::sha256;
 use crate::cluster::Encryption;
+use crate::digest::sha256;
 use crate::spec::EncryptionProvider;
 
 /// The EncryptionConfiguration; `keys` are base64 secrets, the one that encrypts first. Each key

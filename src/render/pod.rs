@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::bundle::FileSet;
 use crate::cluster::PodSettings;
 use crate::component::Component;
-use crate::pki::inspect::hex;
+use crate::digest::hex;
 use crate::versions::KubeVersion;
 
 /// The annotation that changes whenever a file the pod mounts changes.

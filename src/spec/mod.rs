@@ -49,7 +49,7 @@ impl Loaded {
         self.spec_sha256
             .get_or_init(|| {
                 let json = serde_json::to_string(&self.layered.spec).unwrap_or_default();
-                crate::bundle::manifest::sha256(json.as_bytes())
+                crate::digest::sha256(json.as_bytes())
             })
             .clone()
     }

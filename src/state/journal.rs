@@ -387,7 +387,7 @@ mod tests {
         let retire = Retirement {
             from: "pki/sa.key".into(),
             to: "retired/pki/sa.key.x".into(),
-            sha256: crate::state::sha256(b"old"),
+            sha256: crate::digest::sha256(b"old"),
         };
         commit(
             root,
@@ -407,7 +407,7 @@ mod tests {
             root,
             &[],
             vec![Retirement {
-                sha256: crate::state::sha256(b"new"),
+                sha256: crate::digest::sha256(b"new"),
                 ..retire
             }],
         )
@@ -430,13 +430,13 @@ mod tests {
             retirements: vec![Retirement {
                 from: "a".into(),
                 to: "retired/a.1".into(),
-                sha256: crate::state::sha256(b"1"),
+                sha256: crate::digest::sha256(b"1"),
             }],
             writes: vec![Write {
                 path: "b".into(),
                 staged: "journal/0".into(),
                 mode: 0o600,
-                sha256: crate::state::sha256(b"3"),
+                sha256: crate::digest::sha256(b"3"),
             }],
         };
         make_dir(&root.join(DIR)).unwrap();

@@ -24,9 +24,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hmac::{Hmac, Mac};
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
-use crate::pki::inspect::hex;
+use crate::digest::{hex, sha256};
 use inventory::{Inventory, Item, ItemKind};
 use journal::{Recovery, Retirement, io_error, read_bounded};
 
@@ -47,11 +47,6 @@ pub enum Access {
     ReadOnly,
     /// Commands that change the state: take the lock, finish interrupted commits.
     Write,
-}
-
-/// sha256 of `bytes`, hex.
-pub fn sha256(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
 }
 
 /// An open state dir: its checked inventory and the files it records.
