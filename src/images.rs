@@ -32,6 +32,7 @@ use crate::render::load_balancer;
 use crate::spec::Role;
 use crate::versions::KubeVersion;
 use crate::versions::coredns::coredns_tag;
+use crate::versions::load_balancer as pins;
 use crate::versions::pause::pause_tag;
 
 /// kubeadm's default `imageRepository`, where the Kubernetes images are published. Under it the
@@ -60,9 +61,9 @@ impl LoadBalancerImage {
     /// Its public name: the image kcompile runs under the public repository.
     pub fn public(self) -> &'static str {
         match self {
-            LoadBalancerImage::Haproxy => "docker.io/library/haproxy:2.8",
-            LoadBalancerImage::Keepalived => "docker.io/osixia/keepalived:2.0.20",
-            LoadBalancerImage::KubeVip => "ghcr.io/kube-vip/kube-vip:v0.8.9",
+            LoadBalancerImage::Haproxy => pins::HAPROXY,
+            LoadBalancerImage::Keepalived => pins::KEEPALIVED,
+            LoadBalancerImage::KubeVip => pins::KUBE_VIP,
         }
     }
 

@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+pub mod admission;
 mod flags;
 
 pub use flags::{FlagStatus, GateStatus, closest, flag_status, gate_status};
@@ -23,6 +24,7 @@ mod releases;
 pub use releases::KubeletClientAccess;
 
 pub mod coredns;
+pub mod load_balancer;
 
 /// The tab-separated columns of each data row of a `src/versions/*.tsv` table: every line that is
 /// neither blank nor a `#` comment. The one reader of those tables' layout.

@@ -116,7 +116,7 @@ impl Checker<'_> {
         }
         if component == Component::ApiServer && flag == "enable-admission-plugins" {
             for plugin in value.split(',').map(str::trim) {
-                if let Some((removed, hint)) = removed_admission_plugin(plugin)
+                if let Some((removed, hint)) = crate::versions::admission::removed_plugin(plugin)
                     && kube.minor >= removed
                 {
                     self.error(
@@ -193,22 +193,5 @@ impl Checker<'_> {
                 ),
             }
         }
-    }
-}
-
-/// Admission plugins kube-apiserver no longer knows: the minor that removed each, and what to use.
-pub(super) fn removed_admission_plugin(plugin: &str) -> Option<(u32, &'static str)> {
-    match plugin {
-        "PodSecurityPolicy" => Some((
-            25,
-            "use Pod Security Admission (the `PodSecurity` plugin, on by default) with namespace labels",
-        )),
-        "SecurityContextDeny" => Some((30, "use Pod Security Admission's `restricted` level")),
-        "DenyEscalatingExec" | "DenyExecOnPrivileged" => Some((
-            21,
-            "use Pod Security Admission or a validating admission policy",
-        )),
-        "Initializers" => Some((14, "use admission webhooks")),
-        _ => None,
     }
 }
