@@ -34,20 +34,47 @@ pub struct Inspected {
     pub public_key: Vec<u8>,
 }
 
+/// Why bytes are not a certificate.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateError {
+    /// Not PEM at all.
+    #[error("not a PEM certificate: {0}")]
+    NotPem(#[from] pem::PemError),
+    /// A PEM block of another kind.
+    #[error("a `{0}` block, not a CERTIFICATE")]
+    NotACertificate(String),
+    /// DER that is not X.509.
+    #[error("not an X.509 certificate: {0}")]
+    NotX509(x509_parser::nom::Err<x509_parser::error::X509Error>),
+}
+
+/// Why a certificate signed outside kcompile (external-CA mode) cannot be used as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum ExternalMismatch {
+    /// Its public key is not its key's.
+    #[error("the certificate does not match its key")]
+    Key,
+    /// Its CA did not sign it.
+    #[error("not signed by {0}")]
+    Issuer(&'static str),
+    /// It lacks SANs the catalog asks for.
+    #[error("lacks SANs {}: reissue it with your CA", .0.join(", "))]
+    Sans(Vec<String>),
+}
+
 impl Inspected {
     /// Parses the first certificate of a PEM text.
-    pub fn parse(pem: &str) -> Result<Inspected, String> {
-        let block = pem::parse(pem).map_err(|e| format!("not a PEM certificate: {e}"))?;
+    pub fn parse(pem: &str) -> Result<Inspected, CertificateError> {
+        let block = pem::parse(pem)?;
         if block.tag() != "CERTIFICATE" {
-            return Err(format!("a `{}` block, not a CERTIFICATE", block.tag()));
+            return Err(CertificateError::NotACertificate(block.tag().to_owned()));
         }
         Inspected::from_der(block.contents())
     }
 
     /// Parses a DER certificate.
-    pub fn from_der(der: &[u8]) -> Result<Inspected, String> {
-        let (_, cert) =
-            X509Certificate::from_der(der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    pub fn from_der(der: &[u8]) -> Result<Inspected, CertificateError> {
+        let (_, cert) = X509Certificate::from_der(der).map_err(CertificateError::NotX509)?;
         let name = |n: &x509_parser::x509::X509Name| {
             n.iter_common_name()
                 .next()
@@ -112,12 +139,17 @@ impl Inspected {
 
     /// For external-CA mode: the leaf is signed by its CA, has its key, and covers every SAN the
     /// catalog asks for (extra names are fine, as kubeadm).
-    pub fn check_external(&self, spec: &CertSpec, ca_pem: &str, key: &Key) -> Result<(), String> {
+    pub fn check_external(
+        &self,
+        spec: &CertSpec,
+        ca_pem: &str,
+        key: &Key,
+    ) -> Result<(), ExternalMismatch> {
         if !self.matches_key(key) {
-            return Err("the certificate does not match its key".into());
+            return Err(ExternalMismatch::Key);
         }
         if !self.signed_by(ca_pem) {
-            return Err(format!("not signed by {}", spec.issuer.file()));
+            return Err(ExternalMismatch::Issuer(spec.issuer.file()));
         }
         let missing: Vec<&String> = spec
             .sans
@@ -125,10 +157,8 @@ impl Inspected {
             .filter(|san| !self.sans.contains(san))
             .collect();
         if !missing.is_empty() {
-            let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-            return Err(format!(
-                "lacks SANs {}: reissue it with your CA",
-                names.join(", ")
+            return Err(ExternalMismatch::Sans(
+                missing.into_iter().cloned().collect(),
             ));
         }
         Ok(())
