@@ -21,10 +21,7 @@
 
 use std::fmt::Write;
 
-use sha2::{Digest, Sha256};
-
 use super::{FileSet, SECRET};
-use crate::pki::inspect::hex;
 
 /// Where the MANIFEST lives in a host's root.
 pub const PATH: &str = "etc/kubernetes/kcompile/MANIFEST";
@@ -63,9 +60,7 @@ pub struct Manifest {
 }
 
 /// sha256 of `bytes`, hex.
-pub fn sha256(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
+pub use crate::state::sha256;
 
 /// Adds the MANIFEST of `files` to them.
 pub fn add(files: &mut FileSet, header: &Header) {

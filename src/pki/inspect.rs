@@ -125,16 +125,23 @@ impl Inspected {
     /// Whether a CA of `ca_pem` (one certificate, or a bundle during a CA rotation) signed this
     /// certificate.
     pub fn signed_by(&self, ca_pem: &str) -> bool {
-        let Ok((_, cert)) = X509Certificate::from_der(&self.der) else {
-            return false;
-        };
         pem::parse_many(ca_pem)
             .unwrap_or_default()
             .iter()
-            .any(|block| {
-                X509Certificate::from_der(block.contents())
-                    .is_ok_and(|(_, ca)| cert.verify_signature(Some(ca.public_key())).is_ok())
-            })
+            .filter_map(|block| Inspected::from_der(block.contents()).ok())
+            .any(|ca| self.issued_by(&ca))
+    }
+
+    /// Whether the CA certificate `ca` signed this certificate: the one signature check, for the
+    /// PKI stage and for `verify`.
+    pub fn issued_by(&self, ca: &Inspected) -> bool {
+        let (Ok((_, cert)), Ok((_, ca))) = (
+            X509Certificate::from_der(&self.der),
+            X509Certificate::from_der(&ca.der),
+        ) else {
+            return false;
+        };
+        cert.verify_signature(Some(ca.public_key())).is_ok()
     }
 
     /// For external-CA mode: the leaf is signed by its CA, has its key, and covers every SAN the

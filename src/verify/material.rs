@@ -159,17 +159,6 @@ pub fn extended_usages(cert: &Inspected) -> Option<Usages> {
     })
 }
 
-/// Whether the CA certificate `ca` signed `cert`.
-pub fn signed_by(cert: &Inspected, ca: &Inspected) -> bool {
-    let (Ok((_, cert)), Ok((_, ca))) = (
-        X509Certificate::from_der(&cert.der),
-        X509Certificate::from_der(&ca.der),
-    ) else {
-        return false;
-    };
-    cert.verify_signature(Some(ca.public_key())).is_ok()
-}
-
 /// Whether the first certificate of `leaf` (with the intermediates after it) chains to one of
 /// `bundle`'s certificates.
 pub fn chains_to(leaf: &[Inspected], bundle: &[Inspected]) -> bool {
@@ -179,13 +168,13 @@ pub fn chains_to(leaf: &[Inspected], bundle: &[Inspected]) -> bool {
     for _ in 0..8 {
         if bundle
             .iter()
-            .any(|ca| ca.der == current.der || signed_by(current, ca))
+            .any(|ca| ca.der == current.der || current.issued_by(ca))
         {
             return true;
         }
         match leaf[1..]
             .iter()
-            .find(|next| next.der != current.der && signed_by(current, next))
+            .find(|next| next.der != current.der && current.issued_by(next))
         {
             Some(next) => current = next,
             None => return false,
