@@ -9,14 +9,14 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::bundle;
 use crate::cluster::{Cluster, Host};
-use crate::error::{Error, ExitStatus};
+use crate::error::{Error, ExitStatus, FlagValueError};
 use crate::etcd_membership::{self, Confirmed, Membership, MembershipError, Quorum};
 use crate::init::{InitOptions, starter_spec};
 use crate::pki::{self, HostScope, IssueOptions};
 use crate::render;
 use crate::spec::{self, Diagnostic, Loaded, PROFILES, Source};
 use crate::state::inventory::ItemKind;
-use crate::state::{Access, Changes, State};
+use crate::state::{Access, Changes, State, StateError};
 
 /// `kcompile --version`: the crate version and what it compiles for.
 const LONG_VERSION: &str = concat!(
@@ -548,11 +548,11 @@ enum Format {
     Ignition,
 }
 
-fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+fn parse_duration_arg(text: &str) -> Result<std::time::Duration, FlagValueError> {
     match spec::parse_duration(text) {
         Some(duration) if duration <= spec::MAX_DURATION => Ok(duration),
-        Some(_) => Err("at most 100 years (`36500d`)".to_owned()),
-        None => Err("write hours, minutes, seconds or days: `30d`, `720h`".to_owned()),
+        Some(_) => Err(FlagValueError::DurationTooLong),
+        None => Err(FlagValueError::NotADuration),
     }
 }
 
@@ -615,14 +615,12 @@ struct ValidateArgs {
     show_resolved: bool,
 }
 
-fn profile_name(name: &str) -> Result<String, String> {
+fn profile_name(name: &str) -> Result<String, FlagValueError> {
     if PROFILES.iter().any(|(known, _)| *known == name) {
         Ok(name.to_owned())
     } else {
-        let names: Vec<&str> = PROFILES.iter().map(|(known, _)| *known).collect();
-        Err(format!(
-            "unknown profile; known profiles: {}",
-            names.join(", ")
+        Err(FlagValueError::UnknownProfile(
+            PROFILES.iter().map(|(known, _)| *known).collect(),
         ))
     }
 }
@@ -730,7 +728,7 @@ enum Purpose {
 /// Opens the state dir as `purpose` needs it and checks every recorded item.
 fn open_state(args: &SpecArgs, purpose: Purpose) -> Result<State, Error> {
     let state = open_state_for_run(args, purpose)?;
-    state.check_all().map_err(|e| Error::State(e.0))?;
+    state.check_all()?;
     Ok(state)
 }
 
@@ -755,7 +753,7 @@ fn open_state_for_run(args: &SpecArgs, purpose: Purpose) -> Result<State, Error>
             state
         }),
     };
-    state.map_err(|e| Error::State(e.0))
+    Ok(state?)
 }
 
 /// Plans the PKI against `state` (refusing a skipped minor upgrade first): the material, the plan,
@@ -767,8 +765,7 @@ fn plan_pki(
 ) -> Result<(pki::Pki, pki::Plan, Changes), Error> {
     let mut transaction = state.begin();
     check_upgrade(loaded, &transaction)?;
-    let (pki, plan) =
-        pki::plan(&mut transaction, &loaded.cluster, options).map_err(|e| Error::State(e.0))?;
+    let (pki, plan) = pki::plan(&mut transaction, &loaded.cluster, options)?;
     Ok((pki, plan, transaction.finish()))
 }
 
@@ -783,11 +780,8 @@ fn plan_build(
 ) -> Result<(pki::Pki, pki::Plan, Membership, Changes), Error> {
     let mut transaction = state.begin();
     check_upgrade(loaded, &transaction)?;
-    let built_before = crate::upgrade::last_built(&transaction)
-        .map_err(|e| Error::State(e.0))?
-        .is_some();
-    let (pki, plan) =
-        pki::plan(&mut transaction, &loaded.cluster, options).map_err(|e| Error::State(e.0))?;
+    let built_before = crate::upgrade::last_built(&transaction)?.is_some();
+    let (pki, plan) = pki::plan(&mut transaction, &loaded.cluster, options)?;
     let members = etcd_membership::plan(&mut transaction, &loaded.cluster, built_before, quorum)
         .map_err(membership_error)?;
     Ok((pki, plan, members, transaction.finish()))
@@ -797,8 +791,7 @@ fn plan_build(
 /// a state that cannot be read.
 fn membership_error(error: MembershipError) -> Error {
     match error {
-        MembershipError::State(error) => Error::State(error.0),
-        MembershipError::Damaged(_) => Error::State(format!("{error}; {}", error.hint())),
+        MembershipError::State(_) | MembershipError::Damaged(_) => Error::Membership(error),
         MembershipError::QuorumLoss { .. } | MembershipError::Refused { .. } => Error::Usage {
             message: error.to_string(),
             hint: error.hint(),
@@ -823,7 +816,7 @@ fn report_members(cluster: &Cluster, members: &Membership) {
 /// the spec's `kubernetesVersion`.
 fn check_upgrade(loaded: &Loaded, state: &crate::state::Transaction<'_>) -> Result<(), Error> {
     let target = loaded.cluster.kubernetes_version;
-    if let Some(last) = crate::upgrade::last_built(state).map_err(|e| Error::State(e.0))?
+    if let Some(last) = crate::upgrade::last_built(state)?
         && let Some((message, hint)) = crate::upgrade::refusal(last, target)
     {
         let diagnostic = loaded.layered.diagnostic(
@@ -842,7 +835,7 @@ fn check_upgrade(loaded: &Loaded, state: &crate::state::Transaction<'_>) -> Resu
 fn commit(state: &mut State, changes: Changes) -> Result<(), Error> {
     let known: std::collections::BTreeSet<String> =
         state.inventory().items.keys().cloned().collect();
-    let changed = state.commit(changes).map_err(|e| Error::State(e.0))?;
+    let changed = state.commit(changes)?;
     for path in changed {
         let Some(kind) = ItemKind::of(&path) else {
             continue;
@@ -1063,7 +1056,7 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
     let mut transaction = state.begin();
     crate::upgrade::record(&mut transaction, loaded.cluster.kubernetes_version);
     let names: Vec<&str> = hosts.iter().map(|host| host.name.as_str()).collect();
-    pki::rotation::record_build(&mut transaction, &names).map_err(|e| Error::State(e.0))?;
+    pki::rotation::record_build(&mut transaction, &names)?;
     let changes = transaction.finish();
     commit(&mut state, changes)?;
     Ok(ExitStatus::Success)
@@ -1122,8 +1115,8 @@ fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
     report_members(&loaded.cluster, &members);
     let files = host_bundle(&loaded, &pki, &members, host);
     let fingerprint = |bytes: &[u8]| state.keyed_fingerprint(bytes);
-    let report =
-        crate::diff::compare(&host.name, &files, &args.root, &fingerprint).map_err(Error::Input)?;
+    let report = crate::diff::compare(&host.name, &files, &args.root, &fingerprint)
+        .map_err(Error::Compare)?;
     let format = match args.output {
         OutputFormat::Json => crate::diff::Format::Json,
         OutputFormat::Text => crate::diff::Format::Text {
@@ -1166,8 +1159,8 @@ fn rollout_plan(args: &PlanArgs) -> Result<ExitStatus, Error> {
             });
         }
         let files = host_bundle(&loaded, &pki, &members, host);
-        let report =
-            crate::diff::compare(&host.name, &files, &root, &fingerprint).map_err(Error::Input)?;
+        let report = crate::diff::compare(&host.name, &files, &root, &fingerprint)
+            .map_err(Error::Compare)?;
         let built_for = crate::root::Root::open(&root)
             .ok()
             .and_then(|machine| machine.read(bundle::manifest::PATH).ok().flatten())
@@ -1257,8 +1250,7 @@ fn rotate(args: &RotateArgs) -> Result<ExitStatus, Error> {
     let what = match args.what {
         RotateWhat::Status => {
             let state = open_state(&args.spec, Purpose::Inspect)?;
-            let text = pki::rotation::status(&state.begin(), &loaded.cluster)
-                .map_err(|e| Error::State(e.0))?;
+            let text = pki::rotation::status(&state.begin(), &loaded.cluster)?;
             return print(&text);
         }
         RotateWhat::SaKey => Rotated::ServiceAccountKey,
@@ -1290,8 +1282,7 @@ fn rotate(args: &RotateArgs) -> Result<ExitStatus, Error> {
         phase,
         &loaded.cluster,
         args.acknowledge,
-    )
-    .map_err(|e| Error::State(e.0))?;
+    )?;
     let changes = transaction.finish();
     commit(&mut state, changes)?;
     crate::say!("{next}");
@@ -1338,7 +1329,7 @@ fn certs(args: &CertsArgs) -> Result<ExitStatus, Error> {
         return renew(names, *new_key, spec);
     }
     let (certs, authorities) = match &args.root {
-        Some(root) => pki::expiry::root_rows(root).map_err(Error::Input)?,
+        Some(root) => pki::expiry::root_rows(root).map_err(Error::RootCertificates)?,
         None => {
             let loaded = load(&args.spec)?;
             let cluster = &loaded.cluster;
@@ -1351,7 +1342,7 @@ fn certs(args: &CertsArgs) -> Result<ExitStatus, Error> {
                 });
             }
             let state = open_state(&args.spec, Purpose::Inspect)?;
-            pki::expiry::state_rows(&state, &leaves).map_err(|e| Error::State(e.0))?
+            pki::expiry::state_rows(&state, &leaves)?
         }
     };
     let now = time::OffsetDateTime::now_utc();
@@ -1457,7 +1448,7 @@ fn import(args: &ImportArgs) -> Result<ExitStatus, Error> {
             if !existed {
                 let _ = std::fs::remove_dir_all(&root);
             }
-            return Err(Error::State(error.0));
+            return Err(Error::Pki(error));
         }
     };
     let changes = transaction.finish();
@@ -1487,13 +1478,10 @@ fn state(args: &StateArgs) -> Result<ExitStatus, Error> {
             let state = open_state(spec, Purpose::Inspect)?;
             let problems = crate::state::report::check(&state);
             if !problems.is_empty() {
-                return Err(Error::State(format!(
-                    "{} item{} of `{}` cannot be used:\n{}",
-                    problems.len(),
-                    if problems.len() == 1 { "" } else { "s" },
-                    state.root().display(),
-                    problems.join("\n")
-                )));
+                return Err(Error::State(StateError::Unusable {
+                    root: state.root().to_owned(),
+                    problems,
+                }));
             }
             crate::say!(
                 "state {}: {} items recorded, every one present, unchanged and usable",
@@ -1504,7 +1492,7 @@ fn state(args: &StateArgs) -> Result<ExitStatus, Error> {
         }
         StateAction::Forget { paths, spec } => {
             let root = spec.state_dir();
-            State::forget(&root, paths).map_err(|e| Error::State(e.0))?;
+            State::forget(&root, paths)?;
             for path in paths {
                 crate::say!("state {}: forgot `{path}`", root.display());
             }
@@ -1512,7 +1500,7 @@ fn state(args: &StateArgs) -> Result<ExitStatus, Error> {
         }
         StateAction::Record { spec } => {
             let root = spec.state_dir();
-            let recorded = State::record_existing(&root).map_err(|e| Error::State(e.0))?;
+            let recorded = State::record_existing(&root)?;
             crate::say!(
                 "state {}: recorded {} items in a new inventory; `kcompile state check` checks them",
                 root.display(),
@@ -1544,14 +1532,13 @@ fn token(args: &TokenArgs) -> Result<ExitStatus, Error> {
     match &args.action {
         TokenAction::List { spec } => {
             let state = open_state(spec, Purpose::Inspect)?;
-            let listed = tokens::list(&state).map_err(|e| Error::State(e.0))?;
+            let listed = tokens::list(&state)?;
             print(&tokens::list_text(&listed, now))
         }
         TokenAction::Create { ttl, spec } => {
             let mut state = open_state(spec, Purpose::Change)?;
             let mut transaction = state.begin();
-            let token =
-                tokens::create(&mut transaction, *ttl, now).map_err(|e| Error::State(e.0))?;
+            let token = tokens::create(&mut transaction, *ttl, now)?;
             let changes = transaction.finish();
             commit(&mut state, changes)?;
             crate::say!(

@@ -324,12 +324,16 @@ impl Cluster {
         self.hosts.iter().filter(move |host| host.has(role))
     }
 
-    /// Whether `host` is the first control plane in spec order: the one that gets the
-    /// break-glass `super-admin.conf` and the addons (`/etc/kubernetes/addons/`), as with kubeadm
-    /// the host of `kubeadm init`.
+    /// The first control plane in spec order: the one that gets the break-glass
+    /// `super-admin.conf` and the addons (`/etc/kubernetes/addons/`), as with kubeadm the host of
+    /// `kubeadm init`, and whose address is the API server's without a load balancer.
+    pub fn first_control_plane(&self) -> Option<&Host> {
+        self.hosts_with(Role::ControlPlane).next()
+    }
+
+    /// Whether `host` is [the first control plane](Cluster::first_control_plane).
     pub fn is_first_control_plane(&self, host: &Host) -> bool {
-        self.hosts_with(Role::ControlPlane)
-            .next()
+        self.first_control_plane()
             .is_some_and(|first| first.name == host.name)
     }
 }

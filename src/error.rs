@@ -3,7 +3,12 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::diff::CompareError;
+use crate::etcd_membership::MembershipError;
+use crate::pki::PkiError;
+use crate::pki::expiry::RootRowsError;
 use crate::spec::Diagnostic;
+use crate::state::StateError;
 
 /// How a run ended, as the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +21,20 @@ pub enum ExitStatus {
     UserError = 2,
     /// 3: kcompile itself failed.
     InternalError = 3,
+}
+
+/// Why a flag's value is refused (clap prints it after the flag and its value).
+#[derive(Debug, thiserror::Error)]
+pub enum FlagValueError {
+    /// A duration past [`crate::spec::MAX_DURATION`].
+    #[error("at most 100 years (`36500d`)")]
+    DurationTooLong,
+    /// Not a duration.
+    #[error("write hours, minutes, seconds or days: `30d`, `720h`")]
+    NotADuration,
+    /// A profile kcompile does not embed.
+    #[error("unknown profile; known profiles: {}", .0.join(", "))]
+    UnknownProfile(Vec<&'static str>),
 }
 
 /// Why a command failed.
@@ -32,9 +51,17 @@ pub enum Error {
     },
     /// Writing the output failed.
     Write(std::io::Error),
-    /// The state dir cannot be used (unreadable, a key that does not match, an external CA
-    /// that cannot issue what is missing).
-    State(String),
+    /// The state dir cannot be used (missing, unreadable, an item changed or damaged).
+    State(StateError),
+    /// The PKI cannot be planned, rotated or imported from what the state holds (a key that
+    /// does not match, an external CA that cannot issue what is missing, a phase out of order).
+    Pki(PkiError),
+    /// The etcd membership record in the state is damaged.
+    Membership(MembershipError),
+    /// `certs --root`: the machine root cannot be read.
+    RootCertificates(RootRowsError),
+    /// `diff`: the machine root cannot be compared.
+    Compare(CompareError),
     /// An input that is not the spec cannot be used (a root to compare, a bundle to verify).
     Input(String),
     /// The command line asks for something impossible.
@@ -54,9 +81,25 @@ impl Error {
             | Error::Read { .. }
             | Error::Usage { .. }
             | Error::State(_)
+            | Error::Pki(_)
+            | Error::Membership(_)
+            | Error::RootCertificates(_)
+            | Error::Compare(_)
             | Error::Input(_) => ExitStatus::UserError,
             Error::Write(_) => ExitStatus::InternalError,
         }
+    }
+}
+
+impl From<StateError> for Error {
+    fn from(error: StateError) -> Self {
+        Error::State(error)
+    }
+}
+
+impl From<PkiError> for Error {
+    fn from(error: PkiError) -> Self {
+        Error::Pki(error)
     }
 }
 
@@ -85,7 +128,23 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Write(source) => writeln!(f, "error: cannot write the output: {source}"),
-            Error::State(message) => writeln!(f, "error: state dir: {message}"),
+            Error::State(error) => writeln!(f, "error: state dir: {error}"),
+            Error::Pki(error) => writeln!(f, "error: state dir: {error}"),
+            Error::Membership(error) => match error {
+                MembershipError::State(error) => writeln!(f, "error: state dir: {error}"),
+                _ => writeln!(f, "error: state dir: {error}; {}", error.hint()),
+            },
+            Error::RootCertificates(error) => {
+                writeln!(f, "error: {error}")?;
+                if let RootRowsError::Open(_) = error {
+                    writeln!(
+                        f,
+                        "  hint: name the machine's root with --root (`/` on the machine itself, or a copy of its files)"
+                    )?;
+                }
+                Ok(())
+            }
+            Error::Compare(error) => writeln!(f, "error: {error}"),
             Error::Input(message) => writeln!(f, "error: {message}"),
             Error::Usage { message, hint } => writeln!(f, "error: {message}\n  hint: {hint}"),
         }

@@ -22,7 +22,7 @@ pub fn last_built(state: &Transaction<'_>) -> Result<Option<KubeVersion>, StateE
         return Ok(None);
     };
     let record: Record =
-        serde_json::from_str(&text).map_err(|e| StateError(format!("`{RECORD}`: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| StateError::malformed(RECORD, e))?;
     Ok(KubeVersion::parse(&record.kubernetes_version).ok())
 }
 

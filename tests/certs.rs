@@ -127,13 +127,39 @@ fn the_table_reads_what_is_installed_on_a_machine() {
             .any(|l| l.starts_with("etc/kubernetes/pki/apiserver.crt ") && l.ends_with("no")),
         "{master}"
     );
-    kcompile(temp.path())
-        .args(["certs", "--root", "no/such/root"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
-            "`no/such/root` is not a directory",
-        ));
+}
+
+/// Regression test for issue 17: a root that cannot be opened was reported as a state dir
+/// problem (`error: state dir: …`), then as "`…` is not a directory" for a path that does not
+/// exist. The message names the root, says why, and the hint says what `--root` takes.
+#[test]
+fn certs_of_a_root_that_cannot_be_opened_names_the_root() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(temp.path().join("a-file"), "").unwrap();
+    let hint = "  hint: name the machine's root with --root (`/` on the machine itself, or a copy of its files)\n";
+    for (root, why) in [
+        (
+            "/nonexistent",
+            "cannot read the root `/nonexistent`: No such file or directory (os error 2)",
+        ),
+        (
+            "no/such/root",
+            "cannot read the root `no/such/root`: No such file or directory (os error 2)",
+        ),
+        ("a-file", "the root `a-file` is not a directory"),
+    ] {
+        let output = kcompile(temp.path())
+            .args(["certs", "--root", root])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{root}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            format!("error: {why}\n{hint}"),
+            "{root}"
+        );
+        assert!(output.stdout.is_empty(), "{root}");
+    }
 }
 
 #[test]

@@ -556,7 +556,7 @@ impl<'a> Tree<'a> {
             .map_err(|_| self.error(path, Problem::Manifest("not UTF-8 text".into())))?;
         manifest::parse(&text)
             .map(Some)
-            .map_err(|why| self.error(path, Problem::Manifest(why)))
+            .map_err(|why| self.error(path, Problem::Manifest(why.to_string())))
     }
 
     /// Writes one file to a temp file beside its target, with exactly its mode, to be renamed
@@ -639,7 +639,7 @@ impl<'a> Tree<'a> {
                         current = parent;
                     }
                 }
-                Err(why) => written.left.push((path.to_owned(), why)),
+                Err(why) => written.left.push((path.to_owned(), why.to_string())),
             }
         }
         let kept = files.directories();
@@ -671,42 +671,62 @@ impl<'a> Tree<'a> {
 
     /// Removes `path` if it is a regular file whose content has `sha256`: `Ok(true)` removed,
     /// `Ok(false)` already gone, `Err(why)` left.
-    fn prune_file(&mut self, path: &str, sha256: &str) -> Result<bool, String> {
+    fn prune_file(&mut self, path: &str, sha256: &str) -> Result<bool, PruneRefusal> {
         if !is_plain(path) {
-            return Err("not a plain relative path".into());
+            return Err(PruneRefusal::NotPlain);
         }
         let (parent, name) = split(path);
         match self.enter(parent, false) {
             Ok(true) => {}
             Ok(false) => return Ok(false),
-            Err(error) => return Err(error.describe()),
+            Err(error) => return Err(PruneRefusal::Directory(error.describe())),
         }
         let dir = self.fd(parent);
         let stat = match lstat(dir, name) {
             Ok(None) => return Ok(false),
             Ok(Some(stat)) => stat,
-            Err(error) => return Err(error.to_string()),
+            Err(error) => return Err(PruneRefusal::Io(error)),
         };
         if file_type(&stat) != FileType::RegularFile {
-            return Err(format!(
-                "a {} now, not the file kcompile wrote; kcompile never follows or removes it",
-                kind(&stat)
-            ));
+            return Err(PruneRefusal::NotRegular(kind(&stat)));
         }
-        let (mut file, opened) = open_regular(dir, name).map_err(|e| e.to_string())?;
+        let (mut file, opened) = open_regular(dir, name)?;
         let mut hasher = Sha256::new();
-        io::copy(&mut file, &mut hasher).map_err(|e| e.to_string())?;
+        io::copy(&mut file, &mut hasher)?;
         if hex(&hasher.finalize()) != sha256 {
-            return Err("changed since kcompile wrote it".into());
+            return Err(PruneRefusal::Changed);
         }
         // The name must still be the file just hashed.
         match lstat(dir, name) {
             Ok(Some(now)) if now.st_dev == opened.st_dev && now.st_ino == opened.st_ino => {}
-            _ => return Err("replaced while kcompile read it".into()),
+            _ => return Err(PruneRefusal::Replaced),
         }
-        rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| e.to_string())?;
+        rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(io::Error::from)?;
         Ok(true)
     }
+}
+
+/// Why a file the previous MANIFEST lists is left instead of pruned.
+#[derive(Debug, thiserror::Error)]
+enum PruneRefusal {
+    /// A MANIFEST path with `..`, an absolute path or an empty component.
+    #[error("not a plain relative path")]
+    NotPlain,
+    /// A directory on the way cannot be entered (a link, another kind of file).
+    #[error("{0}")]
+    Directory(String),
+    /// Something else than a regular file stands there now.
+    #[error("a {0} now, not the file kcompile wrote; kcompile never follows or removes it")]
+    NotRegular(&'static str),
+    /// Its contents are not what kcompile wrote.
+    #[error("changed since kcompile wrote it")]
+    Changed,
+    /// Another file took its name while it was hashed.
+    #[error("replaced while kcompile read it")]
+    Replaced,
+    /// The system refused.
+    #[error("{0}")]
+    Io(#[from] io::Error),
 }
 
 /// Creates a new temp file (0600, exclusive, never through a link) in `dir`.

@@ -74,9 +74,23 @@ pub fn add(files: &mut FileSet, header: &Header) {
     files.add(PATH, text, SECRET);
 }
 
+/// Why a MANIFEST cannot be read: the line, by number (never quoted).
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// A `key: value` line with a key MANIFEST headers do not have.
+    #[error("line {0}: unknown header")]
+    UnknownHeader(usize),
+    /// A line that is not `MODE SHA256 PATH`.
+    #[error("line {0}: expected `MODE SHA256 PATH`")]
+    NotAnEntry(usize),
+    /// A mode that is not octal.
+    #[error("line {0}: the mode is not octal")]
+    NotOctal(usize),
+}
+
 /// Reads a MANIFEST; a line that is neither a header nor a file entry is an error naming it by
 /// number (never quoting it: a MANIFEST that was tampered with may hold anything).
-pub fn parse(text: &str) -> Result<Manifest, String> {
+pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
     let mut manifest = Manifest::default();
     for (number, line) in text.lines().enumerate() {
         if line.starts_with('#') || line.trim().is_empty() {
@@ -89,24 +103,23 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
                 "host" => manifest.header.host = value,
                 "kubernetes" => manifest.header.kubernetes = value,
                 "spec-sha256" => manifest.header.spec_sha256 = value,
-                _ => return Err(format!("line {}: unknown header", number + 1)),
+                _ => return Err(ManifestError::UnknownHeader(number + 1)),
             }
             continue;
         }
         let mut fields = line.splitn(3, ' ');
         let (Some(mode), Some(sha), Some(path)) = (fields.next(), fields.next(), fields.next())
         else {
-            return Err(format!("line {}: expected `MODE SHA256 PATH`", number + 1));
+            return Err(ManifestError::NotAnEntry(number + 1));
         };
-        let mode = u32::from_str_radix(mode, 8)
-            .map_err(|_| format!("line {}: the mode is not octal", number + 1))?;
+        let mode = u32::from_str_radix(mode, 8).map_err(|_| ManifestError::NotOctal(number + 1))?;
         if sha.len() != 64
             || !sha.bytes().all(|b| b.is_ascii_hexdigit())
             || path.is_empty()
             || path.starts_with('/')
             || path.split('/').any(|c| c == "..")
         {
-            return Err(format!("line {}: expected `MODE SHA256 PATH`", number + 1));
+            return Err(ManifestError::NotAnEntry(number + 1));
         }
         manifest.entries.push(Entry {
             mode,
@@ -140,11 +153,16 @@ mod tests {
         assert_eq!(manifest.entries[0].path, "etc/kubernetes/admin.conf");
         assert!(parse("0600 nothex etc/x\n").is_err());
         assert!(parse("0600 0000000000000000000000000000000000000000000000000000000000000000 ../../etc/passwd\n").is_err());
-        assert!(parse("garbage\n").unwrap_err().starts_with("line 1:"));
+        assert!(
+            parse("garbage\n")
+                .unwrap_err()
+                .to_string()
+                .starts_with("line 1:")
+        );
         assert_eq!(files.files[PATH].mode, 0o600);
         // An error names the line, never what it holds.
         for text in ["s3cr3tpassw0rd x y\n", "s3cr3tpassw0rd: x\n"] {
-            let error = parse(text).unwrap_err();
+            let error = parse(text).unwrap_err().to_string();
             assert!(!error.contains("s3cr3t"), "{error}");
         }
     }

@@ -138,6 +138,22 @@ const WATCHED: [&str; 3] = [
     "etc/kubernetes/pki/etcd",
 ];
 
+/// Why a root cannot be compared with a bundle.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// The root itself cannot be opened (it names the root).
+    #[error("{0}")]
+    Open(RootError),
+    /// A path the bundle writes cannot be read under the root.
+    #[error("cannot compare `{}`: {source}", root.display())]
+    Unreadable {
+        /// The root, as named.
+        root: std::path::PathBuf,
+        /// Why, with the path under the root.
+        source: RootError,
+    },
+}
+
 /// Compares `bundle` (the host's compiled files) with what is under `root`. The root is read
 /// through [`Root`]: links are resolved as if it were `/` and never out of it, only regular files
 /// up to [`crate::root::MAX_FILE`] are read. A link that cannot be followed is a warning (the
@@ -148,9 +164,12 @@ pub fn compare(
     bundle: &FileSet,
     root: &Path,
     fingerprint: crate::redact::Fingerprint<'_>,
-) -> Result<Report, String> {
-    let machine = Root::open(root).map_err(|error| error.to_string())?;
-    let unreadable = |error: RootError| format!("cannot compare `{}`: {error}", root.display());
+) -> Result<Report, CompareError> {
+    let machine = Root::open(root).map_err(CompareError::Open)?;
+    let unreadable = |source: RootError| CompareError::Unreadable {
+        root: root.to_owned(),
+        source,
+    };
     let mut report = Report {
         host: host.to_owned(),
         root: root.display().to_string(),

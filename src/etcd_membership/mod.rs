@@ -140,7 +140,7 @@ pub struct Record {
 }
 
 /// Why a membership change cannot be planned or confirmed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum MembershipError {
     /// The state dir cannot be read.
     State(StateError),

@@ -2,16 +2,17 @@
 //! for the state dir or for the files installed on a machine.
 
 use std::fmt::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use time::OffsetDateTime;
 
+use super::PkiError;
 use super::catalog::{Authority, CertSpec};
-use super::inspect::{Inspected, date};
+use super::inspect::{CertificateError, Inspected, date};
 use crate::root::{Kind, Root, RootError};
-use crate::state::{State, StateError};
+use crate::state::State;
 
 /// How deep `etc/kubernetes` and `var/lib/kubelet/pki` are walked for certificates.
 const MAX_DEPTH: usize = 8;
@@ -30,14 +31,17 @@ pub struct Row {
 }
 
 /// The rows for the state dir: every leaf of `leaves` that has been issued, then the CAs.
-pub fn state_rows(state: &State, leaves: &[CertSpec]) -> Result<(Vec<Row>, Vec<Row>), StateError> {
+pub fn state_rows(state: &State, leaves: &[CertSpec]) -> Result<(Vec<Row>, Vec<Row>), PkiError> {
     let mut certs = Vec::new();
     for leaf in leaves {
         let path = super::leaf_path(leaf, "crt");
         let Some(pem) = state.read_text(&path)? else {
             continue;
         };
-        let inspected = Inspected::parse(&pem).map_err(|e| StateError(format!("`{path}`: {e}")))?;
+        let inspected = Inspected::parse(&pem).map_err(|source| PkiError::Certificate {
+            path: path.clone(),
+            source,
+        })?;
         let ca_key = state.read(&format!("pki/{}.key", leaf.issuer.file()))?;
         certs.push(Row {
             name: leaf.id.clone(),
@@ -52,7 +56,10 @@ pub fn state_rows(state: &State, leaves: &[CertSpec]) -> Result<(Vec<Row>, Vec<R
         let Some(pem) = state.read_text(&path)? else {
             continue;
         };
-        let inspected = Inspected::parse(&pem).map_err(|e| StateError(format!("`{path}`: {e}")))?;
+        let inspected = Inspected::parse(&pem).map_err(|source| PkiError::Certificate {
+            path: path.clone(),
+            source,
+        })?;
         authorities.push(Row {
             name: authority.to_string(),
             not_after: inspected.not_after,
@@ -65,6 +72,30 @@ pub fn state_rows(state: &State, leaves: &[CertSpec]) -> Result<(Vec<Row>, Vec<R
     Ok((certs, authorities))
 }
 
+/// Why `certs --root` cannot list a machine root's certificates.
+#[derive(Debug, thiserror::Error)]
+pub enum RootRowsError {
+    /// The root itself cannot be opened (it names the root).
+    #[error("{0}")]
+    Open(RootError),
+    /// A certificate or kubeconfig under it cannot be read.
+    #[error("cannot read `{}`: {source}", root.display())]
+    Unreadable {
+        /// The root, as named.
+        root: PathBuf,
+        /// Why, with the path under the root.
+        source: RootError,
+    },
+    /// A `.crt` or kubeconfig certificate that does not parse.
+    #[error("`{path}`: {source}")]
+    Certificate {
+        /// The path under the root.
+        path: String,
+        /// Why.
+        source: CertificateError,
+    },
+}
+
 /// The rows for a machine's root: every certificate (`.crt`) under `etc/kubernetes` and
 /// `var/lib/kubelet/pki`, and the client certificate embedded in each kubeconfig (`.conf`). The
 /// root is read through [`Root`]: links resolve as if it were `/`, only regular files up to
@@ -72,12 +103,12 @@ pub fn state_rows(state: &State, leaves: &[CertSpec]) -> Result<(Vec<Row>, Vec<R
 /// the root, a FIFO, a device, an oversized file) is an error naming it; any other path that
 /// cannot be followed (a directory link out of the root) is a warning on stderr; other files are
 /// not looked at.
-pub fn root_rows(root: &Path) -> Result<(Vec<Row>, Vec<Row>), String> {
-    if !root.is_dir() {
-        return Err(format!("`{}` is not a directory", root.display()));
-    }
-    let machine = Root::open(root).map_err(|error| error.to_string())?;
-    let cannot_read = |error: RootError| format!("cannot read `{}`: {error}", root.display());
+pub fn root_rows(root: &Path) -> Result<(Vec<Row>, Vec<Row>), RootRowsError> {
+    let machine = Root::open(root).map_err(RootRowsError::Open)?;
+    let cannot_read = |source: RootError| RootRowsError::Unreadable {
+        root: root.to_owned(),
+        source,
+    };
     let mut certs = Vec::new();
     let mut authorities = Vec::new();
     // The kubeadm name of each CA row (by the CN it carries).
@@ -119,7 +150,11 @@ pub fn root_rows(root: &Path) -> Result<(Vec<Row>, Vec<Row>), String> {
             } else {
                 text.into_owned()
             };
-            let inspected = Inspected::parse(&pem).map_err(|e| format!("`{relative}`: {e}"))?;
+            let inspected =
+                Inspected::parse(&pem).map_err(|source| RootRowsError::Certificate {
+                    path: relative.clone(),
+                    source,
+                })?;
             let key = Path::new(&relative).with_extension("key");
             let key_beside = key.to_str().is_some_and(|key| {
                 machine

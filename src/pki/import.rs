@@ -5,11 +5,12 @@
 
 use std::path::Path;
 
+use super::PkiError;
 use super::catalog::Authority;
 use super::inspect::Inspected;
 use super::keys::Key;
+use crate::state::Transaction;
 use crate::state::journal::read_bounded;
-use crate::state::{StateError, Transaction};
 
 /// What an import adopted.
 #[derive(Debug, Default)]
@@ -23,35 +24,36 @@ pub struct Imported {
 /// Stages the CAs (certificate and, when present, key) and `sa.key`/`sa.pub` of a kubeadm PKI
 /// directory in `state`: the caller commits all of it or, on any error, nothing. Refuses to replace a different CA or service-account key that the
 /// state already holds: that would orphan every certificate issued from it.
-pub fn from_pki(state: &mut Transaction<'_>, dir: &Path) -> Result<Imported, StateError> {
+pub fn from_pki(state: &mut Transaction<'_>, dir: &Path) -> Result<Imported, PkiError> {
     if !dir.join("ca.crt").is_file() {
-        return Err(StateError(format!(
-            "`{}` has no ca.crt: name a kubeadm PKI directory such as /etc/kubernetes/pki",
-            dir.display()
-        )));
+        return Err(PkiError::NotAPkiDir {
+            dir: dir.to_owned(),
+        });
     }
     let mut imported = Imported::default();
     for authority in Authority::ALL {
         let cert = read(dir, &format!("{}.crt", authority.file()))?;
         let Some(cert) = cert else { continue };
-        let inspected = Inspected::parse(&cert)
-            .map_err(|e| StateError(format!("{}.crt: {e}", authority.file())))?;
+        let inspected = Inspected::parse(&cert).map_err(|source| PkiError::Certificate {
+            path: format!("{}.crt", authority.file()),
+            source,
+        })?;
         if !inspected.is_ca {
-            return Err(StateError(format!(
-                "{}.crt is not a CA certificate",
-                authority.file()
-            )));
+            return Err(PkiError::NotACa {
+                path: format!("{}.crt", authority.file()),
+            });
         }
         let key = read(dir, &format!("{}.key", authority.file()))?;
         if let Some(key) = &key {
-            let parsed = Key::from_pem(key)
-                .map_err(|e| StateError(format!("{}.key: {e}", authority.file())))?;
+            let parsed = Key::from_pem(key).map_err(|source| PkiError::Key {
+                path: format!("{}.key", authority.file()),
+                source,
+            })?;
             if !inspected.matches_key(&parsed) {
-                return Err(StateError(format!(
-                    "{}.key is not the key of {}.crt",
-                    authority.file(),
-                    authority.file()
-                )));
+                return Err(PkiError::KeyMismatch {
+                    key: format!("{}.key", authority.file()),
+                    cert: format!("{}.crt", authority.file()),
+                });
             }
         }
         adopt(
@@ -72,7 +74,10 @@ pub fn from_pki(state: &mut Transaction<'_>, dir: &Path) -> Result<Imported, Sta
         }
     }
     if let Some(key) = read(dir, "sa.key")? {
-        let parsed = Key::from_pem(&key).map_err(|e| StateError(format!("sa.key: {e}")))?;
+        let parsed = Key::from_pem(&key).map_err(|source| PkiError::Key {
+            path: "sa.key".to_owned(),
+            source,
+        })?;
         adopt(state, "pki/sa.key", &key, 0o600, &mut imported)?;
         adopt(
             state,
@@ -85,13 +90,10 @@ pub fn from_pki(state: &mut Transaction<'_>, dir: &Path) -> Result<Imported, Sta
     Ok(imported)
 }
 
-fn read(dir: &Path, name: &str) -> Result<Option<String>, StateError> {
+fn read(dir: &Path, name: &str) -> Result<Option<String>, PkiError> {
     let path = dir.join(name);
     read_bounded(&path)?
-        .map(|bytes| {
-            String::from_utf8(bytes)
-                .map_err(|_| StateError(format!("`{}` is not text", path.display())))
-        })
+        .map(|bytes| String::from_utf8(bytes).map_err(|_| PkiError::NotText { path: path.clone() }))
         .transpose()
 }
 
@@ -101,13 +103,13 @@ fn adopt(
     text: &str,
     mode: u32,
     imported: &mut Imported,
-) -> Result<(), StateError> {
+) -> Result<(), PkiError> {
     match state.read_text(relative)? {
         Some(existing) if existing == text => imported.unchanged.push(relative.to_owned()),
         Some(_) => {
-            return Err(StateError(format!(
-                "the state already holds a different `{relative}`; importing would orphan every certificate issued from it (use an empty --state)"
-            )));
+            return Err(PkiError::ImportConflict {
+                path: relative.to_owned(),
+            });
         }
         None => {
             state.write(relative, text, mode);

@@ -33,20 +33,47 @@ pub struct Inspected {
     pub public_key: Vec<u8>,
 }
 
+/// Why bytes are not a certificate.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateError {
+    /// Not PEM at all.
+    #[error("not a PEM certificate: {0}")]
+    NotPem(#[from] pem::PemError),
+    /// A PEM block of another kind.
+    #[error("a `{0}` block, not a CERTIFICATE")]
+    NotACertificate(String),
+    /// DER that is not X.509.
+    #[error("not an X.509 certificate: {0}")]
+    NotX509(x509_parser::nom::Err<x509_parser::error::X509Error>),
+}
+
+/// Why a certificate signed outside kcompile (external-CA mode) cannot be used as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum ExternalMismatch {
+    /// Its public key is not its key's.
+    #[error("the certificate does not match its key")]
+    Key,
+    /// Its CA did not sign it.
+    #[error("not signed by {0}")]
+    Issuer(&'static str),
+    /// It lacks SANs the catalog asks for.
+    #[error("lacks SANs {}: reissue it with your CA", .0.join(", "))]
+    Sans(Vec<String>),
+}
+
 impl Inspected {
     /// Parses the first certificate of a PEM text.
-    pub fn parse(pem: &str) -> Result<Inspected, String> {
-        let block = pem::parse(pem).map_err(|e| format!("not a PEM certificate: {e}"))?;
+    pub fn parse(pem: &str) -> Result<Inspected, CertificateError> {
+        let block = pem::parse(pem)?;
         if block.tag() != "CERTIFICATE" {
-            return Err(format!("a `{}` block, not a CERTIFICATE", block.tag()));
+            return Err(CertificateError::NotACertificate(block.tag().to_owned()));
         }
         Inspected::from_der(block.contents())
     }
 
     /// Parses a DER certificate.
-    pub fn from_der(der: &[u8]) -> Result<Inspected, String> {
-        let (_, cert) =
-            X509Certificate::from_der(der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    pub fn from_der(der: &[u8]) -> Result<Inspected, CertificateError> {
+        let (_, cert) = X509Certificate::from_der(der).map_err(CertificateError::NotX509)?;
         let name = |n: &x509_parser::x509::X509Name| {
             n.iter_common_name()
                 .next()
@@ -97,26 +124,38 @@ impl Inspected {
     /// Whether a CA of `ca_pem` (one certificate, or a bundle during a CA rotation) signed this
     /// certificate.
     pub fn signed_by(&self, ca_pem: &str) -> bool {
-        let Ok((_, cert)) = X509Certificate::from_der(&self.der) else {
-            return false;
-        };
         pem::parse_many(ca_pem)
             .unwrap_or_default()
             .iter()
-            .any(|block| {
-                X509Certificate::from_der(block.contents())
-                    .is_ok_and(|(_, ca)| cert.verify_signature(Some(ca.public_key())).is_ok())
-            })
+            .filter_map(|block| Inspected::from_der(block.contents()).ok())
+            .any(|ca| self.issued_by(&ca))
+    }
+
+    /// Whether the CA certificate `ca` signed this certificate: the one signature check, for the
+    /// PKI stage and for `verify`.
+    pub fn issued_by(&self, ca: &Inspected) -> bool {
+        let (Ok((_, cert)), Ok((_, ca))) = (
+            X509Certificate::from_der(&self.der),
+            X509Certificate::from_der(&ca.der),
+        ) else {
+            return false;
+        };
+        cert.verify_signature(Some(ca.public_key())).is_ok()
     }
 
     /// For external-CA mode: the leaf is signed by its CA, has its key, and covers every SAN the
     /// catalog asks for (extra names are fine, as kubeadm).
-    pub fn check_external(&self, spec: &CertSpec, ca_pem: &str, key: &Key) -> Result<(), String> {
+    pub fn check_external(
+        &self,
+        spec: &CertSpec,
+        ca_pem: &str,
+        key: &Key,
+    ) -> Result<(), ExternalMismatch> {
         if !self.matches_key(key) {
-            return Err("the certificate does not match its key".into());
+            return Err(ExternalMismatch::Key);
         }
         if !self.signed_by(ca_pem) {
-            return Err(format!("not signed by {}", spec.issuer.file()));
+            return Err(ExternalMismatch::Issuer(spec.issuer.file()));
         }
         let missing: Vec<&String> = spec
             .sans
@@ -124,10 +163,8 @@ impl Inspected {
             .filter(|san| !self.sans.contains(san))
             .collect();
         if !missing.is_empty() {
-            let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-            return Err(format!(
-                "lacks SANs {}: reissue it with your CA",
-                names.join(", ")
+            return Err(ExternalMismatch::Sans(
+                missing.into_iter().cloned().collect(),
             ));
         }
         Ok(())

@@ -24,9 +24,31 @@ impl std::fmt::Debug for Key {
     }
 }
 
+/// Why a key cannot be made or read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The crypto library failed to generate one.
+    #[error("cannot generate a {algorithm:?} key: {source}")]
+    Generate {
+        /// The algorithm asked for.
+        algorithm: KeyAlgorithm,
+        /// Why.
+        source: rcgen::Error,
+    },
+    /// The text is not a private key kcompile reads.
+    #[error("not an RSA or ECDSA private key: {0}")]
+    NotAKey(rcgen::Error),
+    /// The text is not PEM.
+    #[error("not PEM: {0}")]
+    NotPem(#[from] pem::PemError),
+    /// An algorithm kcompile does not use.
+    #[error("unsupported key algorithm (kcompile uses RSA and ECDSA P-256/P-384)")]
+    Unsupported,
+}
+
 impl Key {
     /// Generates a new key.
-    pub fn generate(algorithm: KeyAlgorithm) -> Result<Key, String> {
+    pub fn generate(algorithm: KeyAlgorithm) -> Result<Key, KeyError> {
         let pair = match algorithm {
             KeyAlgorithm::Rsa2048 => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048),
             KeyAlgorithm::Rsa3072 => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_3072),
@@ -34,7 +56,7 @@ impl Key {
             KeyAlgorithm::EcdsaP256 => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256),
             KeyAlgorithm::EcdsaP384 => KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384),
         }
-        .map_err(|e| format!("cannot generate a {algorithm:?} key: {e}"))?;
+        .map_err(|source| KeyError::Generate { algorithm, source })?;
         let pem =
             kubeadm_pem(&pair.serialize_der(), algorithm).unwrap_or_else(|| pair.serialize_pem());
         Ok(Key {
@@ -45,11 +67,10 @@ impl Key {
     }
 
     /// Reads a PEM key in PKCS#1, SEC1 or PKCS#8 form.
-    pub fn from_pem(text: &str) -> Result<Key, String> {
-        let pair =
-            KeyPair::from_pem(text).map_err(|e| format!("not an RSA or ECDSA private key: {e}"))?;
+    pub fn from_pem(text: &str) -> Result<Key, KeyError> {
+        let pair = KeyPair::from_pem(text).map_err(KeyError::NotAKey)?;
         let algorithm = algorithm_of(&pair)?;
-        let block = pem::parse(text).map_err(|e| format!("not PEM: {e}"))?;
+        let block = pem::parse(text)?;
         // Keys already in kubeadm's form keep their bytes; PKCS#8 keys are converted.
         let pem = match block.tag() {
             "PRIVATE KEY" => {
@@ -90,7 +111,7 @@ fn kubeadm_pem(pkcs8: &[u8], algorithm: KeyAlgorithm) -> Option<String> {
 }
 
 /// The spec's name for a key pair's algorithm. RSA sizes are told by the modulus length.
-fn algorithm_of(pair: &KeyPair) -> Result<KeyAlgorithm, String> {
+fn algorithm_of(pair: &KeyPair) -> Result<KeyAlgorithm, KeyError> {
     let alg = pair.algorithm();
     if alg == &PKCS_ECDSA_P256_SHA256 {
         Ok(KeyAlgorithm::EcdsaP256)
@@ -104,7 +125,7 @@ fn algorithm_of(pair: &KeyPair) -> Result<KeyAlgorithm, String> {
             _ => Ok(KeyAlgorithm::Rsa4096),
         }
     } else {
-        Err("unsupported key algorithm (kcompile uses RSA and ECDSA P-256/P-384)".into())
+        Err(KeyError::Unsupported)
     }
 }
 

@@ -10,6 +10,7 @@
 //! mode for it (uses and verifies leaves, never signs).
 
 pub mod catalog;
+mod error;
 pub mod expiry;
 pub mod import;
 pub mod inspect;
@@ -34,8 +35,9 @@ use time::OffsetDateTime;
 
 use crate::cluster::{Cluster, EtcdTopology};
 use crate::spec::KeyAlgorithm;
-use crate::state::{StateError, Transaction};
+use crate::state::Transaction;
 use catalog::{Authority, CertSpec, Usage, catalog};
+pub use error::{ExternalLeafProblem, PkiError};
 use inspect::Inspected;
 use keys::Key;
 
@@ -197,7 +199,7 @@ pub fn plan(
     state: &mut Transaction<'_>,
     cluster: &Cluster,
     options: &IssueOptions,
-) -> Result<(Pki, Plan), StateError> {
+) -> Result<(Pki, Plan), PkiError> {
     let algorithm = cluster.pki.key_algorithm;
     let now = OffsetDateTime::now_utc();
     let mut report = Plan::default();
@@ -243,7 +245,7 @@ pub fn plan(
                 .map(|pem| load_key(&pem, &path))
                 .transpose()
         })
-        .collect::<Result<_, StateError>>()?;
+        .collect::<Result<_, PkiError>>()?;
     let mut leaf_keys: BTreeMap<String, Key> = BTreeMap::new();
     for (leaf, key) in leaves.iter().zip(loaded_keys) {
         let rotate = options
@@ -299,17 +301,21 @@ pub fn plan(
         };
         let cert_pem = match (cert, &key) {
             (Some(cert), key) => {
-                let inspected = Inspected::parse(&cert)
-                    .map_err(|e| StateError(format!("`{cert_file}`: {e}")))?;
+                let inspected =
+                    Inspected::parse(&cert).map_err(|source| PkiError::Certificate {
+                        path: cert_file.clone(),
+                        source,
+                    })?;
                 if !inspected.is_ca {
-                    return Err(StateError(format!("`{cert_file}` is not a CA certificate")));
+                    return Err(PkiError::NotACa { path: cert_file });
                 }
                 if let Some(key) = key
                     && !inspected.matches_key(key)
                 {
-                    return Err(StateError(format!(
-                        "`{key_file}` is not the key of `{cert_file}`"
-                    )));
+                    return Err(PkiError::KeyMismatch {
+                        key: key_file,
+                        cert: cert_file,
+                    });
                 }
                 cert
             }
@@ -384,7 +390,7 @@ pub fn plan(
                 &report,
             )
         })
-        .collect::<Result<_, StateError>>()?;
+        .collect::<Result<_, PkiError>>()?;
     let mut certs = BTreeMap::new();
     for outcome in outcomes {
         if let Some(key_pem) = &outcome.new_key_pem {
@@ -458,7 +464,7 @@ fn plan_leaf(
     options: &IssueOptions,
     now: OffsetDateTime,
     report: &Plan,
-) -> Result<LeafOutcome, StateError> {
+) -> Result<LeafOutcome, PkiError> {
     let (ca_pem, ca_key) = &authorities[&leaf.issuer];
     let cert_file = leaf_path(&leaf, "crt");
     let new_key_pem = new_key.as_ref().map(Key::to_pem);
@@ -466,18 +472,18 @@ fn plan_leaf(
     let Some(ca_key) = ca_key else {
         // External CA: the leaf must be there, signed by the CA, with the names it needs.
         let (Some(cert), Some(key)) = (existing, kept_key) else {
-            return Err(StateError(format!(
-                "`{cert_file}` and its key are missing, and `{}` has no key to issue them (external CA mode): issue them with your CA and put them in the state dir",
-                ca_path(leaf.issuer, "crt")
-            )));
+            return Err(PkiError::ExternalLeafMissing {
+                cert: cert_file,
+                ca: ca_path(leaf.issuer, "crt"),
+            });
         };
         Inspected::parse(&cert)
-            .and_then(|inspected| inspected.check_external(&leaf, ca_pem, &key))
-            .map_err(|e| {
-                StateError(format!(
-                    "`{cert_file}`: {e}; `{}` has no key in the state dir (external CA mode), so kcompile cannot reissue it",
-                    ca_path(leaf.issuer, "crt")
-                ))
+            .map_err(ExternalLeafProblem::from)
+            .and_then(|inspected| Ok(inspected.check_external(&leaf, ca_pem, &key)?))
+            .map_err(|problem| PkiError::ExternalLeafUnusable {
+                cert: cert_file.clone(),
+                ca: ca_path(leaf.issuer, "crt"),
+                problem,
             })?;
         return Ok(LeafOutcome {
             issued: Issued {
@@ -602,7 +608,7 @@ fn describe_change(old: &CertSpec, new: &CertSpec) -> Reason {
 fn generate_keys(
     ids: &[String],
     algorithm: KeyAlgorithm,
-) -> Result<BTreeMap<String, Key>, StateError> {
+) -> Result<BTreeMap<String, Key>, PkiError> {
     if ids.is_empty() {
         return Ok(BTreeMap::new());
     }
@@ -617,7 +623,7 @@ fn generate_keys(
     let keys = ids
         .par_iter()
         .map(|id| {
-            let key = Key::generate(algorithm).map_err(StateError);
+            let key = Key::generate(algorithm).map_err(PkiError::Generate);
             bar.inc(1);
             if terminal && bar.is_hidden() && start.elapsed() > Duration::from_secs(1) {
                 bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -629,8 +635,11 @@ fn generate_keys(
     keys
 }
 
-fn load_key(pem: &str, path: &str) -> Result<Key, StateError> {
-    Key::from_pem(pem).map_err(|e| StateError(format!("`{path}`: {e}")))
+fn load_key(pem: &str, path: &str) -> Result<Key, PkiError> {
+    Key::from_pem(pem).map_err(|source| PkiError::Key {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// State path of a CA file.
@@ -646,10 +655,9 @@ pub(crate) fn leaf_path(leaf: &CertSpec, extension: &str) -> String {
     }
 }
 
-fn serial() -> Result<SerialNumber, StateError> {
+fn serial() -> Result<SerialNumber, PkiError> {
     let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| StateError(format!("no randomness for a serial number: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(PkiError::NoSerial)?;
     // Uniform in [1, 2^63), as kubeadm: positive and fits an int64.
     let value = (u64::from_be_bytes(bytes) & (u64::MAX >> 1)).max(1);
     Ok(SerialNumber::from(value))
@@ -674,7 +682,7 @@ pub(crate) fn self_signed_ca(
     key: &Key,
     validity: Duration,
     now: OffsetDateTime,
-) -> Result<String, StateError> {
+) -> Result<String, PkiError> {
     let mut params = CertificateParams::default();
     params
         .distinguished_name
@@ -690,7 +698,10 @@ pub(crate) fn self_signed_ca(
     validity_window(&mut params, validity, now);
     let cert = params
         .self_signed(&key.pair)
-        .map_err(|e| StateError(format!("cannot self-sign {}: {e}", authority.file())))?;
+        .map_err(|source| PkiError::SelfSign {
+            authority: authority.file(),
+            source,
+        })?;
     Ok(cert.pem())
 }
 
@@ -700,7 +711,7 @@ fn sign_leaf(
     ca_pem: &str,
     ca_key: &Key,
     now: OffsetDateTime,
-) -> Result<String, StateError> {
+) -> Result<String, PkiError> {
     let mut params = CertificateParams::default();
     params
         .distinguished_name
@@ -717,7 +728,7 @@ fn sign_leaf(
             Some(("IP", ip)) => ip
                 .parse::<IpAddr>()
                 .map(SanType::IpAddress)
-                .map_err(|_| StateError(format!("bad IP SAN `{ip}`"))),
+                .map_err(|_| PkiError::IpSan(ip.to_owned())),
             Some((_, name)) => dns(name),
             None => dns(san),
         })
@@ -738,16 +749,22 @@ fn sign_leaf(
     params.use_authority_key_identifier_extension = true;
     params.serial_number = Some(serial()?);
     validity_window(&mut params, Duration::from_secs(leaf.validity_seconds), now);
-    let issuer = Issuer::from_ca_cert_pem(ca_pem, &ca_key.pair)
-        .map_err(|e| StateError(format!("cannot use CA {} to sign: {e}", leaf.issuer.file())))?;
+    let issuer =
+        Issuer::from_ca_cert_pem(ca_pem, &ca_key.pair).map_err(|source| PkiError::Issuer {
+            authority: leaf.issuer.file(),
+            source,
+        })?;
     let cert = params
         .signed_by(&key.pair, &issuer)
-        .map_err(|e| StateError(format!("cannot sign {}: {e}", leaf.id)))?;
+        .map_err(|source| PkiError::Sign {
+            id: leaf.id.clone(),
+            source,
+        })?;
     Ok(cert.pem())
 }
 
-fn dns(name: &str) -> Result<SanType, StateError> {
+fn dns(name: &str) -> Result<SanType, PkiError> {
     name.try_into()
         .map(SanType::DnsName)
-        .map_err(|_| StateError(format!("bad DNS SAN `{name}`")))
+        .map_err(|_| PkiError::DnsSan(name.to_owned()))
 }

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::PkiError;
 use super::catalog::Authority;
 use super::keys::Key;
 use crate::cluster::Cluster;
@@ -124,7 +125,7 @@ fn progress(state: &Transaction<'_>) -> Result<BTreeMap<String, Progress>, State
         return Ok(BTreeMap::new());
     };
     let entries: BTreeMap<String, Entry> =
-        serde_json::from_str(&text).map_err(|e| StateError(format!("`{RECORD}`: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| StateError::malformed(RECORD, e))?;
     Ok(entries
         .into_iter()
         .map(|(name, entry)| {
@@ -145,14 +146,15 @@ fn save(state: &mut Transaction<'_>, record: &BTreeMap<String, Progress>) {
     state.write(RECORD, text, 0o600);
 }
 
-fn missing(what: &str, path: &str) -> StateError {
-    StateError(format!(
-        "a {what} rotation is in progress but `{path}` is missing"
-    ))
+fn missing(what: &str, path: &str) -> PkiError {
+    PkiError::RotationKeyMissing {
+        rotation: what.to_owned(),
+        path: path.to_owned(),
+    }
 }
 
 /// Reads the rotations in progress.
-pub fn load(state: &Transaction<'_>) -> Result<Rotations, StateError> {
+pub fn load(state: &Transaction<'_>) -> Result<Rotations, PkiError> {
     let record = progress(state)?;
     // A finished rotation (phase 3) is recorded until the next one begins; it is no rotation.
     let phase = |what: Rotated| {
@@ -170,7 +172,10 @@ pub fn load(state: &Transaction<'_>) -> Result<Rotations, StateError> {
         let pem = state
             .read_text(&path)?
             .ok_or_else(|| missing("sa-key", &path))?;
-        let key = Key::from_pem(&pem).map_err(|e| StateError(format!("`{path}`: {e}")))?;
+        let key = Key::from_pem(&pem).map_err(|source| PkiError::Key {
+            path: path.clone(),
+            source,
+        })?;
         rotations.service_account_next = Some((key.to_pem(), key.public_pem()));
     }
     if rotations.encryption_phase > 0 {
@@ -180,9 +185,7 @@ pub fn load(state: &Transaction<'_>) -> Result<Rotations, StateError> {
             .ok_or_else(|| missing("encryption-key", &path))?;
         let key = key.trim().to_owned();
         if let Some(problem) = super::secrets::Shape::Base64Bytes32.problem(&key) {
-            return Err(StateError(format!(
-                "`{path}` {problem}; restore it from a backup of the state dir"
-            )));
+            return Err(PkiError::RotationKeyDamaged { path, problem });
         }
         rotations.encryption_next = Some(key);
     }
@@ -212,7 +215,7 @@ pub fn load(state: &Transaction<'_>) -> Result<Rotations, StateError> {
 }
 
 /// Notes that `hosts` were built, for the guards of the rotations in progress.
-pub fn record_build(state: &mut Transaction<'_>, hosts: &[&str]) -> Result<(), StateError> {
+pub fn record_build(state: &mut Transaction<'_>, hosts: &[&str]) -> Result<(), PkiError> {
     let mut record = progress(state)?;
     if record.is_empty() {
         return Ok(());
@@ -261,7 +264,7 @@ pub fn precondition(what: Rotated, cluster: &Cluster) -> String {
 }
 
 /// Where each rotation stands, one line each.
-pub fn status(state: &Transaction<'_>, cluster: &Cluster) -> Result<String, StateError> {
+pub fn status(state: &Transaction<'_>, cluster: &Cluster) -> Result<String, PkiError> {
     let record = progress(state)?;
     let mut text = String::new();
     let all = [
@@ -314,7 +317,7 @@ pub fn advance(
     phase: u8,
     cluster: &Cluster,
     acknowledged: bool,
-) -> Result<String, StateError> {
+) -> Result<String, PkiError> {
     let mut record = progress(state)?;
     let current = record.get(what.name()).map_or(0, |p| p.phase);
     if phase == current && phase > 0 {
@@ -326,11 +329,11 @@ pub fn advance(
     // After a finished rotation (3), the next one starts at 1.
     let next = if current == 3 { 1 } else { current + 1 };
     if !(1..=3).contains(&phase) || phase != next {
-        let expected = next;
-        return Err(StateError(format!(
-            "the {} rotation is at phase {current}; the next phase is {expected}",
-            what.name()
-        )));
+        return Err(PkiError::PhaseOrder {
+            rotation: what.name(),
+            current,
+            next,
+        });
     }
     if let Some(entry) = record.get(what.name()).filter(|entry| entry.phase < 3) {
         let waiting: Vec<&str> = affected_hosts(what, cluster)
@@ -338,31 +341,32 @@ pub fn advance(
             .filter(|host| !entry.built_hosts.contains(*host))
             .collect();
         if !waiting.is_empty() {
-            return Err(StateError(format!(
-                "phase {current} of the {} rotation has not been built for {} yet: run `kcompile build` for {} and roll the files out before phase {phase}",
-                what.name(),
-                waiting.join(", "),
-                if waiting.len() == 1 { "it" } else { "them" }
-            )));
+            return Err(PkiError::PhaseNotBuilt {
+                rotation: what.name(),
+                current,
+                asked: phase,
+                waiting: waiting.into_iter().map(str::to_owned).collect(),
+            });
         }
     }
     if phase == 3 && !acknowledged {
-        return Err(StateError(format!(
-            "phase 3 drops the old {} for good. First: {}. Then run again with --acknowledge",
-            match what {
+        return Err(PkiError::Unacknowledged {
+            what: match what {
                 Rotated::Ca(_) => "CA",
                 _ => "key",
             },
-            precondition(what, cluster)
-        )));
+            precondition: precondition(what, cluster),
+        });
     }
     match (what, phase) {
         (_, 1) => begin(state, what, &cluster.pki)?,
         (_, 2) => {}
         (Rotated::ServiceAccountKey, _) => {
             let next = state.read_text(&what.next_key())?.unwrap_or_default();
-            let key = Key::from_pem(&next)
-                .map_err(|e| StateError(format!("`{}`: {e}", what.next_key())))?;
+            let key = Key::from_pem(&next).map_err(|source| PkiError::Key {
+                path: what.next_key(),
+                source,
+            })?;
             promote(
                 state,
                 &[
@@ -407,10 +411,10 @@ pub fn advance(
 }
 
 /// Phase 1: makes the incoming key (and, for a CA, its certificate).
-fn begin(state: &mut Transaction<'_>, what: Rotated, pki: &PkiSettings) -> Result<(), StateError> {
+fn begin(state: &mut Transaction<'_>, what: Rotated, pki: &PkiSettings) -> Result<(), PkiError> {
     let next = match what {
         Rotated::ServiceAccountKey => Key::generate(pki.key_algorithm)
-            .map_err(StateError)?
+            .map_err(PkiError::Generate)?
             .to_pem(),
         Rotated::EncryptionKey => super::secrets::new_encryption_key()? + "\n",
         Rotated::Ca(authority) => {
@@ -418,11 +422,11 @@ fn begin(state: &mut Transaction<'_>, what: Rotated, pki: &PkiSettings) -> Resul
                 .read(&format!("pki/{}.key", authority.file()))?
                 .is_none()
             {
-                return Err(StateError(format!(
-                    "{authority} is external (its key is not in the state dir): rotate it with the tools that hold its key"
-                )));
+                return Err(PkiError::ExternalRotation {
+                    authority: authority.to_string(),
+                });
             }
-            let key = Key::generate(pki.key_algorithm).map_err(StateError)?;
+            let key = Key::generate(pki.key_algorithm).map_err(PkiError::Generate)?;
             let cert = super::self_signed_ca(
                 authority,
                 &key,
@@ -438,7 +442,7 @@ fn begin(state: &mut Transaction<'_>, what: Rotated, pki: &PkiSettings) -> Resul
 }
 
 /// Phase 3: the current files go under `retired/`, the incoming ones take their place.
-fn promote(state: &mut Transaction<'_>, files: &[(&str, String)]) -> Result<(), StateError> {
+fn promote(state: &mut Transaction<'_>, files: &[(&str, String)]) -> Result<(), PkiError> {
     for (path, text) in files {
         let mode = if path.ends_with(".crt") || path.ends_with(".pub") {
             0o644

@@ -7,8 +7,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::PkiError;
 use super::tokens::{self, BootstrapToken};
-use crate::state::{FINGERPRINT_KEY, StateError, Transaction};
+use crate::state::{FINGERPRINT_KEY, Transaction};
 
 /// The cluster's generated secrets.
 #[derive(Clone, PartialEq, Eq)]
@@ -32,7 +33,7 @@ impl std::fmt::Debug for Secrets {
 }
 
 /// Reads the secrets, staging those that do not exist yet; refuses one that lacks its shape.
-pub fn plan(state: &mut Transaction<'_>) -> Result<Secrets, StateError> {
+pub fn plan(state: &mut Transaction<'_>) -> Result<Secrets, PkiError> {
     get_or_create(state, FINGERPRINT_KEY, Shape::Base64Bytes32, || {
         Ok(STANDARD.encode(random_bytes::<32>()?))
     })?;
@@ -58,7 +59,7 @@ pub fn plan(state: &mut Transaction<'_>) -> Result<Secrets, StateError> {
 
 /// A new encryption-at-rest key: 32 random bytes, base64 (secretbox, aescbc and aesgcm all take
 /// 32-byte keys).
-pub fn new_encryption_key() -> Result<String, StateError> {
+pub fn new_encryption_key() -> Result<String, PkiError> {
     Ok(STANDARD.encode(random_bytes::<32>()?))
 }
 
@@ -104,14 +105,15 @@ fn get_or_create(
     state: &mut Transaction<'_>,
     path: &str,
     shape: Shape,
-    create: impl FnOnce() -> Result<String, StateError>,
-) -> Result<String, StateError> {
+    create: impl FnOnce() -> Result<String, PkiError>,
+) -> Result<String, PkiError> {
     if let Some(text) = state.read_text(path)? {
         let value = text.trim_end().to_owned();
         if let Some(problem) = shape.problem(&value) {
-            return Err(StateError(format!(
-                "`{path}` {problem}; kcompile will not render a secret its consumer refuses: restore the file from a backup of the state dir"
-            )));
+            return Err(PkiError::DamagedSecret {
+                path: path.to_owned(),
+                problem,
+            });
         }
         return Ok(value);
     }
@@ -120,14 +122,14 @@ fn get_or_create(
     Ok(value)
 }
 
-fn random_bytes<const N: usize>() -> Result<[u8; N], StateError> {
+fn random_bytes<const N: usize>() -> Result<[u8; N], PkiError> {
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| StateError(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(PkiError::NoRandomness)?;
     Ok(bytes)
 }
 
 /// `count` characters of `[a-z0-9]`, uniformly (rejection sampling).
-pub(crate) fn token_chars(count: usize) -> Result<String, StateError> {
+pub(crate) fn token_chars(count: usize) -> Result<String, PkiError> {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut out = String::with_capacity(count);
     while out.len() < count {

@@ -14,8 +14,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::PkiError;
 use super::secrets::token_chars;
-use crate::state::{State, StateError, Transaction};
+use crate::state::{State, Transaction};
 
 /// Where the current token lives in the state dir.
 pub const PATH: &str = "secrets/bootstrap-token";
@@ -134,17 +135,17 @@ impl BootstrapToken {
     }
 
     /// A new random token, expiring `ttl` after `now`.
-    pub fn generate(ttl: Ttl, now: OffsetDateTime) -> Result<BootstrapToken, StateError> {
+    pub fn generate(ttl: Ttl, now: OffsetDateTime) -> Result<BootstrapToken, PkiError> {
         let expiration = match ttl {
             Ttl::Never => None,
             Ttl::For(duration) => {
-                let duration = time::Duration::try_from(duration)
-                    .map_err(|_| StateError("the token TTL is too long".into()))?;
+                let duration =
+                    time::Duration::try_from(duration).map_err(|_| PkiError::TokenTtl)?;
                 let at = now
                     .replace_nanosecond(0)
                     .ok()
                     .and_then(|now| now.checked_add(duration))
-                    .ok_or_else(|| StateError("the token TTL is too long".into()))?;
+                    .ok_or(PkiError::TokenTtl)?;
                 Some(at)
             }
         };
@@ -192,7 +193,7 @@ impl BootstrapToken {
 
 /// The current token, read from `state` (refused if damaged), or a new one staged with the
 /// default TTL when the state has none yet.
-pub fn current_or_create(state: &mut Transaction<'_>) -> Result<BootstrapToken, StateError> {
+pub fn current_or_create(state: &mut Transaction<'_>) -> Result<BootstrapToken, PkiError> {
     if let Some(text) = state.read_text(PATH)? {
         return BootstrapToken::parse(&text).map_err(damaged);
     }
@@ -207,7 +208,7 @@ pub fn create(
     state: &mut Transaction<'_>,
     ttl: Ttl,
     now: OffsetDateTime,
-) -> Result<BootstrapToken, StateError> {
+) -> Result<BootstrapToken, PkiError> {
     if let Some(text) = state.read_text(PATH)? {
         BootstrapToken::parse(&text).map_err(damaged)?;
         state.retire(PATH)?;
@@ -227,7 +228,7 @@ pub struct Listed {
 }
 
 /// Every token the state holds: the current one, then those retired, newest first.
-pub fn list(state: &State) -> Result<Vec<Listed>, StateError> {
+pub fn list(state: &State) -> Result<Vec<Listed>, PkiError> {
     let mut listed = Vec::new();
     if let Some(text) = state.read_text(PATH)? {
         let token = BootstrapToken::parse(&text).map_err(damaged)?;
@@ -240,8 +241,11 @@ pub fn list(state: &State) -> Result<Vec<Listed>, StateError> {
         let Some(text) = state.read_text(retired)? else {
             continue;
         };
-        let token = BootstrapToken::parse(&text)
-            .map_err(|problem| StateError(format!("`{retired}` {problem}")))?;
+        let token =
+            BootstrapToken::parse(&text).map_err(|problem| PkiError::DamagedRetiredToken {
+                path: retired.to_owned(),
+                problem,
+            })?;
         listed.push(Listed {
             token,
             current: false,
@@ -275,10 +279,11 @@ pub fn list_text(listed: &[Listed], now: OffsetDateTime) -> String {
     text
 }
 
-fn damaged(problem: &str) -> StateError {
-    StateError(format!(
-        "`{PATH}` {problem}; kcompile will not render a secret its consumer refuses: restore the file from a backup of the state dir"
-    ))
+fn damaged(problem: &'static str) -> PkiError {
+    PkiError::DamagedSecret {
+        path: PATH.to_owned(),
+        problem,
+    }
 }
 
 #[cfg(test)]

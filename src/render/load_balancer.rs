@@ -57,14 +57,6 @@ fn of_kind(cluster: &Cluster, kind: LoadBalancerKind) -> Option<&LoadBalancer> {
     cluster.load_balancer.as_ref().filter(|lb| lb.kind == kind)
 }
 
-/// Whether `host` is the first control-plane host (the one that runs `kubeadm init`).
-fn is_first_control_plane(cluster: &Cluster, host: &Host) -> bool {
-    cluster
-        .hosts_with(Role::ControlPlane)
-        .next()
-        .is_some_and(|first| first.name == host.name)
-}
-
 /// Whether `host` runs the local proxy: the load balancer is `local-proxy` and the host has no
 /// apiserver of its own.
 pub fn runs_local_proxy(cluster: &Cluster, host: &Host) -> bool {
@@ -393,7 +385,7 @@ fn kube_vip_pod(cluster: &Cluster, lb: &LoadBalancer, host: &Host) -> LbPod {
         value("prometheus_server", ":2112"),
     ];
     // The first control plane bootstraps the cluster: its kube-vip needs super-admin.conf.
-    let kubeconfig = if is_first_control_plane(cluster, host) {
+    let kubeconfig = if cluster.is_first_control_plane(host) {
         format!("{KUBERNETES}/super-admin.conf")
     } else {
         format!("{KUBERNETES}/admin.conf")

@@ -450,7 +450,7 @@ pub fn shared_server(cluster: &Cluster) -> String {
             format!("https://{host}:{}", endpoint.port)
         }
         None => {
-            let first = cluster.hosts_with(Role::ControlPlane).next();
+            let first = cluster.first_control_plane();
             let address =
                 first.map_or_else(|| "127.0.0.1".to_owned(), |host| host.address.to_string());
             format!("https://{address}:{}", cluster.api_server_port)

@@ -220,6 +220,20 @@ pub struct Inventory {
     pub items: BTreeMap<String, Item>,
 }
 
+/// Why `inventory.json` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    /// It is not the inventory's JSON.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// A format this kcompile does not know.
+    #[error("format {0} is newer than this kcompile reads (1): use a newer kcompile")]
+    NewerFormat(u32),
+    /// An item path that is not a plain relative path.
+    #[error("item path `{0}` leaves the state dir")]
+    UnsafePath(String),
+}
+
 impl Inventory {
     /// An empty inventory of the current format.
     pub fn new() -> Inventory {
@@ -230,16 +244,13 @@ impl Inventory {
     }
 
     /// Parses `inventory.json`.
-    pub fn parse(text: &str) -> Result<Inventory, String> {
-        let inventory: Inventory = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Inventory, InventoryError> {
+        let inventory: Inventory = serde_json::from_str(text)?;
         if inventory.format != 1 {
-            return Err(format!(
-                "format {} is newer than this kcompile reads (1): use a newer kcompile",
-                inventory.format
-            ));
+            return Err(InventoryError::NewerFormat(inventory.format));
         }
         if let Some(path) = inventory.items.keys().find(|p| !is_safe_path(p)) {
-            return Err(format!("item path `{path}` leaves the state dir"));
+            return Err(InventoryError::UnsafePath(path.clone()));
         }
         Ok(inventory)
     }
@@ -328,6 +339,11 @@ mod tests {
             assert!(!is_safe_path(bad), "{bad}");
         }
         let text = r#"{"format":1,"items":{"../x":{"sha256":"00","since":"now"}}}"#;
-        assert!(Inventory::parse(text).unwrap_err().contains("leaves"));
+        assert!(
+            Inventory::parse(text)
+                .unwrap_err()
+                .to_string()
+                .contains("leaves")
+        );
     }
 }

@@ -17,7 +17,7 @@ use super::StateError;
 /// The journal directory, relative to the state dir.
 pub const DIR: &str = "journal";
 /// The commit record; its presence means "committed, maybe not yet applied".
-const COMMIT: &str = "journal/commit.json";
+pub(super) const COMMIT: &str = "journal/commit.json";
 /// Largest file the state reads: every item of a state is a few kilobytes.
 pub const MAX_FILE: u64 = 16 << 20;
 
@@ -99,11 +99,9 @@ pub fn pending(root: &Path) -> Result<Option<Commit>, StateError> {
     let path = root.join(COMMIT);
     match read_bounded(&path)? {
         None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            StateError(format!(
-                "`{COMMIT}` (an interrupted commit) cannot be read: {e}; keep a copy of the state dir and restore it from a backup"
-            ))
-        }),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(StateError::BadJournal),
     }
 }
 
@@ -116,9 +114,9 @@ pub fn recover(root: &Path) -> Result<Recovery, StateError> {
     let dir = root.join(DIR);
     match fs::symlink_metadata(&dir) {
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(Recovery::Clean),
-        Err(e) => Err(io_error("inspect", &dir, &e)),
+        Err(e) => Err(StateError::io("inspect", &dir, e)),
         Ok(_) => {
-            fs::remove_dir_all(&dir).map_err(|e| io_error("remove", &dir, &e))?;
+            fs::remove_dir_all(&dir).map_err(|e| StateError::io("remove", &dir, e))?;
             sync_dir(root)?;
             Ok(Recovery::RolledBack)
         }
@@ -149,15 +147,15 @@ pub fn commit(
     }
     // Every staged file durable at once (one syncfs, not one fsync per file), before the commit
     // record that names them.
-    let journal = File::open(&dir).map_err(|e| io_error("open", &dir, &e))?;
-    rustix::fs::syncfs(&journal).map_err(|e| io_error("sync", &dir, &e.into()))?;
+    let journal = File::open(&dir).map_err(|e| StateError::io("open", &dir, e))?;
+    rustix::fs::syncfs(&journal).map_err(|e| StateError::io("sync", &dir, e.into()))?;
     let text = serde_json::to_vec_pretty(&commit).unwrap_or_default();
     let temp = dir.join("commit.tmp");
     write_new(&temp, &text, 0o600, true)?;
     sync_dir(&dir)?;
     // The commit point.
     let target = root.join(COMMIT);
-    fs::rename(&temp, &target).map_err(|e| io_error("commit", &target, &e))?;
+    fs::rename(&temp, &target).map_err(|e| StateError::io("commit", &target, e))?;
     sync_dir(&dir)?;
     apply(root, &commit)
 }
@@ -172,10 +170,9 @@ fn apply(root: &Path, commit: &Commit) -> Result<(), StateError> {
         match read_bounded(&to)? {
             Some(bytes) if super::sha256(&bytes) == retirement.sha256 => continue,
             Some(_) => {
-                return Err(StateError(format!(
-                    "`{}` exists with other contents than the journal retires there; kcompile never overwrites a retired file: move it aside and run again",
-                    retirement.to
-                )));
+                return Err(StateError::RetiredCopyTaken {
+                    to: retirement.to.clone(),
+                });
             }
             None => {}
         }
@@ -183,15 +180,15 @@ fn apply(root: &Path, commit: &Commit) -> Result<(), StateError> {
         match read_bounded(&from)? {
             Some(bytes) if super::sha256(&bytes) == retirement.sha256 => {}
             _ => {
-                return Err(StateError(format!(
-                    "the journal retires `{}`, but it is gone or changed before its copy `{}` was made; restore `{}` from a backup",
-                    retirement.from, retirement.to, retirement.from
-                )));
+                return Err(StateError::RetiredSourceChanged {
+                    from: retirement.from.clone(),
+                    to: retirement.to.clone(),
+                });
             }
         }
         let parent = to.parent().unwrap_or(root);
         make_dir(parent)?;
-        fs::hard_link(&from, &to).map_err(|e| io_error("retire", &from, &e))?;
+        fs::hard_link(&from, &to).map_err(|e| StateError::io("retire", &from, e))?;
         touched.insert(parent.to_owned());
     }
     sync_dirs(&mut touched)?;
@@ -201,15 +198,14 @@ fn apply(root: &Path, commit: &Commit) -> Result<(), StateError> {
         let parent = target.parent().unwrap_or(root);
         if fs::symlink_metadata(&staged).is_ok() {
             make_dir(parent)?;
-            fs::rename(&staged, &target).map_err(|e| io_error("rename into", &target, &e))?;
+            fs::rename(&staged, &target).map_err(|e| StateError::io("rename into", &target, e))?;
             touched.insert(parent.to_owned());
         } else {
             let done = read_bounded(&target)?.is_some_and(|b| super::sha256(&b) == write.sha256);
             if !done {
-                return Err(StateError(format!(
-                    "the journal's copy of `{}` is gone and the file does not hold what was committed; restore the state dir from a backup",
-                    write.path
-                )));
+                return Err(StateError::StagedCopyLost {
+                    path: write.path.clone(),
+                });
             }
         }
     }
@@ -223,7 +219,7 @@ fn apply(root: &Path, commit: &Commit) -> Result<(), StateError> {
                 touched.insert(from.parent().unwrap_or(root).to_owned());
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(io_error("remove", &from, &e)),
+            Err(e) => return Err(StateError::io("remove", &from, e)),
         }
     }
     sync_dirs(&mut touched)?;
@@ -231,10 +227,10 @@ fn apply(root: &Path, commit: &Commit) -> Result<(), StateError> {
     match fs::remove_file(&commit_file) {
         Ok(()) => {}
         Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) => return Err(io_error("remove", &commit_file, &e)),
+        Err(e) => return Err(StateError::io("remove", &commit_file, e)),
     }
     let dir = root.join(DIR);
-    fs::remove_dir_all(&dir).map_err(|e| io_error("remove", &dir, &e))?;
+    fs::remove_dir_all(&dir).map_err(|e| StateError::io("remove", &dir, e))?;
     sync_dir(root)
 }
 
@@ -249,38 +245,34 @@ pub fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(StateError(format!(
-                "`{}` is a symbolic link; the state dir holds regular files only",
-                path.display()
-            )));
+            return Err(StateError::Link {
+                path: path.to_owned(),
+            });
         }
-        Err(e) => return Err(io_error("read", path, &e)),
+        Err(e) => return Err(StateError::io("read", path, e)),
     };
-    let metadata = file.metadata().map_err(|e| io_error("read", path, &e))?;
+    let metadata = file
+        .metadata()
+        .map_err(|e| StateError::io("read", path, e))?;
     if !metadata.is_file() {
-        return Err(StateError(format!(
-            "`{}` is not a regular file",
-            path.display()
-        )));
+        return Err(StateError::NotRegular {
+            path: path.to_owned(),
+        });
     }
     if metadata.len() > MAX_FILE {
-        return Err(StateError(format!(
-            "`{}` is {} bytes, more than any state file can be ({} MiB)",
-            path.display(),
-            metadata.len(),
-            MAX_FILE >> 20
-        )));
+        return Err(StateError::TooLarge {
+            path: path.to_owned(),
+            size: metadata.len(),
+        });
     }
     let mut bytes = Vec::with_capacity(metadata.len() as usize);
     file.take(MAX_FILE + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| io_error("read", path, &e))?;
+        .map_err(|e| StateError::io("read", path, e))?;
     if bytes.len() as u64 > MAX_FILE {
-        return Err(StateError(format!(
-            "`{}` grew past {} MiB while being read",
-            path.display(),
-            MAX_FILE >> 20
-        )));
+        return Err(StateError::Grew {
+            path: path.to_owned(),
+        });
     }
     Ok(Some(bytes))
 }
@@ -302,13 +294,14 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<(), Sta
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
-        .map_err(|e| io_error("create", path, &e))?;
+        .map_err(|e| StateError::io("create", path, e))?;
     file.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(|e| io_error("chmod", path, &e))?;
+        .map_err(|e| StateError::io("chmod", path, e))?;
     file.write_all(bytes)
-        .map_err(|e| io_error("write", path, &e))?;
+        .map_err(|e| StateError::io("write", path, e))?;
     if sync {
-        file.sync_all().map_err(|e| io_error("sync", path, &e))?;
+        file.sync_all()
+            .map_err(|e| StateError::io("sync", path, e))?;
     }
     Ok(())
 }
@@ -318,13 +311,12 @@ pub fn make_dir(dir: &Path) -> Result<(), StateError> {
     match fs::symlink_metadata(dir) {
         Ok(metadata) if metadata.is_dir() => return Ok(()),
         Ok(_) => {
-            return Err(StateError(format!(
-                "`{}` is not a directory",
-                dir.display()
-            )));
+            return Err(StateError::NotADirectory {
+                path: dir.to_owned(),
+            });
         }
         Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) => return Err(io_error("inspect", dir, &e)),
+        Err(e) => return Err(StateError::io("inspect", dir, e)),
     }
     let parent = match dir.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -334,10 +326,10 @@ pub fn make_dir(dir: &Path) -> Result<(), StateError> {
     match fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(()),
-        Err(e) => return Err(io_error("create", dir, &e)),
+        Err(e) => return Err(StateError::io("create", dir, e)),
     }
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-        .map_err(|e| io_error("chmod", dir, &e))?;
+        .map_err(|e| StateError::io("chmod", dir, e))?;
     sync_dir(parent)
 }
 
@@ -345,12 +337,7 @@ pub fn make_dir(dir: &Path) -> Result<(), StateError> {
 pub fn sync_dir(dir: &Path) -> Result<(), StateError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| io_error("sync", dir, &e))
-}
-
-/// A file system error with what was tried and where.
-pub fn io_error(action: &str, path: &Path, error: &std::io::Error) -> StateError {
-    StateError(format!("cannot {action} `{}`: {error}", path.display()))
+        .map_err(|e| StateError::io("sync", dir, e))
 }
 
 #[cfg(test)]
@@ -412,7 +399,7 @@ mod tests {
             }],
         )
         .unwrap_err();
-        assert!(error.0.contains("never overwrites"), "{error}");
+        assert!(error.to_string().contains("never overwrites"), "{error}");
     }
 
     #[test]
@@ -469,7 +456,12 @@ mod tests {
         let temp = tempfile::tempdir().unwrap();
         let link = temp.path().join("link");
         std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
-        assert!(read_bounded(&link).unwrap_err().0.contains("symbolic link"));
+        assert!(
+            read_bounded(&link)
+                .unwrap_err()
+                .to_string()
+                .contains("symbolic link")
+        );
         let fifo = temp.path().join("fifo");
         let status = std::process::Command::new("mkfifo")
             .arg(&fifo)
@@ -479,7 +471,7 @@ mod tests {
         assert!(
             read_bounded(&fifo)
                 .unwrap_err()
-                .0
+                .to_string()
                 .contains("not a regular file")
         );
         assert_eq!(read_bounded(&temp.path().join("none")).unwrap(), None);

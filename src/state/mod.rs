@@ -11,6 +11,7 @@
 //!   plan in a transaction and drop it: they never write, and work on a read-only mount.
 //! - It is private: the directory 0700, secret files 0600.
 
+mod error;
 pub mod inventory;
 pub mod journal;
 pub mod report;
@@ -27,18 +28,9 @@ use rayon::prelude::*;
 use sha2::Sha256;
 
 use crate::digest::{hex, sha256};
+pub use error::StateError;
 use inventory::{Inventory, Item, ItemKind};
-use journal::{Recovery, Retirement, io_error, read_bounded};
-
-/// A state dir problem: what, where, and what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StateError(pub String);
-
-impl std::fmt::Display for StateError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use journal::{Recovery, Retirement, read_bounded};
 
 /// How a command uses the state dir.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,10 +62,9 @@ impl State {
     /// used). Errors if it does not exist.
     pub fn open(root: &Path, access: Access) -> Result<State, StateError> {
         if !root.exists() {
-            return Err(StateError(format!(
-                "there is no state dir `{}`; `kcompile build` creates one (name another with --state)",
-                root.display()
-            )));
+            return Err(StateError::Absent {
+                root: root.to_owned(),
+            });
         }
         State::open_existing(root, access)
     }
@@ -85,14 +76,10 @@ impl State {
         let mut state = State::open_existing(root, Access::Write)?;
         for path in paths {
             if !state.inventory.items.contains_key(path) {
-                return Err(StateError(format!(
-                    "`{path}` is not recorded; `kcompile state list` shows what is"
-                )));
+                return Err(StateError::NotRecorded { path: path.clone() });
             }
             if fs::symlink_metadata(root.join(path)).is_ok() {
-                return Err(StateError(format!(
-                    "`{path}` is still in the state dir; forgetting drops only its record: move the file away first (keep it if it may be needed)"
-                )));
+                return Err(StateError::StillPresent { path: path.clone() });
             }
         }
         let mut changes = Changes::default();
@@ -127,12 +114,11 @@ impl State {
 
     /// Opens an existing dir: recovers or reads through the journal, reads the inventory.
     fn open_existing(root: &Path, access: Access) -> Result<State, StateError> {
-        let metadata = fs::metadata(root).map_err(|e| io_error("open", root, &e))?;
+        let metadata = fs::metadata(root).map_err(|e| StateError::io("open", root, e))?;
         if !metadata.is_dir() {
-            return Err(StateError(format!(
-                "`{}` is not a directory",
-                root.display()
-            )));
+            return Err(StateError::NotADirectory {
+                path: root.to_owned(),
+            });
         }
         check_private(root, metadata.permissions().mode(), access, "the state dir")?;
         let lock = lock(root, access)?;
@@ -166,20 +152,18 @@ impl State {
         match state.read_file(inventory::PATH)? {
             Some(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
-                state.inventory = Inventory::parse(&text).map_err(|e| {
-                    StateError(format!(
-                        "`{}` cannot be read: {e}; restore it from a backup of the state dir",
-                        root.join(inventory::PATH).display()
-                    ))
-                })?;
+                state.inventory =
+                    Inventory::parse(&text).map_err(|source| StateError::BadInventory {
+                        path: root.join(inventory::PATH),
+                        source,
+                    })?;
             }
             None => {
                 if let Some(item) = state.unrecorded_items()?.first() {
-                    return Err(StateError(format!(
-                        "`{}` holds `{item}` and more, but no inventory: it was made by an older kcompile, or its `inventory.json` was lost. If it is lost, restore it from a backup; otherwise `kcompile state record --state {}` records what the dir holds now",
-                        root.display(),
-                        root.display()
-                    )));
+                    return Err(StateError::NoInventory {
+                        root: root.to_owned(),
+                        item: item.clone(),
+                    });
                 }
             }
         }
@@ -241,23 +225,10 @@ impl State {
         if problems.is_empty() {
             return Ok(());
         }
-        let count = problems.len();
-        let shown: Vec<String> = problems.into_iter().take(10).collect();
-        Err(StateError(format!(
-            "{} recorded item{} of `{}` cannot be used; kcompile never replaces a recorded item by itself:\n{}{}",
-            count,
-            if count == 1 { "" } else { "s" },
-            self.root.display(),
-            shown.join("\n"),
-            if count > 10 {
-                format!(
-                    "\n  … and {} more (`kcompile state check` lists all)",
-                    count - 10
-                )
-            } else {
-                String::new()
-            }
-        )))
+        Err(StateError::UnusableItems {
+            root: self.root.clone(),
+            problems,
+        })
     }
 
     fn describe_problem(
@@ -317,7 +288,7 @@ impl State {
     fn unrecorded_items(&self) -> Result<Vec<String>, StateError> {
         let mut found = Vec::new();
         for entry in walkdir::WalkDir::new(&self.root).follow_links(false) {
-            let entry = entry.map_err(|e| StateError(format!("cannot list the state dir: {e}")))?;
+            let entry = entry?;
             if !entry.file_type().is_file() {
                 continue;
             }
@@ -345,10 +316,9 @@ impl State {
         state.exists = true;
         journal::recover(root)?;
         if read_bounded(&root.join(inventory::PATH))?.is_some() {
-            return Err(StateError(format!(
-                "`{}` already has an inventory; `kcompile state check` checks it",
-                root.display()
-            )));
+            return Err(StateError::AlreadyRecorded {
+                root: root.to_owned(),
+            });
         }
         let found = state.unrecorded_items()?;
         let mut transaction = state.begin();
@@ -425,9 +395,9 @@ impl State {
     /// A file as the state dir holds it: through an unfinished commit for a read-only open.
     fn read_file_uncached(&self, relative: &str) -> Result<Option<Vec<u8>>, StateError> {
         if !inventory::is_safe_path(relative) {
-            return Err(StateError(format!(
-                "`{relative}` is not a path inside the state dir"
-            )));
+            return Err(StateError::UnsafePath {
+                path: relative.to_owned(),
+            });
         }
         if !self.exists {
             return Ok(None);
@@ -467,9 +437,7 @@ impl State {
     /// made or changed.
     pub fn commit(&mut self, changes: Changes) -> Result<Vec<String>, StateError> {
         if self.access != Access::Write {
-            return Err(StateError(
-                "internal: a read-only state dir cannot be committed to".into(),
-            ));
+            return Err(StateError::ReadOnly);
         }
         if changes.is_empty() {
             return Ok(Vec::new());
@@ -692,14 +660,20 @@ fn as_text(
 ) -> Result<Option<String>, StateError> {
     bytes
         .map(|bytes| {
-            String::from_utf8(bytes)
-                .map_err(|_| StateError(format!("`{}` is not text", root.join(relative).display())))
+            String::from_utf8(bytes).map_err(|_| StateError::NotText {
+                path: root.join(relative),
+            })
         })
         .transpose()
 }
 
 /// Refuses (reader) or repairs with a warning (writer) group or world access.
-fn check_private(path: &Path, mode: u32, access: Access, what: &str) -> Result<(), StateError> {
+fn check_private(
+    path: &Path,
+    mode: u32,
+    access: Access,
+    what: &'static str,
+) -> Result<(), StateError> {
     if mode & 0o077 == 0 {
         return Ok(());
     }
@@ -711,7 +685,7 @@ fn check_private(path: &Path, mode: u32, access: Access, what: &str) -> Result<(
     match access {
         Access::Write => {
             fs::set_permissions(path, fs::Permissions::from_mode(private))
-                .map_err(|e| io_error("chmod", path, &e))?;
+                .map_err(|e| StateError::io("chmod", path, e))?;
             crate::say!(
                 "warning: {what} `{}` was mode {:04o}, open to other users; made it {:04o}. Anyone who could read it may hold a copy of its keys: consider rotating them",
                 path.display(),
@@ -720,12 +694,12 @@ fn check_private(path: &Path, mode: u32, access: Access, what: &str) -> Result<(
             );
             Ok(())
         }
-        Access::ReadOnly => Err(StateError(format!(
-            "{what} `{}` is mode {:04o}, open to other users; `chmod {:o}` it (any command that writes the state repairs it)",
-            path.display(),
-            mode & 0o7777,
-            private
-        ))),
+        Access::ReadOnly => Err(StateError::OpenToOthers {
+            what,
+            path: path.to_owned(),
+            mode,
+            private,
+        }),
     }
 }
 
@@ -752,7 +726,7 @@ fn lock(root: &Path, access: Access) -> Result<Option<File>, StateError> {
         Err(e) if access == Access::ReadOnly && e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(None);
         }
-        Err(e) => return Err(io_error("open", &lock_path, &e)),
+        Err(e) => return Err(StateError::io("open", &lock_path, e)),
     };
     let attempt = match access {
         Access::Write => file.try_lock(),
@@ -777,16 +751,16 @@ fn lock(root: &Path, access: Access) -> Result<Option<File>, StateError> {
                 Access::Write => file.lock(),
                 Access::ReadOnly => file.lock_shared(),
             };
-            waited.map_err(|e| io_error("lock", &lock_path, &e))?;
+            waited.map_err(|e| StateError::io("lock", &lock_path, e))?;
         }
-        Err(TryLockError::Error(e)) => return Err(io_error("lock", &lock_path, &e)),
+        Err(TryLockError::Error(e)) => return Err(StateError::io("lock", &lock_path, e)),
     }
     if access == Access::Write {
         let pid = format!("pid {}\n", std::process::id());
         file.set_len(0)
             .and_then(|()| file.rewind())
             .and_then(|()| file.write_all(pid.as_bytes()))
-            .map_err(|e| io_error("write", &lock_path, &e))?;
+            .map_err(|e| StateError::io("write", &lock_path, e))?;
     }
     Ok(Some(file))
 }
@@ -796,7 +770,7 @@ fn remove_stray_temp_files(root: &Path) -> Result<(), StateError> {
     for entry in walkdir::WalkDir::new(root).follow_links(false) {
         let Ok(entry) = entry else { continue };
         if entry.file_type().is_file() && entry.file_name().to_string_lossy().starts_with(".tmp-") {
-            fs::remove_file(entry.path()).map_err(|e| io_error("remove", entry.path(), &e))?;
+            fs::remove_file(entry.path()).map_err(|e| StateError::io("remove", entry.path(), e))?;
         }
     }
     Ok(())
@@ -848,8 +822,8 @@ mod tests {
         fs::remove_file(root.join("pki/sa.key")).unwrap();
         // Opening reads only the inventory; the item is checked when a run uses it.
         let state = State::open(&root, Access::Write).unwrap();
-        let error = state.read("pki/sa.key").unwrap_err().0;
-        assert_eq!(state.check_all().unwrap_err().0, error);
+        let error = state.read("pki/sa.key").unwrap_err().to_string();
+        assert_eq!(state.check_all().unwrap_err().to_string(), error);
         drop(state);
         assert!(
             error.contains("`pki/sa.key` (service-account-key"),
@@ -859,7 +833,7 @@ mod tests {
         assert!(error.contains("service-account token"), "{error}");
         fs::write(root.join("pki/sa.key"), b"other").unwrap();
         let state = State::open(&root, Access::ReadOnly).unwrap();
-        let error = state.load(["pki/sa.key"]).unwrap_err().0;
+        let error = state.load(["pki/sa.key"]).unwrap_err().to_string();
         assert!(error.contains("is not what was recorded"), "{error}");
     }
 
@@ -884,7 +858,7 @@ mod tests {
         fs::create_dir_all(root.join("pki")).unwrap();
         fs::set_permissions(&root, fs::Permissions::from_mode(0o700)).unwrap();
         fs::write(root.join("pki/ca.crt"), b"cert").unwrap();
-        let error = State::open(&root, Access::Write).unwrap_err().0;
+        let error = State::open(&root, Access::Write).unwrap_err().to_string();
         assert!(error.contains("no inventory"), "{error}");
         assert_eq!(State::record_existing(&root).unwrap(), ["pki/ca.crt"]);
         let state = State::open(&root, Access::ReadOnly).unwrap();
@@ -898,7 +872,9 @@ mod tests {
         drop(committed(&root, &[("pki/ca.key", b"key")]));
         fs::set_permissions(&root, fs::Permissions::from_mode(0o777)).unwrap();
         fs::set_permissions(root.join("pki/ca.key"), fs::Permissions::from_mode(0o644)).unwrap();
-        let error = State::open(&root, Access::ReadOnly).unwrap_err().0;
+        let error = State::open(&root, Access::ReadOnly)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("mode 0777"), "{error}");
         State::open(&root, Access::Write)
             .unwrap()

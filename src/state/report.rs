@@ -90,12 +90,12 @@ pub fn check(state: &State) -> Vec<String> {
         let problem = match kind {
             ItemKind::CaCertificate(_)
             | ItemKind::IncomingCaCertificate(_)
-            | ItemKind::LeafCertificate => Inspected::parse(&text).err(),
+            | ItemKind::LeafCertificate => Inspected::parse(&text).err().map(|e| e.to_string()),
             ItemKind::CaKey(_)
             | ItemKind::IncomingCaKey(_)
             | ItemKind::ServiceAccountKey
             | ItemKind::IncomingServiceAccountKey
-            | ItemKind::LeafKey => Key::from_pem(&text).err(),
+            | ItemKind::LeafKey => Key::from_pem(&text).err().map(|e| e.to_string()),
             ItemKind::ServiceAccountPublicKey => pem::parse(value)
                 .err()
                 .map(|e| format!("not a PEM public key: {e}")),

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::material::{chains_to, signed_by};
+use super::material::chains_to;
 use super::{Check, PodFile, relative, subject};
 use crate::component::Component;
 use crate::pki::inspect::Inspected;
@@ -585,7 +585,7 @@ impl Check<'_> {
                 continue;
             }
             for cert in self.certs_at(&path).unwrap_or_default() {
-                let is_authority = cert.is_ca || signed_by(&cert, &cert);
+                let is_authority = cert.is_ca || cert.issued_by(&cert);
                 if is_authority && certs_seen.insert(cert.der.clone()) {
                     authorities.push((path.clone(), cert));
                 }

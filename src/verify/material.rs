@@ -13,11 +13,56 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::x509::SubjectPublicKeyInfo;
 
 use crate::component::Component;
-use crate::pki::inspect::Inspected;
-use crate::pki::keys::{Key, pem_block};
+use crate::pki::inspect::{CertificateError, Inspected};
+use crate::pki::keys::{Key, KeyError, pem_block};
+
+/// Why a file `verify` reads cannot be parsed as what its path holds. No variant carries the
+/// file's bytes: the messages say what and where, never what the file holds there.
+#[derive(Debug, thiserror::Error)]
+pub enum MaterialError {
+    /// Not PEM (what is wrong with its framing).
+    #[error("not PEM: {0}")]
+    Pem(&'static str),
+    /// PEM without the block kind asked for.
+    #[error("it holds no {0}")]
+    Missing(&'static str),
+    /// A certificate block that is not X.509.
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+    /// A private key block kcompile cannot read.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A `PUBLIC KEY` block that is not one.
+    #[error("not a public key: {0}")]
+    PublicKey(x509_parser::nom::Err<x509_parser::error::X509Error>),
+    /// Text that is not YAML, at this line and column if known.
+    #[error("not YAML{}", at.map(|(line, column)| format!(" (line {line}, column {column})")).unwrap_or_default())]
+    Yaml {
+        /// Line and column.
+        at: Option<(u64, u64)>,
+    },
+    /// A kubeconfig that is not YAML.
+    #[error("not a kubeconfig: {0}")]
+    KubeconfigYaml(Box<MaterialError>),
+    /// YAML of another kind than the file should hold.
+    #[error("{0}")]
+    Kind(&'static str),
+    /// A kubeconfig whose current context is not defined.
+    #[error("current-context `{0}` is not among its contexts")]
+    UnknownContext(String),
+    /// A kubeconfig with no current context and several (or no) contexts.
+    #[error("no current-context, and not exactly one context")]
+    NoContext,
+    /// A kubeconfig whose current context names a missing cluster.
+    #[error("cluster `{0}` of the current context is missing")]
+    MissingCluster(String),
+    /// A kubeconfig `*-data` field that is not base64.
+    #[error("{0} is not base64")]
+    NotBase64(&'static str),
+}
 
 /// Every certificate of a PEM text, in order (a leaf first, then its intermediates).
-pub fn certificates(bytes: &[u8]) -> Result<Vec<Inspected>, String> {
+pub fn certificates(bytes: &[u8]) -> Result<Vec<Inspected>, MaterialError> {
     let blocks = pem::parse_many(bytes).map_err(pem_error)?;
     let certs: Vec<Inspected> = blocks
         .iter()
@@ -25,31 +70,31 @@ pub fn certificates(bytes: &[u8]) -> Result<Vec<Inspected>, String> {
         .map(|block| Inspected::from_der(block.contents()))
         .collect::<Result<_, _>>()?;
     if certs.is_empty() {
-        return Err("it holds no CERTIFICATE block".into());
+        return Err(MaterialError::Missing("CERTIFICATE block"));
     }
     Ok(certs)
 }
 
 /// The public half of the private key in a PEM text (the first `… PRIVATE KEY` block).
-pub fn private_key(bytes: &[u8]) -> Result<Vec<u8>, String> {
+pub fn private_key(bytes: &[u8]) -> Result<Vec<u8>, MaterialError> {
     let blocks = pem::parse_many(bytes).map_err(pem_error)?;
     let block = blocks
         .iter()
         .find(|block| block.tag().ends_with("PRIVATE KEY"))
-        .ok_or("it holds no PRIVATE KEY block")?;
+        .ok_or(MaterialError::Missing("PRIVATE KEY block"))?;
     let key = Key::from_pem(&pem_block(block.tag(), block.contents().to_vec()))?;
     Ok(key.pair.public_key_raw().to_vec())
 }
 
 /// A public key from a `PUBLIC KEY` block, a certificate, or a private key (as `sa.pub`,
 /// `--service-account-key-file`, accepts).
-pub fn public_key(bytes: &[u8]) -> Result<Vec<u8>, String> {
+pub fn public_key(bytes: &[u8]) -> Result<Vec<u8>, MaterialError> {
     let blocks = pem::parse_many(bytes).map_err(pem_error)?;
     for block in &blocks {
         match block.tag() {
             "PUBLIC KEY" => {
                 let (_, info) = SubjectPublicKeyInfo::from_der(block.contents())
-                    .map_err(|e| format!("not a public key: {e}"))?;
+                    .map_err(MaterialError::PublicKey)?;
                 return Ok(info.subject_public_key.data.to_vec());
             }
             "RSA PUBLIC KEY" => return Ok(block.contents().to_vec()),
@@ -58,7 +103,9 @@ pub fn public_key(bytes: &[u8]) -> Result<Vec<u8>, String> {
             _ => {}
         }
     }
-    Err("it holds no public key, certificate or private key".into())
+    Err(MaterialError::Missing(
+        "public key, certificate or private key",
+    ))
 }
 
 /// The subject's organizations (O=) of a certificate.
@@ -112,17 +159,6 @@ pub fn extended_usages(cert: &Inspected) -> Option<Usages> {
     })
 }
 
-/// Whether the CA certificate `ca` signed `cert`.
-pub fn signed_by(cert: &Inspected, ca: &Inspected) -> bool {
-    let (Ok((_, cert)), Ok((_, ca))) = (
-        X509Certificate::from_der(&cert.der),
-        X509Certificate::from_der(&ca.der),
-    ) else {
-        return false;
-    };
-    cert.verify_signature(Some(ca.public_key())).is_ok()
-}
-
 /// Whether the first certificate of `leaf` (with the intermediates after it) chains to one of
 /// `bundle`'s certificates.
 pub fn chains_to(leaf: &[Inspected], bundle: &[Inspected]) -> bool {
@@ -132,13 +168,13 @@ pub fn chains_to(leaf: &[Inspected], bundle: &[Inspected]) -> bool {
     for _ in 0..8 {
         if bundle
             .iter()
-            .any(|ca| ca.der == current.der || signed_by(current, ca))
+            .any(|ca| ca.der == current.der || current.issued_by(ca))
         {
             return true;
         }
         match leaf[1..]
             .iter()
-            .find(|next| next.der != current.der && signed_by(current, next))
+            .find(|next| next.der != current.der && current.issued_by(next))
         {
             Some(next) => current = next,
             None => return false,
@@ -214,11 +250,11 @@ pub struct Kubeconfig {
 }
 
 /// Parses a kubeconfig and picks its current context (or its only one).
-pub fn kubeconfig(text: &str) -> Result<Kubeconfig, String> {
+pub fn kubeconfig(text: &str) -> Result<Kubeconfig, MaterialError> {
     let config: Value = serde_saphyr::from_str(text)
-        .map_err(|e| format!("not a kubeconfig: {}", yaml_error(&e)))?;
+        .map_err(|e| MaterialError::KubeconfigYaml(Box::new(yaml_error(&e))))?;
     if config.get("kind").and_then(Value::as_str) != Some("Config") {
-        return Err("not a kubeconfig: no `kind: Config`".into());
+        return Err(MaterialError::Kind("not a kubeconfig: no `kind: Config`"));
     }
     let named = |list: &str, name: &str, field: &str| -> Option<Value> {
         config.get(list)?.as_array()?.iter().find_map(|item| {
@@ -229,10 +265,10 @@ pub fn kubeconfig(text: &str) -> Result<Kubeconfig, String> {
     let current = config.get("current-context").and_then(Value::as_str);
     let context = match current.filter(|c| !c.is_empty()) {
         Some(name) => named("contexts", name, "context")
-            .ok_or_else(|| format!("current-context `{name}` is not among its contexts"))?,
+            .ok_or_else(|| MaterialError::UnknownContext(name.to_owned()))?,
         None => match contexts.map(Vec::as_slice) {
             Some([only]) => only.get("context").cloned().unwrap_or_default(),
-            _ => return Err("no current-context, and not exactly one context".into()),
+            _ => return Err(MaterialError::NoContext),
         },
     };
     let text_of =
@@ -240,7 +276,7 @@ pub fn kubeconfig(text: &str) -> Result<Kubeconfig, String> {
     let cluster_name = text_of(&context, "cluster").unwrap_or_default();
     let user = text_of(&context, "user").unwrap_or_default();
     let cluster = named("clusters", &cluster_name, "cluster")
-        .ok_or_else(|| format!("cluster `{cluster_name}` of the current context is missing"))?;
+        .ok_or_else(|| MaterialError::MissingCluster(cluster_name.clone()))?;
     let credentials = named("users", &user, "user").unwrap_or_default();
     Ok(Kubeconfig {
         server: text_of(&cluster, "server"),
@@ -256,7 +292,7 @@ pub fn kubeconfig(text: &str) -> Result<Kubeconfig, String> {
 }
 
 /// `field-data` (base64) or `field` (a path) of a kubeconfig section.
-fn source(section: &Value, field: &'static str) -> Result<Option<Source>, String> {
+fn source(section: &Value, field: &'static str) -> Result<Option<Source>, MaterialError> {
     let data_field: &'static str = match field {
         "certificate-authority" => "certificate-authority-data",
         "client-certificate" => "client-certificate-data",
@@ -267,7 +303,7 @@ fn source(section: &Value, field: &'static str) -> Result<Option<Source>, String
         let cleaned: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
         let bytes = STANDARD
             .decode(cleaned)
-            .map_err(|_| format!("{data_field} is not base64"))?;
+            .map_err(|_| MaterialError::NotBase64(data_field))?;
         return Ok(Some(Source::Data(data_field, bytes)));
     }
     Ok(section
@@ -332,14 +368,14 @@ impl Pod {
 }
 
 /// Parses a static pod manifest (YAML or JSON).
-pub fn pod(text: &str) -> Result<Pod, String> {
+pub fn pod(text: &str) -> Result<Pod, MaterialError> {
     let pod: Value = serde_saphyr::from_str(text).map_err(|e| yaml_error(&e))?;
     if pod.get("kind").and_then(Value::as_str) != Some("Pod") {
-        return Err("not a Pod manifest (no `kind: Pod`)".into());
+        return Err(MaterialError::Kind("not a Pod manifest (no `kind: Pod`)"));
     }
     let container = pod
         .pointer("/spec/containers/0")
-        .ok_or("the pod has no container")?;
+        .ok_or(MaterialError::Kind("the pod has no container"))?;
     let strings = |value: Option<&Value>| -> Vec<String> {
         value
             .and_then(Value::as_array)
@@ -465,21 +501,20 @@ pub fn image_tag(image: &str) -> Option<&str> {
 }
 
 /// Reads a YAML (or JSON) document into a generic value.
-pub fn yaml(text: &str) -> Result<Value, String> {
+pub fn yaml(text: &str) -> Result<Value, MaterialError> {
     serde_saphyr::from_str(text).map_err(|e| yaml_error(&e))
 }
 
 /// Where a YAML text stops parsing (`not YAML (line 3, column 5)`), without the parser's message:
 /// it quotes the lines around the error, which in a kubeconfig hold its key.
-fn yaml_error(error: &serde_saphyr::Error) -> String {
-    match error.location() {
-        Some(at) => format!("not YAML (line {}, column {})", at.line(), at.column()),
-        None => "not YAML".to_owned(),
+fn yaml_error(error: &serde_saphyr::Error) -> MaterialError {
+    MaterialError::Yaml {
+        at: error.location().map(|at| (at.line(), at.column())),
     }
 }
 
 /// What is wrong with a PEM text, without the bytes or header lines the decoder quotes.
-fn pem_error(error: pem::PemError) -> String {
+fn pem_error(error: pem::PemError) -> MaterialError {
     let what = match error {
         pem::PemError::MismatchedTags(..) => "its BEGIN and END lines do not match",
         pem::PemError::MalformedFraming => "its BEGIN or END line is malformed",
@@ -490,7 +525,7 @@ fn pem_error(error: pem::PemError) -> String {
         pem::PemError::InvalidHeader(_) => "a header line is malformed",
         pem::PemError::NotUtf8(_) => "it is not text",
     };
-    format!("not PEM: {what}")
+    MaterialError::Pem(what)
 }
 
 /// A string at a `/`-separated pointer of a YAML value.
@@ -565,18 +600,23 @@ mod tests {
         let broken = format!(
             "apiVersion: v1\nkind: Config\nusers:\n- name: a\n  user:\n    client-key-data: {secret}\n   bad: : :\n"
         );
-        let error = kubeconfig(&broken).unwrap_err();
+        let error = kubeconfig(&broken).unwrap_err().to_string();
         assert_eq!(error, "not a kubeconfig: not YAML (line 7, column 4)");
         let unquoted = format!(
             "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{{name: c, context: {{cluster: k, user: u}}}}]\nclusters: [{{name: k, cluster: {{server: s}}}}]\nusers: [{{name: u, user: {{client-key-data: \"{secret}!\"}}}}]\n"
         );
-        let error = kubeconfig(&unquoted).unwrap_err();
+        let error = kubeconfig(&unquoted).unwrap_err().to_string();
         assert_eq!(error, "client-key-data is not base64");
         let pem =
             format!("-----BEGIN EC PRIVATE KEY-----\n{secret}!!\n-----END EC PRIVATE KEY-----\n");
-        let error = private_key(pem.as_bytes()).unwrap_err();
+        let error = private_key(pem.as_bytes()).unwrap_err().to_string();
         assert!(!error.contains("MHcC") && !error.contains('!'), "{error}");
-        assert!(!yaml(&format!("a: [{secret}")).unwrap_err().contains("MHcC"));
+        assert!(
+            !yaml(&format!("a: [{secret}"))
+                .unwrap_err()
+                .to_string()
+                .contains("MHcC")
+        );
     }
 
     #[test]
