@@ -7,6 +7,7 @@
 //! only regular files of bounded size are read (a FIFO or a device is never opened).
 
 mod describe;
+mod recorded;
 mod report;
 
 use std::collections::BTreeSet;
@@ -17,6 +18,7 @@ use serde::Serialize;
 use crate::bundle::FileSet;
 use crate::bundle::manifest;
 use crate::root::{Contents, Kind, Root, RootError};
+pub use recorded::{CHANGED, compare_with_build};
 pub use report::{Format, Style};
 
 /// What happens to one path.
