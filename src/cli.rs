@@ -1167,7 +1167,8 @@ fn rollout_plan(args: &PlanArgs) -> Result<ExitStatus, Error> {
     let loaded = load(&args.spec)?;
     let cluster = &loaded.cluster;
     // A preview: the state is read, what a build would issue and record is planned and dropped.
-    let state = open_state(&args.spec, Purpose::Inspect)?;
+    // With no state dir yet every host is new.
+    let state = open_state_for_run(&args.spec, Purpose::Preview)?;
     let (pki, _, members, _) = plan_build(&loaded, &state, &IssueOptions::default(), Quorum::Keep)?;
     let fingerprint = |bytes: &[u8]| state.keyed_fingerprint(bytes);
     let mut inputs = Vec::new();
