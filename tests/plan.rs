@@ -3,7 +3,8 @@
 //! form (`formatVersion` 1); the text form names the same waves; errors exit 2 with a hint.
 //! `kcompile plan` without `--roots` compares with each host's last build as the state records it
 //! (every build records it, previews never do), gives the same waves, and names a host never
-//! built as such.
+//! built as such. The JSON form's fields and their order are pinned as docs/operations.md
+//! documents them.
 
 use std::fs;
 use std::path::Path;
@@ -508,4 +509,48 @@ fn every_build_records_what_it_built_and_a_dry_run_does_not() {
         "{stderr}"
     );
     assert!(stderr.contains("is not what was recorded"), "{stderr}");
+}
+
+/// The keys of a JSON object, in order.
+fn keys(value: &Value) -> Vec<&str> {
+    value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+#[test]
+fn the_json_form_keeps_its_documented_fields_in_order() {
+    let temp = built();
+    let plan = plan_with(temp.path(), &spec("v1.37.1", "", true), &[]);
+    assert_eq!(
+        keys(&plan),
+        [
+            "formatVersion",
+            "compared",
+            "waves",
+            "manifestOnly",
+            "unchanged",
+            "warnings"
+        ]
+    );
+    assert_eq!(keys(&plan["compared"][0]), ["host", "against", "since"]);
+    assert_eq!(keys(&plan["compared"][3]), ["host", "against"]);
+    let wave = &plan["waves"][0];
+    assert_eq!(keys(wave), ["phase", "hosts", "before", "after"]);
+    assert_eq!(keys(&wave["hosts"][0]), ["host", "files", "restarts"]);
+    assert_eq!(keys(&wave["hosts"][0]["files"][0]), ["path", "action"]);
+    assert_eq!(
+        keys(&wave["hosts"][0]["restarts"][0]),
+        ["component", "reason"]
+    );
+    let phases: std::collections::BTreeSet<&str> = plan["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|wave| wave["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["api-server", "controllers", "etcd", "node"].into());
 }
