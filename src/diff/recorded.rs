@@ -99,16 +99,7 @@ pub fn compare_with_build(
     }
     report.changes.sort_by(|a, b| a.path.cmp(&b.path));
     describe::impact(&mut report, &|_: &str| None, bundle);
-    for change in &report.changes {
-        let counter = match change.action {
-            Action::Add => &mut report.summary.add,
-            Action::Change => &mut report.summary.change,
-            Action::Remove => &mut report.summary.remove,
-            Action::Unchanged => &mut report.summary.unchanged,
-            Action::Unknown => &mut report.summary.unknown,
-        };
-        *counter += 1;
-    }
+    report.count();
     report
 }
 
