@@ -10,7 +10,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use crate::bundle;
 use crate::cluster::{Cluster, Host};
 use crate::error::{Error, ExitStatus, FlagValueError};
-use crate::etcd_membership::{self, Confirmed, Membership, MembershipError, Quorum};
+use crate::etcd_membership::{self, Membership, MembershipError, Quorum};
 use crate::init::{InitOptions, starter_spec};
 use crate::pki::{self, HostScope, IssueOptions};
 use crate::render;
@@ -108,6 +108,7 @@ Exit status: 0 no change, 1 changes, 2 error.")]
     /// kube-proxies), with the commands before and after each wave.
     #[command(after_help = "\
 Examples:
+  kcompile plan                             # against each host's last build the state records
   kcompile plan --roots fetched/            # fetched/<host>/ is each host's root
   kcompile plan --roots out/ -o json        # against the previous build's --out tree
 
@@ -432,9 +433,10 @@ struct DiffArgs {
 struct PlanArgs {
     #[command(flatten)]
     spec: SpecArgs,
-    /// Where the hosts' current files are: DIR/<host>/ is that host's root.
+    /// Where the hosts' current files are: DIR/<host>/ is that host's root. Without it each host
+    /// is compared with its last build as the state records it.
     #[arg(long, value_name = "DIR")]
-    roots: PathBuf,
+    roots: Option<PathBuf>,
     /// Output format (`json`: documented in docs/operations.md, `formatVersion` 1).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
     output: OutputFormat,
@@ -984,37 +986,44 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
     report_plan(&state, &pki, &plan, false);
     report_members(&loaded.cluster, &members);
     warn_expired_token(&loaded.cluster, &pki);
+    // Each built host's MANIFEST, recorded with the built version below.
+    let mut manifests: Vec<(&str, Vec<u8>)> = Vec::new();
     if let (Some(out), true) = (&args.out, args.all) {
         // Rendered in parallel (pure), written on this thread a chunk of hosts at a time: two
         // syncs per chunk, and a bounded number of open directories.
         for chunk in hosts.chunks(WRITE_CHUNK) {
-            let bundles: Vec<(bundle::FileSet, PathBuf)> = chunk
+            let bundles: Vec<(bundle::FileSet, PathBuf, Option<Vec<u8>>)> = chunk
                 .par_iter()
                 .map(|host| {
                     let files = host_bundle(&loaded, &pki, &members, host);
+                    let manifest = bundle::built::manifest_of(&files);
                     if args.format == Format::Tar {
                         let mut archive = Vec::new();
                         bundle::tar::write(&files, &mut archive).map_err(Error::Write)?;
                         let mut single = bundle::FileSet::default();
                         single.add(format!("{}.tar", host.name), archive, bundle::SECRET);
-                        Ok((single, out.clone()))
+                        Ok((single, out.clone(), manifest))
                     } else {
                         // `dir` (cloud-init and ignition were refused with --out above).
-                        Ok((files, out.join(&host.name)))
+                        Ok((files, out.join(&host.name), manifest))
                     }
                 })
                 .collect::<Result<_, Error>>()?;
             let targets: Vec<(&bundle::FileSet, &Path)> = bundles
                 .iter()
-                .map(|(files, root)| (files, root.as_path()))
+                .map(|(files, root, _)| (files, root.as_path()))
                 .collect();
             for written in write_trees(&targets)? {
                 crate::say_raw!("{written}");
+            }
+            for (host, (_, _, manifest)) in chunk.iter().zip(bundles) {
+                manifests.extend(manifest.map(|manifest| (host.name.as_str(), manifest)));
             }
         }
     } else {
         for host in &hosts {
             let files = host_bundle(&loaded, &pki, &members, host);
+            let mut manifest = bundle::built::manifest_of(&files);
             match (&args.out, args.all, args.format) {
                 (None, _, format @ (Format::CloudInit | Format::Ignition)) => {
                     let document = match format {
@@ -1030,12 +1039,14 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
                 (None, _, _) => {
                     let mut stdout = io::stdout().lock();
                     match bundle::tar::write(&files, &mut stdout) {
-                        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {}
+                        // Whoever read the tar stopped early: no build of the host to record.
+                        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => manifest = None,
                         other => other.map_err(Error::Write)?,
                     }
                 }
                 (Some(out), _, _) => crate::say_raw!("{}", write_tree(&files, out)?),
             }
+            manifests.extend(manifest.map(|manifest| (host.name.as_str(), manifest)));
         }
     }
     if let Some(out) = &args.out {
@@ -1057,6 +1068,9 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
     crate::upgrade::record(&mut transaction, loaded.cluster.kubernetes_version);
     let names: Vec<&str> = hosts.iter().map(|host| host.name.as_str()).collect();
     pki::rotation::record_build(&mut transaction, &names)?;
+    for (host, manifest) in manifests {
+        bundle::built::record(&mut transaction, host, manifest);
+    }
     let changes = transaction.finish();
     commit(&mut state, changes)?;
     Ok(ExitStatus::Success)
@@ -1146,19 +1160,42 @@ fn rollout_plan(args: &PlanArgs) -> Result<ExitStatus, Error> {
     let loaded = load(&args.spec)?;
     let cluster = &loaded.cluster;
     // A preview: the state is read, what a build would issue and record is planned and dropped.
-    let state = open_state(&args.spec, Purpose::Inspect)?;
+    // With no state dir yet every host is new.
+    let state = open_state_for_run(&args.spec, Purpose::Preview)?;
     let (pki, _, members, _) = plan_build(&loaded, &state, &IssueOptions::default(), Quorum::Keep)?;
     let fingerprint = |bytes: &[u8]| state.keyed_fingerprint(bytes);
     let mut inputs = Vec::new();
+    let recorded = state.begin();
     for host in &cluster.hosts {
-        let root = args.roots.join(&host.name);
+        let files = host_bundle(&loaded, &pki, &members, host);
+        let Some(roots) = &args.roots else {
+            let last = bundle::built::read(&recorded, &host.name).map_err(Error::Built)?;
+            let (source, label) = match &last {
+                Some(last) => (
+                    crate::plan::Source::LastBuild {
+                        since: last.since.clone(),
+                    },
+                    "its last build as the state records it",
+                ),
+                None => (crate::plan::Source::NeverBuilt, "nothing (never built)"),
+            };
+            inputs.push(crate::plan::HostInput {
+                host,
+                report: crate::diff::compare_with_build(&host.name, &files, last.as_ref(), label),
+                built_for: last
+                    .map(|last| last.manifest.header.kubernetes)
+                    .filter(|version| !version.is_empty()),
+                source,
+            });
+            continue;
+        };
+        let root = roots.join(&host.name);
         if !root.is_dir() {
             return Err(Error::Usage {
                 message: format!("there is no root for host `{}`: `{}` is not a directory", host.name, root.display()),
                 hint: "fetch each host's files to DIR/<host>/ (etc/kubernetes, etc/systemd/system/kubelet.service, var/lib/kubelet); for a new host create an empty DIR/<host>/".into(),
             });
         }
-        let files = host_bundle(&loaded, &pki, &members, host);
         let report = crate::diff::compare(&host.name, &files, &root, &fingerprint)
             .map_err(Error::Compare)?;
         let built_for = crate::root::Root::open(&root)
@@ -1172,6 +1209,9 @@ fn rollout_plan(args: &PlanArgs) -> Result<ExitStatus, Error> {
             host,
             report,
             built_for,
+            source: crate::plan::Source::Root {
+                path: root.display().to_string(),
+            },
         });
     }
     let mut steps = crate::plan::MembershipSteps::default();
@@ -1574,28 +1614,10 @@ fn etcd(args: &EtcdArgs) -> Result<ExitStatus, Error> {
             print(&crate::shown::terminal_safe(&text))
         }
         EtcdAction::Joined { host, spec } => record_etcd_step(spec, |transaction| {
-            Ok(match etcd_membership::confirm_joined(transaction, host)? {
-                Confirmed::Recorded(member) => format!(
-                    "etcd member {} ({}) recorded as joined",
-                    member.name, member.peer_url
-                ),
-                Confirmed::Already(member) => format!(
-                    "etcd member {} ({}) was recorded as joined already",
-                    member.name, member.peer_url
-                ),
-            })
+            Ok(etcd_membership::confirm_joined(transaction, host)?.describe("joined"))
         }),
         EtcdAction::Removed { host, spec } => record_etcd_step(spec, |transaction| {
-            Ok(match etcd_membership::confirm_removed(transaction, host)? {
-                Confirmed::Recorded(member) => format!(
-                    "etcd member {} ({}) recorded as removed",
-                    member.name, member.peer_url
-                ),
-                Confirmed::Already(member) => format!(
-                    "etcd member {} ({}) was recorded as removed already",
-                    member.name, member.peer_url
-                ),
-            })
+            Ok(etcd_membership::confirm_removed(transaction, host)?.describe("removed"))
         }),
         EtcdAction::Replace {
             host,

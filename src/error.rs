@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::bundle::built::BuiltError;
 use crate::diff::CompareError;
 use crate::etcd_membership::MembershipError;
 use crate::pki::PkiError;
@@ -62,6 +63,8 @@ pub enum Error {
     RootCertificates(RootRowsError),
     /// `diff`: the machine root cannot be compared.
     Compare(CompareError),
+    /// The state's record of a host's last build cannot be read.
+    Built(BuiltError),
     /// An input that is not the spec cannot be used (a root to compare, a bundle to verify).
     Input(String),
     /// The command line asks for something impossible.
@@ -85,6 +88,7 @@ impl Error {
             | Error::Membership(_)
             | Error::RootCertificates(_)
             | Error::Compare(_)
+            | Error::Built(_)
             | Error::Input(_) => ExitStatus::UserError,
             Error::Write(_) => ExitStatus::InternalError,
         }
@@ -130,6 +134,7 @@ impl fmt::Display for Error {
             Error::Write(source) => writeln!(f, "error: cannot write the output: {source}"),
             Error::State(error) => writeln!(f, "error: state dir: {error}"),
             Error::Pki(error) => writeln!(f, "error: state dir: {error}"),
+            Error::Built(error) => writeln!(f, "error: state dir: {error}"),
             Error::Membership(error) => match error {
                 MembershipError::State(error) => writeln!(f, "error: state dir: {error}"),
                 _ => writeln!(f, "error: state dir: {error}; {}", error.hint()),

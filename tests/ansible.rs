@@ -532,6 +532,141 @@ fn playbook_shows_the_diff_then_unpacks_and_a_second_run_changes_nothing() {
     );
 }
 
+/// The positions of the first `Show the diff` result of each host, in the playbook's output.
+fn diff_order(output: &str) -> Vec<String> {
+    let mut order = Vec::new();
+    for (name, body) in tasks(output) {
+        if !name.starts_with("Show the diff") {
+            continue;
+        }
+        for host in HOSTS {
+            if body.contains(&format!("[{host}]")) && !order.contains(&host.to_owned()) {
+                order.push(host.to_owned());
+            }
+        }
+    }
+    order
+}
+
+#[test]
+fn playbook_rolls_the_hosts_in_the_plans_order_with_its_steps() {
+    require("ansible-playbook");
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let state = dir.join("state");
+    let restarts = dir.join("kubelet-restarts.log");
+    fs::create_dir(dir.join("tmp")).unwrap();
+    let spec_path = dir.join("cluster.yaml");
+    let original = fs::read_to_string(spec()).unwrap();
+    fs::write(&spec_path, &original).unwrap();
+    // The worker first in the inventory: the plan puts the control plane first.
+    let mut inventory = String::from("[kubernetes]\n");
+    for host in ["worker01", "master01"] {
+        let root = dir.join(format!("root-{host}"));
+        fs::create_dir(&root).unwrap();
+        inventory.push_str(&format!("{host} kcompile_root={}\n", root.display()));
+    }
+    inventory.push_str("\n[kubernetes:vars]\nansible_connection=local\n");
+    if let Some(python) = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+    {
+        inventory.push_str(&format!(
+            "ansible_python_interpreter={}\n",
+            text(&python.stdout).trim()
+        ));
+    }
+    inventory.push_str(&format!(
+        "\n[all:vars]\nkcompile_bin={KCOMPILE}\nkcompile_spec={}\nkcompile_state={}\n\
+         kcompile_confirm=false\nkcompile_become=false\n\
+         kcompile_kubelet_restart=echo {{{{ kcompile_host }}}} >> {}\n",
+        spec_path.display(),
+        state.display(),
+        restarts.display(),
+    ));
+    fs::write(dir.join("inventory.ini"), inventory).unwrap();
+    let extra_vars = dir.join("vars.json");
+    fs::write(&extra_vars, "{}").unwrap();
+
+    // A new cluster: every host is new; master01's etcd wave comes first, the workers' last.
+    let first = run_playbook(dir, &extra_vars);
+    assert_eq!(diff_order(&first), ["master01", "worker01"], "{first}");
+    assert_eq!(
+        fs::read_to_string(&restarts).unwrap(),
+        "master01\nworker01\n"
+    );
+    let first_tasks = tasks(&first);
+    let after = task_index(
+        &first_tasks,
+        "The plan's steps to run after",
+        "ok: [master01]",
+    )
+    .unwrap_or_else(|| panic!("master01: no after steps:\n{first}"));
+    assert!(
+        first_tasks[after]
+            .1
+            .contains("etcdctl endpoint health --cluster"),
+        "{}",
+        first_tasks[after].1
+    );
+    let before = task_index(
+        &first_tasks,
+        "The plan's steps to run before",
+        "ok: [worker01]",
+    )
+    .unwrap_or_else(|| panic!("worker01: no before steps:\n{first}"));
+    assert!(first_tasks[before].1.contains("kubectl drain"), "{first}");
+    // Each host alone in its batch: master01's play ends before worker01's starts.
+    let plays: Vec<&str> = first
+        .lines()
+        .filter(|line| line.starts_with("PLAY [Show the diff"))
+        .collect();
+    assert_eq!(plays.len(), 2, "{first}");
+
+    // A SAN change: the plan (against the state's record of the last build) rolls the apiservers;
+    // worker01 has only its MANIFEST to change and goes last.
+    fs::write(
+        &spec_path,
+        original.replacen(
+            "  apiServerCertSANs:",
+            "  apiServerCertSANs:\n    - api.ansible.example.com",
+            1,
+        ),
+    )
+    .unwrap();
+    let second = run_playbook(dir, &extra_vars);
+    assert_eq!(diff_order(&second), ["master01", "worker01"], "{second}");
+    let second_tasks = tasks(&second);
+    let after = task_index(
+        &second_tasks,
+        "The plan's steps to run after",
+        "ok: [master01]",
+    )
+    .unwrap_or_else(|| panic!("master01: no after steps:\n{second}"));
+    assert!(second_tasks[after].1.contains("/readyz"), "{second}");
+    assert!(
+        task_index(
+            &second_tasks,
+            "The plan's steps to run before",
+            "ok: [worker01]"
+        )
+        .is_none(),
+        "{second}"
+    );
+    // The build the playbook made is recorded: nothing is left to roll out.
+    let plan = Command::new(KCOMPILE)
+        .args(["plan", "-f"])
+        .arg(&spec_path)
+        .arg("--state")
+        .arg(&state)
+        .env_remove("KCOMPILE_STATE")
+        .output()
+        .unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
+}
+
 /// The `kcompile_push` function of examples/ansible/README.md.
 fn rsync_recipe() -> String {
     let readme = fs::read_to_string(Path::new(REPO).join("examples/ansible/README.md")).unwrap();

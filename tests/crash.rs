@@ -5,7 +5,9 @@
 //! build that adds an etcd member, `etcd joined`, `etcd replace`, `etcd removed`; `import
 //! --from-pki` into no state; and an import that must be refused, its PKI dir holding an
 //! unparseable `etcd/ca.key`, into no state and into a built one) is killed with SIGKILL at every
-//! write-like system call it issues on the state dir, one run per call. Then the same command runs
+//! write-like system call it issues on the state dir, one run per call. (A build's second commit
+//! records each built host's MANIFEST, `built/<host>/MANIFEST`, with the built version: every
+//! build above covers it.) Then the same command runs
 //! again: the retry, as the next writer, recovers the interrupted run. For each kill:
 //!
 //! - the state loads (`kcompile state check` exits 0) after the kill and after the retry, when

@@ -16,9 +16,9 @@
 //! (`.ci/install-etcd.sh` installs them; the test fails without them). Every etcd is killed by its
 //! PID and every namespace and link removed afterwards, also when the test fails.
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -27,8 +27,8 @@ use serde_json::Value;
 #[path = "common/netns.rs"]
 mod netns;
 use netns::{
-    Guard, args, find_etcd, flag, flags, host_file, in_namespace, in_netns, ip,
-    missing_precondition, quiet, read_pod, rewrite, text, unknown_flags,
+    Guard, add_namespace, connect, find_etcd, flag, flags, host_file, in_namespace,
+    missing_precondition, read_pod, rewrite, start_etcd, text, unknown_flags,
 };
 
 /// The control-plane hosts of the test spec: name and address, in a private /24.
@@ -224,66 +224,29 @@ fn compiled_etcd_flags_run_a_healthy_three_member_cluster() {
         .map(|i| format!("kc-etcd-{pid}-{i}"))
         .collect();
     for namespace in &namespaces {
-        guard.namespaces.push(namespace.clone());
-        quiet(&["netns", "del", namespace]); // a leftover of a killed run with the same PID
-        ip(&["netns", "add", namespace]);
-        ip(&["-n", namespace, "link", "set", "lo", "up"]);
+        add_namespace(&mut guard, namespace);
     }
     for a in 0..HOSTS.len() {
         for b in a + 1..HOSTS.len() {
-            let (end_a, end_b) = (format!("k{pid}-{a}{b}"), format!("k{pid}-{b}{a}"));
-            let (ns_a, ns_b) = (&namespaces[a], &namespaces[b]);
-            guard.links.push((ns_a.clone(), end_a.clone()));
-            guard.links.push((ns_b.clone(), end_b.clone()));
-            ip(&[
-                "link", "add", &end_a, "netns", ns_a, "type", "veth", "peer", "name", &end_b,
-                "netns", ns_b,
-            ]);
-            for (namespace, end, own, other) in [
-                (ns_a, &end_a, HOSTS[a].1, HOSTS[b].1),
-                (ns_b, &end_b, HOSTS[b].1, HOSTS[a].1),
-            ] {
-                ip(&[
-                    "-n",
-                    namespace,
-                    "addr",
-                    "add",
-                    &format!("{own}/32"),
-                    "dev",
-                    end,
-                ]);
-                ip(&["-n", namespace, "link", "set", end, "up"]);
-                ip(&[
-                    "-n",
-                    namespace,
-                    "route",
-                    "add",
-                    &format!("{other}/32"),
-                    "dev",
-                    end,
-                ]);
-            }
+            connect(
+                &mut guard,
+                &format!("k{pid}-{a}{b}"),
+                (&namespaces[a], HOSTS[a].1),
+                (&namespaces[b], HOSTS[b].1),
+            );
         }
     }
 
     // One etcd per namespace.
     for (i, (host, _)) in HOSTS.iter().enumerate() {
-        let log = temp.path().join(format!("{host}.log"));
-        let file = File::create(&log).unwrap();
-        let child = in_netns(&namespaces[i])
-            .arg(&etcd.etcd)
-            .args(args(&member_flags[i]))
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap();
-        eprintln!(
-            "started etcd {host} in {} (pid {})",
-            namespaces[i],
-            child.id()
+        start_etcd(
+            &mut guard,
+            &etcd.etcd,
+            &namespaces[i],
+            host,
+            &member_flags[i],
+            temp.path().join(format!("{host}.log")),
         );
-        guard.members.push((host.to_string(), child, log));
     }
 
     // etcdctl as the apiserver of master01 connects.

@@ -1,13 +1,15 @@
 //! A real etcd cluster changed the way kcompile says: three members start from their bundles
-//! (`etcd.bootstrap: static`); a fourth host is added to the spec and joins by the steps the build
-//! prints (the printed `etcdctl member add --learner`, `member list` and `member promote` commands
+//! (`etcd.bootstrap: static`); a fourth host is added to the spec and joins by the steps of
+//! `kcompile plan -o json` (its waves' `before` commands, planned against the last build the state
+//! records, before each build) (the printed `etcdctl member add --learner`, `member list` and `member promote` commands
 //! run as printed, their certificate paths mapped into the first member's compiled tree), then
 //! `kcompile etcd joined`; a member is removed (`member remove`, `kcompile etcd removed`); a member
 //! that lost its data is replaced at the same address (`kcompile etcd replace`, then removal and
 //! join). After each step every remaining member must report healthy through the etcd client flags
 //! of the first control plane's freshly built `kube-apiserver.yaml` (`--etcd-servers`,
 //! `--etcd-cafile`, `--etcd-certfile`, `--etcd-keyfile`). Last, a spec that would remove two of
-//! the three members is refused (exit 2) by the quorum check, and nothing is recorded.
+//! the three members is refused (exit 2) by the quorum check of `plan` and of `build`, and nothing
+//! is recorded.
 //!
 //! Four network namespaces, fully meshed by veth pairs, hold the four addresses. Needs root,
 //! `ip netns`, etcd and etcdctl (`.ci/install-etcd.sh`); fails, saying why, without them. Every
@@ -75,13 +77,29 @@ fn kcompile(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// Writes the spec for `hosts` and builds every host into `out/`; returns stderr (the steps).
+/// Writes the spec for `hosts`, plans (`kcompile plan -o json`) and builds every host into `out/`;
+/// returns the `before` commands of the plan's waves (the membership steps), one after another.
 fn build(dir: &Path, hosts: &[&str]) -> String {
     fs::write(dir.join("cluster.yaml"), spec(hosts)).unwrap();
+    // The plan first (against the last build the state records): the steps come from its waves.
+    let planned = kcompile(dir, &["plan", "-o", "json"]);
+    assert!(
+        matches!(planned.status.code(), Some(0 | 1)),
+        "plan failed:\n{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&planned.stdout).unwrap();
+    let steps: Vec<&str> = plan["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|wave| wave["before"].as_array().unwrap())
+        .map(|command| command.as_str().unwrap())
+        .collect();
     let out = kcompile(dir, &["build", "--all", "--out", "out"]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "build failed:\n{stderr}");
-    stderr
+    steps.join("\n")
 }
 
 /// Runs a kcompile confirmation, which must succeed.
@@ -468,9 +486,13 @@ fn members_join_leave_and_are_replaced_by_the_printed_steps() {
     );
     wait_healthy(&ctx.etcd, &namespace, &out, &three, "master03 replaced");
 
-    // Removing two of three would lose quorum: refused, nothing recorded.
+    // Removing two of three would lose quorum: the plan and the build refuse, nothing recorded.
     let record = fs::read(dir.join("cluster.state/etcd/members.json")).unwrap();
     fs::write(dir.join("cluster.yaml"), spec(&["master01"])).unwrap();
+    let planned = kcompile(&dir, &["plan"]);
+    let stderr = String::from_utf8_lossy(&planned.stderr);
+    assert_eq!(planned.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("loses quorum"), "{stderr}");
     let refused = kcompile(&dir, &["build", "--all", "--out", "out"]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{stderr}");

@@ -1,6 +1,10 @@
 //! `kcompile plan --roots`: a SAN change, an extraArg change, a minor upgrade and a new etcd member
 //! each give the expected waves (phase and hosts, in order) and restarts per host, in the JSON
 //! form (`formatVersion` 1); the text form names the same waves; errors exit 2 with a hint.
+//! `kcompile plan` without `--roots` compares with each host's last build as the state records it
+//! (every build records it, previews never do), gives the same waves, and names a host never
+//! built as such. The JSON form's fields and their order are pinned as docs/operations.md
+//! documents them.
 
 use std::fs;
 use std::path::Path;
@@ -60,8 +64,15 @@ fn built() -> tempfile::TempDir {
 
 /// The plan for `text` as the spec, as JSON; it must exit 1 (waves to roll out).
 fn plan(dir: &Path, text: &str) -> Value {
+    plan_with(dir, text, &["--roots", "out"])
+}
+
+/// The plan for `text` as the spec with `source` (`--roots DIR`, or nothing: the state's record
+/// of the last build), as JSON; it must exit 1 (waves to roll out).
+fn plan_with(dir: &Path, text: &str, source: &[&str]) -> Value {
     fs::write(dir.join("cluster.yaml"), text).unwrap();
-    let out = kcompile(dir, &["plan", "--roots", "out", "-o", "json"]);
+    let json = [&["plan"][..], source, &["-o", "json"]].concat();
+    let out = kcompile(dir, &json);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -71,7 +82,7 @@ fn plan(dir: &Path, text: &str) -> Value {
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["formatVersion"], 1);
     // The text form names the same waves.
-    let text_out = kcompile(dir, &["plan", "--roots", "out"]);
+    let text_out = kcompile(dir, &[&["plan"][..], source].concat());
     let text_form = String::from_utf8_lossy(&text_out.stdout);
     for (index, wave) in plan["waves"].as_array().unwrap().iter().enumerate() {
         let hosts: Vec<&str> = wave["hosts"]
@@ -274,9 +285,6 @@ fn a_missing_root_is_an_error_with_a_hint() {
         stderr.contains("hint: fetch each host's files to DIR/<host>/"),
         "{stderr}"
     );
-    let out = kcompile(temp.path(), &["plan"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--roots <DIR>"));
 }
 
 /// Every 8-byte window of every secret the state holds (keys, generated secrets).
@@ -292,10 +300,11 @@ fn secret_windows(state: &Path) -> Vec<(String, Vec<u8>)> {
         }
         let bytes = fs::read(path).unwrap();
         // PEM: the base64 body only (the armor lines are not secret); the etcd token without its
-        // fixed `kcompile-` prefix.
+        // fixed `kcompile-` prefix; the bootstrap token without its expiry (a time of day the
+        // plan's `recorded` times share).
         let body: Vec<u8> = String::from_utf8_lossy(&bytes)
             .lines()
-            .filter(|line| !line.starts_with("-----"))
+            .filter(|line| !line.starts_with("-----") && !line.starts_with("expiration: "))
             .map(|line| line.trim_start_matches("kcompile-"))
             .collect::<String>()
             .into_bytes();
@@ -317,6 +326,8 @@ fn no_secret_appears_in_the_plan_or_the_etcd_steps() {
     for args in [
         &["plan", "--roots", "out"][..],
         &["plan", "--roots", "out", "-o", "json"],
+        &["plan"],
+        &["plan", "-o", "json"],
         &["build", "--all", "--dry-run"],
         &["etcd", "status"],
     ] {
@@ -335,4 +346,211 @@ fn no_secret_appears_in_the_plan_or_the_etcd_steps() {
             }
         }
     }
+}
+
+/// Every file under `dir` with its contents, to show a preview wrote nothing.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.file_type().is_file())
+        .map(|entry| {
+            (
+                entry.path().display().to_string(),
+                fs::read(entry.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `compared` of a plan: (host, against).
+fn compared(plan: &Value) -> Vec<(String, String)> {
+    plan["compared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (
+                entry["host"].as_str().unwrap().to_owned(),
+                entry["against"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn without_roots_each_host_is_compared_with_its_last_build_in_the_state() {
+    let temp = built();
+    let dir = temp.path();
+    let san = spec(
+        "v1.36.3",
+        "  apiServerCertSANs: [api.plan.example.com]\n",
+        false,
+    );
+    // A preview: neither form writes the state.
+    let before = snapshot(&dir.join("cluster.state"));
+    let from_state = plan_with(dir, &san, &[]);
+    assert_eq!(snapshot(&dir.join("cluster.state")), before);
+    let from_roots = plan(dir, &san);
+    assert_eq!(waves(&from_state), waves(&from_roots));
+    for index in 0..3 {
+        assert_eq!(restarts(&from_state, index), ["kube-apiserver"]);
+    }
+    assert_eq!(from_state["manifestOnly"], serde_json::json!(["w1"]));
+    let hosts = ["m1", "m2", "m3", "w1"];
+    assert_eq!(
+        compared(&from_state),
+        hosts.map(|host| (host.to_owned(), "last-build".to_owned()))
+    );
+    assert!(
+        from_state["compared"][0]["since"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    assert_eq!(
+        compared(&from_roots),
+        hosts.map(|host| (host.to_owned(), "root".to_owned()))
+    );
+    assert_eq!(from_roots["compared"][0]["path"], "out/m1");
+    let text = kcompile(dir, &["plan"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("compared with their last build as the state records it: m1 (recorded "),
+        "{text}"
+    );
+    // A build of the new spec is recorded: the plan has nothing left to roll out.
+    let out = kcompile(dir, &["build", "--all", "--out", "out"]);
+    assert!(out.status.success());
+    let again = kcompile(dir, &["plan"]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing to roll out"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}
+
+#[test]
+fn a_host_never_built_is_named_and_everything_on_it_is_new() {
+    let temp = built();
+    let dir = temp.path();
+    let plan = plan_with(dir, &spec("v1.36.3", "", true), &[]);
+    assert_eq!(
+        compared(&plan)[3],
+        ("m4".to_owned(), "never-built".to_owned())
+    );
+    assert_eq!(waves(&plan)[0], ("etcd".to_owned(), vec!["m4".to_owned()]));
+    assert!(commands(&plan, 0, "before").contains("member add m4"));
+    // Every file m4 gets is added, none changed.
+    let actions: Vec<&str> = plan["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|wave| wave["hosts"].as_array().unwrap())
+        .filter(|host| host["host"] == "m4")
+        .flat_map(|host| host["files"].as_array().unwrap())
+        .map(|file| file["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.len() > 10, "{actions:?}");
+    assert!(actions.iter().all(|action| *action == "add"), "{actions:?}");
+    let text = kcompile(dir, &["plan"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("never built (the state records no build of them; every file is new): m4\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_build_records_what_it_built_and_a_dry_run_does_not() {
+    let temp = built();
+    let dir = temp.path();
+    let recorded = |host: &str| {
+        fs::read(dir.join(format!("cluster.state/built/{host}/MANIFEST"))).unwrap_or_default()
+    };
+    let m1 = recorded("m1");
+    assert_eq!(
+        m1,
+        fs::read(dir.join("out/m1/etc/kubernetes/kcompile/MANIFEST")).unwrap()
+    );
+    let list = kcompile(dir, &["state", "list"]);
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("built-manifest"),
+        "{}",
+        String::from_utf8_lossy(&list.stdout)
+    );
+    fs::write(dir.join("cluster.yaml"), spec("v1.36.3", "", true)).unwrap();
+    let dry = kcompile(dir, &["build", "--all", "--dry-run"]);
+    assert!(dry.status.success());
+    assert!(recorded("m4").is_empty());
+    // `build --host` to a tar records that host only.
+    let tar = kcompile(dir, &["build", "--host", "m4"]);
+    assert!(
+        tar.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tar.stderr)
+    );
+    assert!(!recorded("m4").is_empty());
+    assert_eq!(recorded("m1"), m1);
+    let plan = plan_with(dir, &spec("v1.36.3", "", true), &[]);
+    assert_eq!(
+        compared(&plan)[3],
+        ("m4".to_owned(), "last-build".to_owned())
+    );
+    // A record that was tampered with is an error naming it, never silently replaced.
+    fs::write(dir.join("cluster.state/built/m2/MANIFEST"), b"changed\n").unwrap();
+    let out = kcompile(dir, &["plan"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("`built/m2/MANIFEST` (built-manifest, recorded "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("is not what was recorded"), "{stderr}");
+}
+
+/// The keys of a JSON object, in order.
+fn keys(value: &Value) -> Vec<&str> {
+    value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+#[test]
+fn the_json_form_keeps_its_documented_fields_in_order() {
+    let temp = built();
+    let plan = plan_with(temp.path(), &spec("v1.37.1", "", true), &[]);
+    assert_eq!(
+        keys(&plan),
+        [
+            "formatVersion",
+            "compared",
+            "waves",
+            "manifestOnly",
+            "unchanged",
+            "warnings"
+        ]
+    );
+    assert_eq!(keys(&plan["compared"][0]), ["host", "against", "since"]);
+    assert_eq!(keys(&plan["compared"][3]), ["host", "against"]);
+    let wave = &plan["waves"][0];
+    assert_eq!(keys(wave), ["phase", "hosts", "before", "after"]);
+    assert_eq!(keys(&wave["hosts"][0]), ["host", "files", "restarts"]);
+    assert_eq!(keys(&wave["hosts"][0]["files"][0]), ["path", "action"]);
+    assert_eq!(
+        keys(&wave["hosts"][0]["restarts"][0]),
+        ["component", "reason"]
+    );
+    let phases: std::collections::BTreeSet<&str> = plan["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|wave| wave["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["api-server", "controllers", "etcd", "node"].into());
 }

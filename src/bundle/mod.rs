@@ -1,6 +1,7 @@
 //! A host's bundle: the set of files (path, bytes, mode) that rendering produces, and the sinks
 //! that consume it (a deterministic tar, a directory tree).
 
+pub mod built;
 pub mod cloud_init;
 pub mod dir;
 pub mod ignition;

@@ -7,6 +7,7 @@
 //! only regular files of bounded size are read (a FIFO or a device is never opened).
 
 mod describe;
+mod recorded;
 mod report;
 
 use std::collections::BTreeSet;
@@ -17,6 +18,7 @@ use serde::Serialize;
 use crate::bundle::FileSet;
 use crate::bundle::manifest;
 use crate::root::{Contents, Kind, Root, RootError};
+pub use recorded::{CHANGED, compare_with_build};
 pub use report::{Format, Style};
 
 /// What happens to one path.
@@ -123,6 +125,20 @@ pub struct Report {
 }
 
 impl Report {
+    /// Fills in the summary from the changes.
+    fn count(&mut self) {
+        for change in &self.changes {
+            let counter = match change.action {
+                Action::Add => &mut self.summary.add,
+                Action::Change => &mut self.summary.change,
+                Action::Remove => &mut self.summary.remove,
+                Action::Unchanged => &mut self.summary.unchanged,
+                Action::Unknown => &mut self.summary.unknown,
+            };
+            *counter += 1;
+        }
+    }
+
     /// Whether anything differs.
     pub fn has_changes(&self) -> bool {
         let s = &self.summary;
@@ -321,15 +337,6 @@ pub fn compare(
     report.changes.sort_by(|a, b| a.path.cmp(&b.path));
     let old = |path: &str| machine.read(path).ok().flatten();
     describe::impact(&mut report, &old, bundle);
-    for change in &report.changes {
-        let counter = match change.action {
-            Action::Add => &mut report.summary.add,
-            Action::Change => &mut report.summary.change,
-            Action::Remove => &mut report.summary.remove,
-            Action::Unchanged => &mut report.summary.unchanged,
-            Action::Unknown => &mut report.summary.unknown,
-        };
-        *counter += 1;
-    }
+    report.count();
     Ok(report)
 }

@@ -509,6 +509,21 @@ pub enum Confirmed {
     Already(Member),
 }
 
+impl Confirmed {
+    /// What `kcompile etcd joined|removed` says: the member, and whether this run recorded
+    /// `step` (`joined`, `removed`) or found it recorded already.
+    pub fn describe(&self, step: &str) -> String {
+        let (member, was, already) = match self {
+            Confirmed::Recorded(member) => (member, "", ""),
+            Confirmed::Already(member) => (member, "was ", " already"),
+        };
+        format!(
+            "etcd member {} ({}) {was}recorded as {step}{already}",
+            member.name, member.peer_url
+        )
+    }
+}
+
 /// `kcompile etcd joined HOST`: the member was added and has started (and was promoted); records
 /// it as joined.
 pub fn confirm_joined(

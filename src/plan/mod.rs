@@ -7,9 +7,11 @@
 //! what restarts, and the commands to run before and after it: the etcd membership steps, the
 //! addons to apply before the first apiserver, the kubelet release to install, the health check.
 //!
-//! The state keeps no built bundles, so the roots are required: fetch each host's files first
-//! (`DIR/<host>/etc/kubernetes/...`, e.g. with Ansible's `fetch`), or point at the `--out` tree of
-//! the previous build.
+//! Each host is compared with one source, which the plan names ([`Source`]): its root under
+//! `--roots DIR` (`DIR/<host>/`, fetched from the host, or the `--out` tree of the previous
+//! build), or, without `--roots`, the MANIFEST of its last build as the state records it
+//! ([`crate::bundle::built`], [`crate::diff::compare_with_build`]). A host the state records no
+//! build of is compared with nothing: every file of it is new, and the plan says so.
 
 use std::fmt::Write as _;
 
@@ -88,6 +90,35 @@ impl Phase {
     }
 }
 
+/// What a host's new bundle was compared with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "against", rename_all = "kebab-case")]
+pub enum Source {
+    /// Its root under `--roots DIR`.
+    Root {
+        /// The root's path.
+        path: String,
+    },
+    /// Its last build as the state records it (`built/<host>/MANIFEST`).
+    LastBuild {
+        /// When the state recorded it (RFC 3339, UTC).
+        since: String,
+    },
+    /// Nothing: the state records no build of the host (never built, or last built by a kcompile
+    /// that kept no record), so every file is new.
+    NeverBuilt,
+}
+
+/// One host and what it was compared with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Compared {
+    /// The host.
+    pub host: String,
+    /// What its new bundle was compared with.
+    #[serde(flatten)]
+    pub source: Source,
+}
+
 /// What one host does in one wave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -127,6 +158,8 @@ pub struct Wave {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
+    /// What each host (in spec order) was compared with.
+    pub compared: Vec<Compared>,
     /// The waves, in order.
     pub waves: Vec<Wave>,
     /// Hosts whose only change is their MANIFEST (its header names the spec's sha256): nothing
@@ -145,8 +178,10 @@ pub struct HostInput<'a> {
     pub host: &'a crate::cluster::Host,
     /// Its comparison with its root.
     pub report: Report,
-    /// The Kubernetes release its root's MANIFEST names, if it has one.
+    /// The Kubernetes release its root's (or recorded) MANIFEST names, if it has one.
     pub built_for: Option<String>,
+    /// What it was compared with.
+    pub source: Source,
 }
 
 /// Etcd membership steps around the waves, from [`crate::etcd_membership::steps`].
@@ -172,6 +207,13 @@ pub fn plan(
     let mut manifest_only = Vec::new();
     let mut warnings = warnings;
     let mut per_phase: Vec<(Phase, &HostInput<'_>, HostStep)> = Vec::new();
+    let compared = hosts
+        .iter()
+        .map(|input| Compared {
+            host: input.host.name.clone(),
+            source: input.source.clone(),
+        })
+        .collect();
     for input in &hosts {
         for warning in &input.report.warnings {
             warnings.push(format!("{}: {warning}", input.host.name));
@@ -287,6 +329,7 @@ pub fn plan(
         );
     }
     Plan {
+        compared,
         waves,
         manifest_only,
         unchanged,
@@ -363,6 +406,7 @@ impl Plan {
         for warning in &self.warnings {
             let _ = writeln!(text, "warning: {warning}");
         }
+        self.render_sources(&mut text);
         if self.waves.is_empty() {
             text.push_str("nothing to roll out: every host has its files\n");
         }
@@ -409,6 +453,39 @@ impl Plan {
             let _ = writeln!(text, "unchanged: {}", self.unchanged.join(", "));
         }
         text
+    }
+
+    /// The lines that say what the hosts were compared with, one per kind of source.
+    fn render_sources(&self, text: &mut String) {
+        let mut roots = Vec::new();
+        let mut built = Vec::new();
+        let mut never = Vec::new();
+        for compared in &self.compared {
+            match &compared.source {
+                Source::Root { path } => roots.push(format!("{} ({path})", compared.host)),
+                Source::LastBuild { since } => {
+                    built.push(format!("{} (recorded {since})", compared.host));
+                }
+                Source::NeverBuilt => never.push(compared.host.as_str()),
+            }
+        }
+        if !roots.is_empty() {
+            let _ = writeln!(text, "compared with their roots: {}", roots.join(", "));
+        }
+        if !built.is_empty() {
+            let _ = writeln!(
+                text,
+                "compared with their last build as the state records it: {}",
+                built.join(", ")
+            );
+        }
+        if !never.is_empty() {
+            let _ = writeln!(
+                text,
+                "never built (the state records no build of them; every file is new): {}",
+                never.join(", ")
+            );
+        }
     }
 
     /// The JSON form ([`crate::json::document`], documented in docs/operations.md).

@@ -53,6 +53,9 @@ pub enum ItemKind {
     BuildRecord,
     /// `etcd/members.json`: the etcd members, how each joined, and the bootstrap mode.
     EtcdMembers,
+    /// `built/<host>/MANIFEST`: the MANIFEST of the host's last built bundle
+    /// ([`crate::bundle::built`]), which `kcompile plan` compares a new build with.
+    BuiltManifest,
     /// A retired file under `retired/`: kept, never overwritten.
     Retired,
 }
@@ -87,6 +90,9 @@ impl ItemKind {
             "rotations.json" => ItemKind::RotationRecord,
             "cluster.json" => ItemKind::BuildRecord,
             "etcd/members.json" => ItemKind::EtcdMembers,
+            _ if path.starts_with("built/") && path.ends_with("/MANIFEST") => {
+                ItemKind::BuiltManifest
+            }
             _ if path.starts_with("pki/") || path.starts_with("hosts/") => {
                 match path.rsplit_once('.').map(|(_, extension)| extension) {
                     Some("crt") => ItemKind::LeafCertificate,
@@ -122,6 +128,7 @@ impl ItemKind {
             ItemKind::RotationRecord => "rotation-record",
             ItemKind::BuildRecord => "build-record",
             ItemKind::EtcdMembers => "etcd-members",
+            ItemKind::BuiltManifest => "built-manifest",
             ItemKind::Retired => "retired",
         }
     }
@@ -187,6 +194,9 @@ impl ItemKind {
             ItemKind::BuildRecord => "kcompile would lose the version of the last build",
             ItemKind::EtcdMembers => {
                 "kcompile would lose which etcd members exist and how each joined: a member added later would get the flags of a new cluster"
+            }
+            ItemKind::BuiltManifest => {
+                "`kcompile plan` without --roots would no longer know what the host was last given"
             }
             ItemKind::Retired => "a retired key may be the only copy left of old material",
         }
@@ -321,6 +331,11 @@ mod tests {
             ItemKind::of("etcd/members.json"),
             Some(ItemKind::EtcdMembers)
         );
+        assert_eq!(
+            ItemKind::of("built/m1.example.com/MANIFEST"),
+            Some(ItemKind::BuiltManifest)
+        );
+        assert_eq!(ItemKind::of("built/m1/notes"), None);
         assert_eq!(ItemKind::of("lock"), None);
         assert_eq!(ItemKind::of("notes.txt"), None);
     }

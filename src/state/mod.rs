@@ -265,6 +265,9 @@ impl State {
                 .push_str(
                     "; with no copy, `kcompile state forget PATH` drops its record and the next build issues a new one",
                 ),
+            Some(ItemKind::BuiltManifest) => text.push_str(
+                "; with no copy, `kcompile state forget PATH` drops its record (the next build of the host records it again; until then `kcompile plan --roots DIR` compares with the host's own files)",
+            ),
             _ => {}
         }
         text
@@ -618,6 +621,16 @@ impl Transaction<'_> {
         self.state.load(paths.into_iter().filter(|path| {
             !self.writes.contains_key(*path) && !self.retirements.contains_key(*path)
         }))
+    }
+
+    /// When the state recorded the content of `relative` (RFC 3339, UTC), or `None` if it records
+    /// no such item or this change set replaces it.
+    pub fn since(&self, relative: &str) -> Option<String> {
+        if self.writes.contains_key(relative) || self.retirements.contains_key(relative) {
+            return None;
+        }
+        let item = self.state.inventory.items.get(relative)?;
+        Some(item.since.clone())
     }
 
     /// Stages `relative` with `bytes` and `mode`.

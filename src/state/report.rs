@@ -113,6 +113,9 @@ pub fn check(state: &State) -> Vec<String> {
             ItemKind::EtcdMembers => crate::etcd_membership::Record::parse(&bytes)
                 .err()
                 .map(|e| e.to_string()),
+            ItemKind::BuiltManifest => crate::bundle::manifest::parse(&text)
+                .err()
+                .map(|e| format!("not a MANIFEST: {e}")),
             ItemKind::Retired => None,
         };
         if let Some(problem) = problem {
