@@ -35,7 +35,7 @@ const CONTROL_PLANES: [(&str, &str); 3] = [
 const WORKERS: [&str; 2] = ["worker01", "worker02"];
 /// The example's controlPlaneEndpoint.
 const ENDPOINT: &str = "https://10.0.0.100:6443";
-const EXAMPLE_SAN: &str = "    - k8s-api.prod.example.com\n";
+const EXAMPLE_SAN: &str = "k8s-api.prod.example.com";
 const NEW_SAN: &str = "k8s-api-2.prod.example.com";
 
 const CA: &str = "etc/kubernetes/pki/ca.crt";
@@ -78,11 +78,10 @@ impl Workspace {
         self.path(out).join(host)
     }
 
-    /// Replaces `from` by `to` in the spec.
-    fn edit_spec(&self, from: &str, to: &str) {
-        let text = fs::read_to_string(self.spec()).unwrap();
-        assert!(text.contains(from), "the spec has no `{from}`");
-        fs::write(self.spec(), text.replacen(from, to, 1)).unwrap();
+    /// Sets the spec's extra apiserver SANs.
+    fn set_sans(&self, sans: &[&str]) {
+        let spec = Spec::parse(&fs::read_to_string(self.spec()).unwrap());
+        fs::write(self.spec(), spec.set("pki.apiServerCertSANs", sans).yaml()).unwrap();
     }
 
     /// `kcompile build -f cluster.yaml --state state`, run in the workspace.
@@ -868,7 +867,7 @@ fn a_new_san_reissues_only_the_apiserver_certificates_with_the_same_keys() {
     let ws = Workspace::example();
     ws.build("before");
     let state_before = ws.state_files();
-    ws.edit_spec(EXAMPLE_SAN, &format!("{EXAMPLE_SAN}    - {NEW_SAN}\n"));
+    ws.set_sans(&[EXAMPLE_SAN, NEW_SAN]);
     let stderr = ws.build("after");
 
     assert_eq!(
@@ -926,7 +925,7 @@ fn a_new_san_reissues_only_the_apiserver_certificates_with_the_same_keys() {
 fn a_new_san_restarts_only_the_apiserver_pods() {
     let ws = Workspace::example();
     ws.build("before");
-    ws.edit_spec(EXAMPLE_SAN, &format!("{EXAMPLE_SAN}    - {NEW_SAN}\n"));
+    ws.set_sans(&[EXAMPLE_SAN, NEW_SAN]);
     ws.build("after");
     let (before, after) = (tree(&ws.path("before")), tree(&ws.path("after")));
     let expected: BTreeSet<String> = CONTROL_PLANES
@@ -1328,7 +1327,7 @@ fn without_the_ca_key_existing_leaves_are_used_and_nothing_is_signed() {
 
     // A new SAN needs a signature kcompile cannot make.
     let state = ws.state_files();
-    ws.edit_spec(EXAMPLE_SAN, &format!("{EXAMPLE_SAN}    - {NEW_SAN}\n"));
+    ws.set_sans(&[EXAMPLE_SAN, NEW_SAN]);
     ws.command()
         .args(["--all", "--out"])
         .arg(ws.path("with-san"))
@@ -1342,7 +1341,7 @@ fn without_the_ca_key_existing_leaves_are_used_and_nothing_is_signed() {
     assert!(!ws.path("with-san").exists());
 
     // A missing leaf too: the error says the CA has no key.
-    ws.edit_spec(&format!("    - {NEW_SAN}\n"), "");
+    ws.set_sans(&[EXAMPLE_SAN]);
     fs::remove_file(ws.state().join("hosts/worker01/kubelet-client.crt")).unwrap();
     kcompile()
         .args([
@@ -1369,7 +1368,7 @@ fn external_ca_san_error_says_the_ca_has_no_key() {
     let ws = Workspace::example();
     ws.build("first");
     ws.move_ca_key_offline();
-    ws.edit_spec(EXAMPLE_SAN, &format!("{EXAMPLE_SAN}    - {NEW_SAN}\n"));
+    ws.set_sans(&[EXAMPLE_SAN, NEW_SAN]);
     ws.command()
         .args(["--all", "--out"])
         .arg(ws.path("out"))
