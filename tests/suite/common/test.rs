@@ -6,7 +6,7 @@
 //! `KCOMPILE_STATE` would otherwise send the suite's writes to a real state dir) and `HOME` is the
 //! temp dir. (kcompile reads no other variable but `NO_COLOR` and `TERM`, and colours only a
 //! terminal, which a test's pipes are not.) A [`Run`] keeps the temp dir, so a later step
-//! (`output.then()`) runs in the same place.
+//! (`run.then()`) runs in the same place.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
