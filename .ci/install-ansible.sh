@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What tests/ansible.rs needs: ansible-core (ansible-playbook runs examples/ansible/kcompile.yml
+# What tests/suite/ansible.rs needs: ansible-core (ansible-playbook runs examples/ansible/kcompile.yml
 # against a local connection), GNU tar (the playbook packs and unpacks bundles with it) and rsync
 # (the rsync recipe of examples/ansible/README.md). ansible-core is pinned: the playbook is tested
 # with this version (2.19 needs Python >= 3.11 on the controller: Debian 12's 3.11 is enough).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# groff: tests/cli.rs renders the man page (`kcompile man`) and requires it free of warnings.
+# groff: tests/suite/cli.rs renders the man page (`kcompile man`) and requires it free of warnings.
 set -euo pipefail
 if ! command -v groff >/dev/null 2>&1; then
   apt-get update

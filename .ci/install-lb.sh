@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what tests/load_balancer.rs needs, as root on Debian 12: Debian's haproxy and
+# Installs what tests/suite/load_balancer.rs needs, as root on Debian 12: Debian's haproxy and
 # keepalived, whose own checkers (`haproxy -c -f`, `keepalived --config-test -f`) the test runs
 # on the rendered configs. Their services are not wanted: they are stopped and disabled when the
 # package started them (the test never runs them as daemons).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cloud-init and Ignition: tests/provisioning.rs checks the cloud-config kcompile writes with
+# cloud-init and Ignition: tests/suite/provisioning.rs checks the cloud-config kcompile writes with
 # `cloud-init schema` and cloud-init's own write_files module, and the Ignition config with
 # `ignition-validate` and Ignition's own files stage (both from Debian's packages). Debian 12's
 # ignition is 2.14.0, which knows spec 3.4.0 as 3.4.0-experimental (the test says so).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Python tools the tests check the compiled files with: kubernetes-validate validates the static
 # pods (and other Kubernetes API objects) against the JSON schemas of each Kubernetes version, in
-# strict mode (tests/schema.rs). Pinned: its schemas decide what passes.
+# strict mode (tests/suite/schema.rs). Pinned: its schemas decide what passes.
 # Run as root on Debian 12 with CPython 3.11 and pip. Idempotent.
 set -euo pipefail
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What tests/crash.rs needs, as root on Debian 12: Debian's strace, which kills kcompile at each
+# What tests/suite/crash.rs needs, as root on Debian 12: Debian's strace, which kills kcompile at each
 # system call it makes on the state dir (`-e inject=SYSCALL:signal=SIGKILL:when=N`) and traces
 # those calls with their paths (`-y`). The test fails, never skips, without it.
 # Idempotent: does nothing that is already done.

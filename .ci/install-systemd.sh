@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# systemd-analyze: tests/hostile_specs.rs has systemd's own parser read the kubelet unit kcompile
+# systemd-analyze: tests/suite/hostile_specs.rs has systemd's own parser read the kubelet unit kcompile
 # writes (quoting, one ExecStart, no stray directive).
 set -euo pipefail
 if ! command -v systemd-analyze >/dev/null 2>&1; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every real tool the tests check kcompile's output with, on Debian 12 as root: openssl,
-# kubectl, python3 (tests/releases.rs re-runs scripts/releases.py), then each `.ci/install-*.sh`
+# kubectl, python3 (tests/suite/releases.rs re-runs scripts/releases.py), then each `.ci/install-*.sh`
 # (etcd, kubernetes-validate, haproxy and keepalived, ansible and rsync, strace, systemd-analyze,
 # groff, cloud-init, containerd...). Safe to run again.
 set -euo pipefail

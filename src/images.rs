@@ -6,7 +6,7 @@
 //! every pod's sandbox starts from ([`pause_image`]), and on the first control plane,
 //! where the addon is written, CoreDNS ([`coredns_image`], the image the addon's Deployment
 //! names). [`host_images`] lists them for
-//! `kcompile images` (pre-pulling with `crictl pull`, filling a mirror); `tests/images.rs` checks
+//! `kcompile images` (pre-pulling with `crictl pull`, filling a mirror); `tests/suite/images.rs` checks
 //! the list against every rendered manifest.
 //!
 //! **Mirroring.** `imageRepository` renames every image kcompile chooses by default. The

@@ -13,7 +13,7 @@
 //! containerd_keys.tsv`, from containerd v2.0.0 and v2.3.4.
 //!
 //! containerd 1.x (`containerd-1`): a whole `/etc/containerd/config.toml`, `version = 2`, since
-//! 1.x imports replace whole plugin sections. tests/node.rs has Debian's containerd 1.6 read it.
+//! 1.x imports replace whole plugin sections. tests/suite/node.rs has Debian's containerd 1.6 read it.
 
 use std::fmt::Write;
 

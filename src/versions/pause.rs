@@ -7,7 +7,7 @@
 //! [`pause_tag`].
 //!
 //! The data is `pause.tsv` (`minor<TAB>tag<TAB>source`), made by `scripts/pause.py` from the saved
-//! reads in `scripts/pause/reads.txt`; each row names its sources. `tests/images.rs` re-runs the
+//! reads in `scripts/pause/reads.txt`; each row names its sources. `tests/suite/images.rs` re-runs the
 //! script and compares.
 
 use std::sync::LazyLock;

@@ -4,7 +4,7 @@
 //!
 //! The data is `releases.tsv` (`minor<TAB>patch<TAB>fact<TAB>value<TAB>source`), made by
 //! `scripts/releases.py` from the saved reads in `scripts/releases/reads.txt`; each row names its
-//! source. `tests/releases.rs` re-runs the script and compares.
+//! source. `tests/suite/releases.rs` re-runs the script and compares.
 
 use std::sync::LazyLock;
 
