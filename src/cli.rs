@@ -991,14 +991,24 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
     report_plan(&state, &pki, &plan, false);
     report_members(&loaded.cluster, &members);
     warn_expired_token(&loaded.cluster, &pki);
+    let inputs =
+        bundle::inputs::ClusterInputs::new(&loaded.cluster, &loaded.spec_sha256(), &pki, &members);
     if let (Some(out), true) = (&args.out, args.all) {
         // Rendered in parallel (pure), written on this thread a chunk of hosts at a time: two
-        // syncs per chunk, and a bounded number of open directories.
+        // syncs per chunk, and a bounded number of open directories. A tree that already holds
+        // what its host's inputs render is neither rendered nor written (bundle::inputs).
         for chunk in hosts.chunks(WRITE_CHUNK) {
             let bundles: Vec<(bundle::FileSet, PathBuf)> = chunk
                 .par_iter()
-                .map(|host| {
-                    let files = host_bundle(&loaded, &pki, &members, host);
+                .filter_map(|host| {
+                    let digest = inputs.host(&pki, host);
+                    let root = out.join(&host.name);
+                    let current =
+                        args.format == Format::Dir && bundle::dir::is_current(&root, &digest);
+                    (!current).then_some((host, digest, root))
+                })
+                .map(|(host, digest, root)| {
+                    let mut files = host_bundle(&loaded, &pki, &members, host);
                     if args.format == Format::Tar {
                         let mut archive = Vec::new();
                         bundle::tar::write(&files, &mut archive).map_err(Error::Write)?;
@@ -1007,7 +1017,8 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
                         Ok((single, out.clone()))
                     } else {
                         // `dir` (cloud-init and ignition were refused with --out above).
-                        Ok((files, out.join(&host.name)))
+                        bundle::inputs::add_stamp(&mut files, &digest);
+                        Ok((files, root))
                     }
                 })
                 .collect::<Result<_, Error>>()?;
@@ -1041,7 +1052,11 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
                         other => other.map_err(Error::Write)?,
                     }
                 }
-                (Some(out), _, _) => crate::say_raw!("{}", write_tree(&files, out)?),
+                (Some(out), _, _) => {
+                    let mut files = files;
+                    bundle::inputs::add_stamp(&mut files, &inputs.host(&pki, host));
+                    crate::say_raw!("{}", write_tree(&files, out)?);
+                }
             }
         }
     }

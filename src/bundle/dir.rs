@@ -36,8 +36,9 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 
+use super::inputs::{self, HostDigest};
 use super::manifest::{self, Manifest};
-use super::{DIRECTORY, File, FileSet, is_owned_directory};
+use super::{DIRECTORY, File, FileSet, SECRET, is_owned_directory};
 use crate::pki::inspect::hex;
 
 /// The largest previous MANIFEST the sink reads; a larger one is refused.
@@ -199,6 +200,21 @@ pub fn write(files: &FileSet, root: &Path) -> Result<Written, SinkError> {
     Ok(written.remove(0))
 }
 
+/// Whether the tree under `root` already holds what a host's bundle with inputs `digest` writes
+/// there, so that writing it would change nothing: its stamp ([`super::inputs`]) is the one
+/// `digest` gives for the MANIFEST on disk, the MANIFEST and the stamp are 0600, every file the
+/// MANIFEST lists is a regular file with its recorded mode and sha256, and every directory
+/// kcompile owns on the way is 0755. Nothing is created or changed; links are never followed.
+/// Anything missing, odd or unreadable is `false`: the caller then writes the bundle with
+/// [`write_all`], which reports what is wrong.
+pub fn is_current(root: &Path, digest: &HostDigest) -> bool {
+    // `Tree::open` creates a missing root: a missing root is simply not current.
+    if fs::symlink_metadata(root).is_err() {
+        return false;
+    }
+    Tree::open(root).is_ok_and(|mut tree| tree.is_current(digest))
+}
+
 /// [`write`]s several bundles, each under its own root (`build --all`), with two `syncfs` in all:
 /// every file of every bundle is staged, made durable, then renamed into place; the previous
 /// builds' leftovers are pruned; then the directories are made durable. Every bundle is checked
@@ -358,6 +374,8 @@ struct Tree<'a> {
     root: &'a Path,
     dirs: BTreeMap<String, OwnedFd>,
     ready: BTreeSet<String>,
+    /// Directories kcompile owns found 0755 by [`Tree::is_current`].
+    checked: BTreeSet<String>,
     staged: Vec<Staged>,
 }
 
@@ -416,6 +434,7 @@ impl<'a> Tree<'a> {
             root,
             dirs: BTreeMap::from([(String::new(), fd)]),
             ready: BTreeSet::new(),
+            checked: BTreeSet::new(),
             staged: Vec::new(),
         })
     }
@@ -706,6 +725,82 @@ impl<'a> Tree<'a> {
         }
         rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| e.to_string())?;
         Ok(true)
+    }
+
+    /// The bytes of the regular file at `path` (relative to the root) if it has `mode` and at most
+    /// `limit` bytes; `None` otherwise (missing, a link, another kind, another mode, too large).
+    fn read_exact_mode(&mut self, path: &str, mode: u32, limit: u64) -> Option<Vec<u8>> {
+        let (parent, name) = split(path);
+        if !self.enter(parent, false).ok()? || !self.owned_dirs_ready(parent) {
+            return None;
+        }
+        let (file, stat) = open_regular(self.fd(parent), name).ok()?;
+        if stat.st_mode & 0o7777 != mode || stat.st_size as u64 > limit {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        file.take(limit + 1).read_to_end(&mut bytes).ok()?;
+        (bytes.len() as u64 <= limit).then_some(bytes)
+    }
+
+    /// Whether every directory kcompile owns from the root down to `dir` (opened) is 0755, as
+    /// writing would leave it.
+    fn owned_dirs_ready(&mut self, dir: &str) -> bool {
+        let mut current = dir;
+        loop {
+            if !current.is_empty() && is_owned_directory(current) && !self.checked.contains(current)
+            {
+                let Ok(stat) = rustix::fs::fstat(self.fd(current)) else {
+                    return false;
+                };
+                if stat.st_mode & 0o7777 != DIRECTORY {
+                    return false;
+                }
+                self.checked.insert(current.to_owned());
+            }
+            match current.rsplit_once('/') {
+                Some((parent, _)) => current = parent,
+                None if !current.is_empty() => current = "",
+                None => return true,
+            }
+        }
+    }
+
+    /// See [`is_current`].
+    fn is_current(&mut self, digest: &HostDigest) -> bool {
+        let Some(manifest_bytes) = self.read_exact_mode(manifest::PATH, SECRET, MAX_MANIFEST_BYTES)
+        else {
+            return false;
+        };
+        let Some(stamp) = self.read_exact_mode(inputs::PATH, inputs::MODE, 256) else {
+            return false;
+        };
+        if stamp != digest.stamp(&manifest_bytes) {
+            return false;
+        }
+        let Some(manifest) = std::str::from_utf8(&manifest_bytes)
+            .ok()
+            .and_then(|text| manifest::parse(text).ok())
+        else {
+            return false;
+        };
+        manifest.entries.iter().all(|entry| {
+            if !is_plain(&entry.path) {
+                return false;
+            }
+            let (parent, name) = split(&entry.path);
+            if !matches!(self.enter(parent, false), Ok(true)) || !self.owned_dirs_ready(parent) {
+                return false;
+            }
+            let Ok((mut file, stat)) = open_regular(self.fd(parent), name) else {
+                return false;
+            };
+            if stat.st_mode & 0o7777 != entry.mode & 0o7777 {
+                return false;
+            }
+            let mut hasher = Sha256::new();
+            io::copy(&mut file, &mut hasher).is_ok() && hex(&hasher.finalize()) == entry.sha256
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod cloud_init;
 pub mod dir;
 pub mod ignition;
+pub mod inputs;
 pub mod manifest;
 pub mod tar;
 
