@@ -15,6 +15,9 @@
 //! The builds run the real release binary as a child process, so they include process start, spec
 //! loading, the state, signing, rendering and writing. Peak memory is the child's maximum resident
 //! set size (`wait4`). Repetitions are few to keep the run within minutes on 2 cores.
+//!
+//! `cargo bench --bench build -- GROUP…` runs only the named groups: `ecdsa` and `rsa` (the
+//! 103-host builds with that key algorithm), `scale` (the 1,003-host builds and diffs).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -73,24 +76,36 @@ fn main() {
         .into_par_iter()
         .map(|algorithm| Key::generate(algorithm).expect("key generation"))
         .collect();
+    // `cargo bench --bench build -- ecdsa scale`: only these groups (all three when none is named).
+    let groups: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    let wanted = |group: &str| groups.is_empty() || groups.iter().any(|g| g == group);
     let mut rows = Vec::new();
-    bench_algorithm(
-        &binary,
-        KeyAlgorithm::EcdsaP256,
-        "ECDSA-P256",
-        3,
-        None,
-        &mut rows,
-    );
-    bench_algorithm(
-        &binary,
-        KeyAlgorithm::Rsa2048,
-        "RSA-2048",
-        2,
-        Some(1.05),
-        &mut rows,
-    );
-    bench_scale(&binary, &mut rows);
+    if wanted("ecdsa") {
+        bench_algorithm(
+            &binary,
+            KeyAlgorithm::EcdsaP256,
+            "ECDSA-P256",
+            3,
+            None,
+            &mut rows,
+        );
+    }
+    if wanted("rsa") {
+        bench_algorithm(
+            &binary,
+            KeyAlgorithm::Rsa2048,
+            "RSA-2048",
+            2,
+            Some(1.05),
+            &mut rows,
+        );
+    }
+    if wanted("scale") {
+        bench_scale(&binary, &mut rows);
+    }
     print_table(&rows);
     eprintln!("\nload average at the end: {}", load_average());
 }

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::bundle;
+use crate::bundle::{self, inputs::HostDigest};
 use crate::cluster::{Cluster, Host};
 use crate::error::{Error, ExitStatus, FlagValueError};
 use crate::etcd_membership::{self, Membership, MembershipError, Quorum};
@@ -988,36 +988,59 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
     warn_expired_token(&loaded.cluster, &pki);
     // Each built host's MANIFEST, recorded with the built version below.
     let mut manifests: Vec<(&str, Vec<u8>)> = Vec::new();
+    let inputs =
+        bundle::inputs::ClusterInputs::new(&loaded.cluster, &loaded.spec_sha256(), &pki, &members);
     if let (Some(out), true) = (&args.out, args.all) {
         // Rendered in parallel (pure), written on this thread a chunk of hosts at a time: two
-        // syncs per chunk, and a bounded number of open directories.
+        // syncs per chunk, and a bounded number of open directories. A tree that already holds
+        // what its host's inputs render is neither rendered nor written (bundle::inputs).
         for chunk in hosts.chunks(WRITE_CHUNK) {
-            let bundles: Vec<(bundle::FileSet, PathBuf, Option<Vec<u8>>)> = chunk
+            // A tree that is current holds the MANIFEST a build would write: it is recorded as is.
+            let checked: Vec<(&Host, HostDigest, PathBuf, Option<Vec<u8>>)> = chunk
                 .par_iter()
                 .map(|host| {
-                    let files = host_bundle(&loaded, &pki, &members, host);
+                    let digest = inputs.host(&pki, host);
+                    let root = out.join(&host.name);
+                    let current = (args.format == Format::Dir)
+                        .then(|| bundle::dir::current_manifest(&root, &digest))
+                        .flatten();
+                    (*host, digest, root, current)
+                })
+                .collect();
+            let mut stale = Vec::new();
+            for (host, digest, root, current) in checked {
+                match current {
+                    Some(manifest) => manifests.push((host.name.as_str(), manifest)),
+                    None => stale.push((host, digest, root)),
+                }
+            }
+            let bundles: Vec<(&str, bundle::FileSet, PathBuf, Option<Vec<u8>>)> = stale
+                .into_par_iter()
+                .map(|(host, digest, root)| {
+                    let mut files = host_bundle(&loaded, &pki, &members, host);
                     let manifest = bundle::built::manifest_of(&files);
                     if args.format == Format::Tar {
                         let mut archive = Vec::new();
                         bundle::tar::write(&files, &mut archive).map_err(Error::Write)?;
                         let mut single = bundle::FileSet::default();
                         single.add(format!("{}.tar", host.name), archive, bundle::SECRET);
-                        Ok((single, out.clone(), manifest))
+                        Ok((host.name.as_str(), single, out.clone(), manifest))
                     } else {
                         // `dir` (cloud-init and ignition were refused with --out above).
-                        Ok((files, out.join(&host.name), manifest))
+                        bundle::inputs::add_stamp(&mut files, &digest);
+                        Ok((host.name.as_str(), files, root, manifest))
                     }
                 })
                 .collect::<Result<_, Error>>()?;
             let targets: Vec<(&bundle::FileSet, &Path)> = bundles
                 .iter()
-                .map(|(files, root, _)| (files, root.as_path()))
+                .map(|(_, files, root, _)| (files, root.as_path()))
                 .collect();
             for written in write_trees(&targets)? {
                 crate::say_raw!("{written}");
             }
-            for (host, (_, _, manifest)) in chunk.iter().zip(bundles) {
-                manifests.extend(manifest.map(|manifest| (host.name.as_str(), manifest)));
+            for (host, _, _, manifest) in bundles {
+                manifests.extend(manifest.map(|manifest| (host, manifest)));
             }
         }
     } else {
@@ -1044,7 +1067,11 @@ fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
                         other => other.map_err(Error::Write)?,
                     }
                 }
-                (Some(out), _, _) => crate::say_raw!("{}", write_tree(&files, out)?),
+                (Some(out), _, _) => {
+                    let mut files = files;
+                    bundle::inputs::add_stamp(&mut files, &inputs.host(&pki, host));
+                    crate::say_raw!("{}", write_tree(&files, out)?);
+                }
             }
             manifests.extend(manifest.map(|manifest| (host.name.as_str(), manifest)));
         }

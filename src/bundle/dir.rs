@@ -36,8 +36,9 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 
+use super::inputs::{self, HostDigest};
 use super::manifest::{self, Manifest};
-use super::{DIRECTORY, File, FileSet, is_owned_directory};
+use super::{DIRECTORY, File, FileSet, SECRET, is_owned_directory};
 use crate::digest::hex;
 
 /// The largest previous MANIFEST the sink reads; a larger one is refused.
@@ -199,6 +200,20 @@ pub fn write(files: &FileSet, root: &Path) -> Result<Written, SinkError> {
     Ok(written.remove(0))
 }
 
+/// Whether the tree under `root` already holds what a host's bundle with inputs `digest` writes
+/// there, so that writing it would change nothing: its stamp ([`super::inputs`]) is the one
+/// `digest` gives for the MANIFEST on disk, the MANIFEST and the stamp are 0600, every file the
+/// MANIFEST lists is a regular file with its recorded mode and sha256, and every directory
+/// kcompile owns on the way is 0755. Nothing is created or changed; links are never followed.
+/// Anything missing, odd or unreadable is not current: the caller then writes the bundle with
+/// [`write_all`], which reports what is wrong. A current tree's MANIFEST bytes are returned (what
+/// a build would write there, so what the state records of it).
+pub fn current_manifest(root: &Path, digest: &HostDigest) -> Option<Vec<u8>> {
+    // `Tree::open` creates a missing root: a missing root is simply not current.
+    fs::symlink_metadata(root).ok()?;
+    Tree::open(root).ok()?.current_manifest(digest)
+}
+
 /// [`write`]s several bundles, each under its own root (`build --all`), with two `syncfs` in all:
 /// every file of every bundle is staged, made durable, then renamed into place; the previous
 /// builds' leftovers are pruned; then the directories are made durable. Every bundle is checked
@@ -358,6 +373,8 @@ struct Tree<'a> {
     root: &'a Path,
     dirs: BTreeMap<String, OwnedFd>,
     ready: BTreeSet<String>,
+    /// Directories kcompile owns found 0755 by [`Tree::current_manifest`].
+    checked: BTreeSet<String>,
     staged: Vec<Staged>,
 }
 
@@ -416,6 +433,7 @@ impl<'a> Tree<'a> {
             root,
             dirs: BTreeMap::from([(String::new(), fd)]),
             ready: BTreeSet::new(),
+            checked: BTreeSet::new(),
             staged: Vec::new(),
         })
     }
@@ -703,6 +721,73 @@ impl<'a> Tree<'a> {
         }
         rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(io::Error::from)?;
         Ok(true)
+    }
+
+    /// The bytes of the regular file at `path` (relative to the root) if it has `mode` and at most
+    /// `limit` bytes; `None` otherwise (missing, a link, another kind, another mode, too large).
+    fn read_exact_mode(&mut self, path: &str, mode: u32, limit: u64) -> Option<Vec<u8>> {
+        let (parent, name) = split(path);
+        if !self.enter(parent, false).ok()? || !self.owned_dirs_ready(parent) {
+            return None;
+        }
+        let (file, stat) = open_regular(self.fd(parent), name).ok()?;
+        if stat.st_mode & 0o7777 != mode || stat.st_size as u64 > limit {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        file.take(limit + 1).read_to_end(&mut bytes).ok()?;
+        (bytes.len() as u64 <= limit).then_some(bytes)
+    }
+
+    /// Whether every directory kcompile owns from the root down to `dir` (opened) is 0755, as
+    /// writing would leave it.
+    fn owned_dirs_ready(&mut self, dir: &str) -> bool {
+        let mut current = dir;
+        loop {
+            if !current.is_empty() && is_owned_directory(current) && !self.checked.contains(current)
+            {
+                let Ok(stat) = rustix::fs::fstat(self.fd(current)) else {
+                    return false;
+                };
+                if stat.st_mode & 0o7777 != DIRECTORY {
+                    return false;
+                }
+                self.checked.insert(current.to_owned());
+            }
+            match current.rsplit_once('/') {
+                Some((parent, _)) => current = parent,
+                None if !current.is_empty() => current = "",
+                None => return true,
+            }
+        }
+    }
+
+    /// See [`current_manifest`].
+    fn current_manifest(&mut self, digest: &HostDigest) -> Option<Vec<u8>> {
+        let manifest_bytes = self.read_exact_mode(manifest::PATH, SECRET, MAX_MANIFEST_BYTES)?;
+        let stamp = self.read_exact_mode(inputs::PATH, inputs::MODE, 256)?;
+        if stamp != digest.stamp(&manifest_bytes) {
+            return None;
+        }
+        let manifest = manifest::parse(std::str::from_utf8(&manifest_bytes).ok()?).ok()?;
+        let current = manifest.entries.iter().all(|entry| {
+            if !is_plain(&entry.path) {
+                return false;
+            }
+            let (parent, name) = split(&entry.path);
+            if !matches!(self.enter(parent, false), Ok(true)) || !self.owned_dirs_ready(parent) {
+                return false;
+            }
+            let Ok((mut file, stat)) = open_regular(self.fd(parent), name) else {
+                return false;
+            };
+            if stat.st_mode & 0o7777 != entry.mode & 0o7777 {
+                return false;
+            }
+            let mut hasher = Sha256::new();
+            io::copy(&mut file, &mut hasher).is_ok() && hex(&hasher.finalize()) == entry.sha256
+        });
+        current.then_some(manifest_bytes)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod built;
 pub mod cloud_init;
 pub mod dir;
 pub mod ignition;
+pub mod inputs;
 pub mod manifest;
 pub mod tar;
 

@@ -19,6 +19,7 @@ use tempfile::TempDir;
 const SINGLE_NODE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/single-node.yaml");
 const HA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ha-3-masters.yaml");
 const MANIFEST: &str = "etc/kubernetes/kcompile/MANIFEST";
+const INPUTS: &str = "etc/kubernetes/kcompile/INPUTS";
 
 /// A temp dir with a spec (`cluster.yaml`) and its state dir (`state/`).
 struct Workspace {
@@ -209,6 +210,8 @@ fn modes_are_exact_whatever_the_umask() {
         let tree = entries(&out);
         let mut expected = manifest_modes(&out);
         expected.insert(MANIFEST.to_owned(), 0o600);
+        // The stamp of a tree written with --out (bundle::inputs), beside the MANIFEST.
+        expected.insert(INPUTS.to_owned(), 0o600);
         assert_eq!(
             files(&tree),
             expected.keys().map(String::as_str).collect::<Vec<_>>()
@@ -323,6 +326,124 @@ fn a_demoted_control_plane_keeps_no_keys_or_control_plane_pods() {
     assert!(!message.contains("kube-scheduler.yaml"), "{message}");
 }
 
+/// `kcompile build --all -f cluster.yaml --state state --out OUT`; the build must succeed.
+fn build_all(workspace: &Workspace, out: &str) {
+    let output = workspace.build("022", &["--all", "--out", out]);
+    assert!(output.status.success(), "build failed: {}", stderr(&output));
+}
+
+/// Replaces one byte of `path` keeping its size and modification time (a change only a content
+/// check sees).
+fn rewrite_in_place(path: &Path) {
+    let before = fs::symlink_metadata(path).unwrap();
+    let mut bytes = fs::read(path).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] = if bytes[last] == b'x' { b'y' } else { b'x' };
+    fs::write(path, &bytes).unwrap();
+    let status = Command::new("touch")
+        .arg("-d")
+        .arg(format!("@{}.{:09}", before.mtime(), before.mtime_nsec()))
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let after = fs::symlink_metadata(path).unwrap();
+    assert_eq!(
+        (after.len(), after.mtime(), after.mtime_nsec()),
+        (before.len(), before.mtime(), before.mtime_nsec())
+    );
+}
+
+/// A warm build skips the hosts whose trees hold what their inputs render (`bundle::inputs`), and
+/// still leaves exactly what a build into an empty dir writes: byte for byte, mode for mode. What
+/// changed on disk (bytes with the same size and time, a removed file, a mode, an owned
+/// directory's mode, a file changed together with its MANIFEST line, a removed stamp) is found and
+/// rewritten; a change of the state (a new bootstrap token) or of the spec renders again.
+#[test]
+fn a_warm_build_leaves_the_tree_a_fresh_build_writes_and_repairs_what_changed() {
+    let workspace = Workspace::new(HA);
+    let out = workspace.path("out");
+    build_all(&workspace, "out");
+    build_all(&workspace, "fresh");
+    let fresh = entries(&workspace.path("fresh"));
+    assert!(fresh.contains_key(&format!("master01/{INPUTS}")));
+    assert_eq!(entries(&out), fresh);
+
+    // Nothing changed: nothing is rewritten (same inodes), the tree is the same.
+    let inode = |path: &str| fs::symlink_metadata(out.join(path)).unwrap().ino();
+    let inodes: Vec<u64> = files(&fresh).into_iter().map(inode).collect();
+    build_all(&workspace, "out");
+    assert_eq!(entries(&out), fresh);
+    assert_eq!(
+        files(&fresh).into_iter().map(inode).collect::<Vec<_>>(),
+        inodes
+    );
+
+    // Changes on disk, one per host, and a removed stamp.
+    rewrite_in_place(&out.join("worker01/var/lib/kubelet/config.yaml"));
+    fs::remove_file(out.join("master02/etc/kubernetes/manifests/kube-scheduler.yaml")).unwrap();
+    fs::set_permissions(
+        out.join("master03/etc/kubernetes/pki/ca.key"),
+        fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    fs::set_permissions(
+        out.join("worker02/etc/kubernetes"),
+        fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    // master01: a file and its MANIFEST line changed together.
+    let pod = out.join("master01/etc/kubernetes/manifests/kube-apiserver.yaml");
+    let old = fs::read(&pod).unwrap();
+    let mut new = old.clone();
+    new.extend_from_slice(b"# edited\n");
+    fs::write(&pod, &new).unwrap();
+    let manifest = out.join("master01").join(MANIFEST);
+    let text = fs::read_to_string(&manifest).unwrap();
+    let (old_sha, new_sha) = (
+        kcompile::digest::sha256(&old),
+        kcompile::digest::sha256(&new),
+    );
+    assert!(text.contains(&old_sha));
+    fs::write(&manifest, text.replace(&old_sha, &new_sha)).unwrap();
+    assert_ne!(entries(&out), fresh);
+    build_all(&workspace, "out");
+    assert_eq!(entries(&out), fresh);
+
+    fs::remove_file(out.join("worker01").join(INPUTS)).unwrap();
+    rewrite_in_place(&out.join("worker01/var/lib/kubelet/config.yaml"));
+    build_all(&workspace, "out");
+    assert_eq!(entries(&out), fresh);
+
+    // A change of the state: one host's renewed certificate, and the cluster-wide admin one.
+    let output = Command::new(env!("CARGO_BIN_EXE_kcompile"))
+        .args(["certs", "renew", "worker01/kubelet-client", "admin"])
+        .args(["-f", "cluster.yaml", "--state", "state"])
+        .current_dir(workspace.dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    build_all(&workspace, "out");
+    build_all(&workspace, "fresh2");
+    let fresh2 = entries(&workspace.path("fresh2"));
+    for changed in [
+        "worker01/etc/kubernetes/kubelet.conf",
+        "master02/etc/kubernetes/admin.conf",
+    ] {
+        assert_ne!(fresh2[changed], fresh[changed], "{changed}");
+    }
+    assert_eq!(entries(&out), fresh2);
+
+    // A change of the spec: the apiserver's flag, and every host's MANIFEST names the new spec.
+    workspace.edit_spec("event-ttl: 4h", "event-ttl: 5h");
+    build_all(&workspace, "out");
+    build_all(&workspace, "fresh3");
+    let fresh3 = entries(&workspace.path("fresh3"));
+    let worker_manifest = format!("worker02/{MANIFEST}");
+    assert_ne!(fresh3[&worker_manifest], fresh2[&worker_manifest]);
+    assert_eq!(entries(&out), fresh3);
+}
+
 #[test]
 fn the_tar_holds_the_tree_with_the_same_modes() {
     let workspace = Workspace::new(SINGLE_NODE);
@@ -348,10 +469,11 @@ fn the_tar_holds_the_tree_with_the_same_modes() {
         assert_eq!(tree.get(&path), Some(&(mode, kind, bytes)), "{path}");
         in_tar.push(path);
     }
-    // The tree has the same files; only the system's directories are not tar entries.
+    // The tree has the same files but the stamp of a tree written with --out (bundle::inputs);
+    // only the system's directories are not tar entries.
     let only_in_tree: Vec<&str> = tree
         .keys()
-        .filter(|path| !in_tar.contains(path))
+        .filter(|path| !in_tar.contains(path) && *path != INPUTS)
         .map(String::as_str)
         .collect();
     // The node files' directories (sysctl.d, modules-load.d, containerd's) are the system's or
