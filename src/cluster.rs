@@ -10,6 +10,7 @@ use ipnet::IpNet;
 
 mod choices;
 
+use crate::component::Component;
 use crate::versions::{EtcdVersion, KubeVersion};
 pub use choices::{
     AnonymousAuth, CaTrust, ContainerRuntime, EncryptionProvider, EtcdBootstrap, HostPathType,
@@ -55,8 +56,55 @@ pub struct Cluster {
     pub kube_proxy_config: BTreeMap<String, serde_json::Value>,
     /// The container runtime, registry mirrors and CA trust layout of every host.
     pub node: Node,
+    /// The control plane's own users, when it runs rootless (`rootless.enabled`).
+    pub rootless: Option<Rootless>,
     /// Hosts, in spec order.
     pub hosts: Vec<Host>,
+}
+
+/// A numeric user and group a process runs as and owns files as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Identity {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+impl Identity {
+    /// root, who owns every file no rootless component reads.
+    pub const ROOT: Identity = Identity { uid: 0, gid: 0 };
+}
+
+/// The rootless control plane: the user each of etcd, kube-apiserver, kube-controller-manager and
+/// kube-scheduler runs as, and the group of files two of them read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rootless {
+    /// etcd's user and group.
+    pub etcd: Identity,
+    /// kube-apiserver's user and group.
+    pub api_server: Identity,
+    /// kube-controller-manager's user and group.
+    pub controller_manager: Identity,
+    /// kube-scheduler's user and group.
+    pub scheduler: Identity,
+    /// The group of a file two rootless components read; each of them has it as a supplemental
+    /// group.
+    pub shared_group: u32,
+}
+
+impl Rootless {
+    /// The user `component` runs as; `None` for those that stay root (kube-proxy programs the
+    /// node's network, the kubelet runs under systemd).
+    pub fn identity(&self, component: Component) -> Option<Identity> {
+        match component {
+            Component::Etcd => Some(self.etcd),
+            Component::ApiServer => Some(self.api_server),
+            Component::ControllerManager => Some(self.controller_manager),
+            Component::Scheduler => Some(self.scheduler),
+            Component::KubeProxy | Component::Kubelet => None,
+        }
+    }
 }
 
 /// What every host needs beyond Kubernetes (`node` in the spec, and each host's `node`).

@@ -295,6 +295,7 @@ mod tests {
                 super::super::File {
                     bytes: vec![],
                     mode: 0o600,
+                    owner: crate::cluster::Identity::ROOT,
                 },
             );
             let error = document(&files, "node01").unwrap_err();

@@ -349,13 +349,24 @@ fn open_regular(dir: BorrowedFd<'_>, name: &str) -> io::Result<(fs::File, Stat)>
     Ok((fs::File::from(fd), stat))
 }
 
-/// Whether `name` in `dir` is a regular file with exactly `file`'s mode and bytes.
+/// Whether this process gives files their bundle owners: only root may chown, and a tree written
+/// by another user keeps that user's ownership (its files are then copied by a tool that runs as
+/// root, or unpacked from the tar, whose headers carry the owners).
+fn sets_owners() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Whether `name` in `dir` is a regular file with exactly `file`'s mode and bytes (and, when run
+/// as root, owner).
 fn already_there(dir: BorrowedFd<'_>, name: &str, file: &File) -> bool {
     let Ok((mut existing, stat)) = open_regular(dir, name) else {
         return false;
     };
     if stat.st_mode & 0o7777 != file.mode & 0o7777 || stat.st_size as u64 != file.bytes.len() as u64
     {
+        return false;
+    }
+    if sets_owners() && (stat.st_uid, stat.st_gid) != (file.owner.uid, file.owner.gid) {
         return false;
     }
     let mut bytes = Vec::with_capacity(file.bytes.len());
@@ -590,6 +601,13 @@ impl<'a> Tree<'a> {
         }
         let (temp, fd) = create_temp(dir).map_err(|e| self.io(path, e))?;
         let result = (|| -> io::Result<()> {
+            if sets_owners() {
+                rustix::fs::fchown(
+                    &fd,
+                    Some(rustix::fs::Uid::from_raw(file.owner.uid)),
+                    Some(rustix::fs::Gid::from_raw(file.owner.gid)),
+                )?;
+            }
             rustix::fs::fchmod(&fd, Mode::from_raw_mode(file.mode & 0o7777))?;
             fs::File::from(fd).write_all(&file.bytes)
         })();

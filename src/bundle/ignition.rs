@@ -76,6 +76,17 @@ struct IgnitionFile {
     mode: u32,
     overwrite: bool,
     contents: Contents,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<NumericId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<NumericId>,
+}
+
+/// A file's owner or group by number (a rootless component's ids; root's are left out, Ignition's
+/// default).
+#[derive(Serialize)]
+struct NumericId {
+    id: u32,
 }
 
 #[derive(Serialize)]
@@ -120,6 +131,8 @@ pub fn document(files: &FileSet) -> Result<Document, Error> {
             mode,
             overwrite: true,
             contents,
+            user: (file.owner.uid != 0).then_some(NumericId { id: file.owner.uid }),
+            group: (file.owner.gid != 0).then_some(NumericId { id: file.owner.gid }),
         });
     }
     let config = Config {
@@ -200,6 +213,7 @@ mod tests {
             super::super::File {
                 bytes: vec![],
                 mode: 0o600,
+                owner: crate::cluster::Identity::ROOT,
             },
         );
         assert_eq!(document(&files), Err(Error::Path("etc/../../x".into())));

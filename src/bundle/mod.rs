@@ -11,6 +11,8 @@ pub mod tar;
 
 use std::collections::BTreeMap;
 
+use crate::cluster::Identity;
+
 /// Mode of files that hold secrets: private keys, kubeconfigs, static pods (as kubeadm).
 pub const SECRET: u32 = 0o600;
 /// Mode of public files: certificates, configs readable by everyone.
@@ -44,6 +46,8 @@ pub struct File {
     pub bytes: Vec<u8>,
     /// Unix permission bits.
     pub mode: u32,
+    /// The numeric owner and group: root, or the rootless component that reads the file.
+    pub owner: Identity,
 }
 
 /// Every file one host needs, by path relative to the host's root (`etc/kubernetes/admin.conf`).
@@ -62,8 +66,18 @@ impl FileSet {
             File {
                 bytes: bytes.into(),
                 mode,
+                owner: Identity::ROOT,
             },
         );
+    }
+
+    /// Gives the file at `path` (relative to the host's root) to `owner` with `mode`; a path the
+    /// set does not hold is left alone.
+    pub fn set_owner(&mut self, path: &str, owner: Identity, mode: u32) {
+        if let Some(file) = self.files.get_mut(path.trim_start_matches('/')) {
+            file.owner = owner;
+            file.mode = mode;
+        }
     }
 
     /// Every directory kcompile owns that holds a file (under `etc/kubernetes`, `var/lib/kubelet`,

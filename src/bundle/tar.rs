@@ -1,9 +1,13 @@
 //! The tar sink: the same files always give the same bytes. Entries are sorted (directories with
-//! their files), mtime 0, uid/gid 0 owned by root, modes as the bundle says.
+//! their files), mtime 0, modes as the bundle says. Directories and every file no rootless
+//! component reads are uid/gid 0 (`root`); a file a rootless component reads carries its numeric
+//! uid and gid with empty user and group names, so `tar -x` as root restores the ids themselves
+//! (GNU tar prefers a name it finds in the host's passwd over the number).
 
 use std::io::Write;
 
 use super::FileSet;
+use crate::cluster::Identity;
 
 /// Writes `files` as a tar archive.
 pub fn write(files: &FileSet, out: impl Write) -> std::io::Result<()> {
@@ -24,10 +28,11 @@ pub fn write(files: &FileSet, out: impl Write) -> std::io::Result<()> {
     for (path, file) in entries {
         let mut header = tar::Header::new_ustar();
         header.set_mtime(0);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_username("root")?;
-        header.set_groupname("root")?;
+        let owner = file.map_or(Identity::ROOT, |file| file.owner);
+        header.set_uid(u64::from(owner.uid));
+        header.set_gid(u64::from(owner.gid));
+        header.set_username(if owner.uid == 0 { "root" } else { "" })?;
+        header.set_groupname(if owner.gid == 0 { "root" } else { "" })?;
         match file {
             None => {
                 header.set_entry_type(tar::EntryType::Directory);

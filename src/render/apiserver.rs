@@ -184,7 +184,7 @@ pub fn pod<'a>(
             "kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint".to_owned(),
             format!("{address}:{port}"),
         )]),
-        privileged: false,
+        security: super::security_context::Security::Kubeadm,
         settings: &host.api_server,
     }
 }

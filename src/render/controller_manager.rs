@@ -80,7 +80,7 @@ pub fn pod<'a>(
             startup: "/healthz".into(),
         }),
         annotations: Default::default(),
-        privileged: false,
+        security: super::security_context::Security::Kubeadm,
         settings: &host.controller_manager,
     }
 }

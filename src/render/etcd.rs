@@ -98,7 +98,7 @@ pub fn pod<'a>(
             "kubeadm.kubernetes.io/etcd.advertise-client-urls".to_owned(),
             format!("https://{address}:{CLIENT_PORT}"),
         )]),
-        privileged: false,
+        security: super::security_context::Security::Kubeadm,
         settings: &host.etcd,
     })
 }

@@ -75,7 +75,7 @@ pub fn pod<'a>(cluster: &Cluster, host: &'a Host) -> StaticPod<'a> {
             startup: "/healthz".into(),
         }),
         annotations: BTreeMap::new(),
-        privileged: true,
+        security: super::security_context::Security::Privileged,
         settings: &host.kube_proxy,
     }
 }

@@ -69,8 +69,9 @@ pub fn config(cluster: &Cluster, host: &Host) -> String {
     yaml(&sorted(config))
 }
 
-/// `/etc/systemd/system/kubelet.service` for `host`.
-pub fn unit(host: &Host) -> String {
+/// `/etc/systemd/system/kubelet.service` for `host`; with `tmpfiles`, it first applies that
+/// systemd-tmpfiles configuration (the rootless control plane's data directories).
+pub fn unit(host: &Host, tmpfiles: Option<&str>) -> String {
     let kubelet = &host.kubelet;
     let runtime = if kubelet.container_runtime_endpoint.contains("crio") {
         Some("crio.service")
@@ -144,6 +145,15 @@ pub fn unit(host: &Host) -> String {
             unit,
             "Environment={}",
             systemd_word(&format!("{name}={value}"), Expansion::Specifiers, true)
+        );
+    }
+    if let Some(conf) = tmpfiles {
+        // The directories the rootless control plane writes, created with their owners before
+        // the kubelet starts the static pods (the kubelet would create them as root).
+        let _ = writeln!(
+            unit,
+            "ExecStartPre=/usr/bin/systemd-tmpfiles --create {}",
+            systemd_word(conf, Expansion::SpecifiersAndVariables, false)
         );
     }
     let _ = write!(

@@ -16,9 +16,11 @@ pub mod load_balancer;
 pub mod node;
 pub mod pod;
 pub mod scheduler;
+pub mod security_context;
 
 use crate::bundle::{FileSet, PUBLIC, SECRET};
-use crate::cluster::{Cluster, EndpointHost, Host};
+use crate::cluster::{Cluster, EndpointHost, Host, Rootless};
+use crate::component::Component;
 use crate::etcd_membership::Membership;
 use crate::pki::catalog::{Authority, joins_by_bootstrap};
 use crate::pki::{Issued, Pki};
@@ -58,6 +60,9 @@ pub fn host_files(cluster: &Cluster, pki: &Pki, members: &Membership, host: &Hos
     kubeconfigs(&mut files, cluster, pki, host);
     configs(&mut files, cluster, pki, host);
     manifests(&mut files, cluster, pki, members, host);
+    if let Some(text) = security_context::tmpfiles(cluster, host, &files) {
+        files.add(security_context::TMPFILES, text, PUBLIC);
+    }
     files
 }
 
@@ -281,7 +286,13 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         );
     }
     files.add(KUBELET_CONFIG, kubelet::config(cluster, host), PUBLIC);
-    files.add(KUBELET_UNIT, kubelet::unit(host), PUBLIC);
+    let tmpfiles = security_context::runs_rootless(cluster, host)
+        .then(|| format!("/{}", security_context::TMPFILES));
+    files.add(
+        KUBELET_UNIT,
+        kubelet::unit(host, tmpfiles.as_deref()),
+        PUBLIC,
+    );
     load_balancer::configs(files, cluster, &pki.secrets, host);
     node::files(files, cluster, host);
 }
@@ -311,6 +322,9 @@ fn manifests(files: &mut FileSet, cluster: &Cluster, pki: &Pki, members: &Member
     if cluster.kube_proxy.is_some() {
         pods.push(kube_proxy::pod(cluster, host));
     }
+    if let Some(rootless) = &cluster.rootless {
+        run_rootless(files, rootless, &mut pods);
+    }
     let rendered: Vec<(String, String)> = pods
         .iter()
         .map(|pod| {
@@ -325,6 +339,28 @@ fn manifests(files: &mut FileSet, cluster: &Cluster, pki: &Pki, members: &Member
     }
     for (path, text) in load_balancer::pods(files, cluster, host) {
         files.add(path, text, SECRET);
+    }
+}
+
+/// Gives each rootless component's pod its user and the files it reads (`security_context`).
+fn run_rootless(files: &mut FileSet, rootless: &Rootless, pods: &mut [pod::StaticPod<'_>]) {
+    let reads: Vec<(Component, Vec<String>)> = pods
+        .iter()
+        .filter(|pod| rootless.identity(pod.component).is_some())
+        .map(|pod| (pod.component, pod.read_files(files)))
+        .collect();
+    let sharing = security_context::assign_owners(files, rootless, &reads);
+    for pod in pods {
+        if let Some(user) = rootless.identity(pod.component) {
+            pod.security = security_context::Security::Rootless {
+                user,
+                supplemental_groups: sharing
+                    .contains(&pod.component)
+                    .then_some(rootless.shared_group)
+                    .into_iter()
+                    .collect(),
+            };
+        }
     }
 }
 

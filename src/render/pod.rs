@@ -9,13 +9,14 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, HTTPGetAction, HostAlias, HostPathVolumeSource, Pod, PodSpec,
-    Probe, ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
+    Probe, ResourceRequirements, SeccompProfile, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use sha2::{Digest, Sha256};
 
+use super::security_context::Security;
 use crate::bundle::FileSet;
 use crate::cluster::PodSettings;
 use crate::component::Component;
@@ -85,8 +86,8 @@ pub struct StaticPod<'a> {
     pub probes: Option<Probes>,
     /// Annotations besides the config hash.
     pub annotations: BTreeMap<String, String>,
-    /// Run privileged (kube-proxy).
-    pub privileged: bool,
+    /// How the container runs: kubeadm's way, privileged (kube-proxy) or rootless.
+    pub security: Security,
     /// The host's settings for the component: image, extra args, volumes, env, resources.
     pub settings: &'a PodSettings,
 }
@@ -216,19 +217,21 @@ impl StaticPod<'_> {
                 .and_then(|path| probe(path, None, 1, 3)),
             startup_probe: probes.and_then(|p| probe(&p.startup, Some(10), 10, 24)),
             resources: resources(self.settings),
-            security_context: self.privileged.then(|| SecurityContext {
-                privileged: Some(true),
-                ..SecurityContext::default()
-            }),
+            security_context: self.security.container(),
             ..Container::default()
         };
-        super::yaml(&node_critical_pod(
-            name,
-            container,
-            &mounts,
-            annotations,
-            None,
-        ))
+        let mut pod = node_critical_pod(name, container, &mounts, annotations, None);
+        self.security.apply_to_pod(&mut pod);
+        super::yaml(&pod)
+    }
+
+    /// The bundle files the pod reads (relative to the host's root): those its flags name and
+    /// those mounted one by one.
+    pub fn read_files(&self, files: &FileSet) -> Vec<String> {
+        read_files(&self.flags(), &self.mounts(), files)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
     }
 }
 
@@ -350,23 +353,37 @@ fn volume_name(path: &str) -> String {
 /// those mounted one by one. Other files in a mounted directory (another component's certificate
 /// in `/etc/kubernetes/pki`) do not restart it when they change.
 pub fn config_hash(flags: &[(String, String)], mounts: &[Mount], files: &FileSet) -> String {
+    let mut hasher = Sha256::new();
+    for path in read_files(flags, mounts, files) {
+        hasher.update(format!("/{path}").as_bytes());
+        hasher.update([0]);
+        hasher.update(&files.files[path].bytes);
+        hasher.update([0]);
+    }
+    format!("sha256:{}", hex(&hasher.finalize()))
+}
+
+/// The paths (relative to the host's root, sorted) of the bundle files a pod with these `flags`
+/// and `mounts` reads: those a flag names and those mounted one by one.
+pub fn read_files<'f>(
+    flags: &[(String, String)],
+    mounts: &[Mount],
+    files: &'f FileSet,
+) -> Vec<&'f str> {
     let named: Vec<&str> = flags
         .iter()
         .flat_map(|(_, value)| flag_paths(value))
         .collect();
-    let mut hasher = Sha256::new();
-    for (path, file) in &files.files {
-        let absolute = format!("/{path}");
-        let read = named.contains(&absolute.as_str())
-            || mounts.iter().any(|mount| mount.host_path == absolute);
-        if read {
-            hasher.update(absolute.as_bytes());
-            hasher.update([0]);
-            hasher.update(&file.bytes);
-            hasher.update([0]);
-        }
-    }
-    format!("sha256:{}", hex(&hasher.finalize()))
+    files
+        .files
+        .keys()
+        .filter(|path| {
+            let absolute = format!("/{path}");
+            named.contains(&absolute.as_str())
+                || mounts.iter().any(|mount| mount.host_path == absolute)
+        })
+        .map(String::as_str)
+        .collect()
 }
 
 /// A command argument or env value the kubelet passes on unchanged: it expands `$(VAR)` and turns

@@ -156,7 +156,7 @@ pub fn pod<'a>(cluster: &Cluster, host: &'a Host) -> StaticPod<'a> {
             startup: if modern { "/livez" } else { "/healthz" }.into(),
         }),
         annotations: Default::default(),
-        privileged: false,
+        security: super::security_context::Security::Kubeadm,
         settings: &host.scheduler,
     }
 }

@@ -10,6 +10,7 @@ mod names;
 pub mod node;
 mod parse;
 mod resolved;
+pub mod rootless;
 mod source;
 mod types;
 mod validate;

@@ -80,6 +80,11 @@ pub struct Spec {
     /// mirrors, the hosts' CA trust layout.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<NodeSpec>,
+    /// The control plane's own users: etcd, kube-apiserver, kube-controller-manager and
+    /// kube-scheduler run as non-root users with every capability dropped, and the files they read
+    /// are owned by them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rootless: Option<RootlessSpec>,
     /// The machines of the cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hosts: Option<Vec<HostSpec>>,
@@ -383,6 +388,44 @@ pub struct NodeSpec {
     /// `debian` (default) or `rhel`: which CA trust directories the control plane mounts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_trust: Option<CaTrust>,
+}
+
+/// The control plane run as non-root users (`rootless`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RootlessSpec {
+    /// Run etcd, kube-apiserver, kube-controller-manager and kube-scheduler as their own users
+    /// (on in the `hardened` profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The group of files that two rootless components read (`sa.key`: the apiserver signs
+    /// service-account tokens with it, the controller-manager too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_group: Option<u32>,
+    /// etcd's user and group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<IdentitySpec>,
+    /// kube-apiserver's user and group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_server: Option<IdentitySpec>,
+    /// kube-controller-manager's user and group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controller_manager: Option<IdentitySpec>,
+    /// kube-scheduler's user and group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<IdentitySpec>,
+}
+
+/// A numeric user and group a component runs as.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IdentitySpec {
+    /// The user id (not 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// The group id (not 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
 }
 
 /// The load balancer in front of the apiservers.

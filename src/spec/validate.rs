@@ -94,6 +94,13 @@ impl Checker<'_> {
         }
     }
 
+    /// Reports the `rootless` section's problems (`spec/rootless.rs`).
+    fn rootless_problems(&mut self, problems: Vec<super::rootless::RootlessProblem>) {
+        for problem in problems {
+            self.error(&problem.path, problem.message, problem.hint);
+        }
+    }
+
     fn error_at_key(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
         self.report(
             Severity::Error,
@@ -162,6 +169,8 @@ impl Checker<'_> {
         );
         let etcd = self.etcd(spec, &hosts);
         let node = super::node::settings(spec).map_err(|problems| self.node_problems(problems));
+        let rootless = super::rootless::settings(spec, api_server_port.copied())
+            .map_err(|problems| self.rootless_problems(problems));
 
         let (kube, etcd_version) = (kubernetes_version?, etcd_version?);
         let image_repository = image_repository?;
@@ -189,6 +198,7 @@ impl Checker<'_> {
             kube_proxy_config: self.kube_proxy_config(spec, kube),
             kube_proxy: kube_proxy?,
             node: node.ok()?,
+            rootless: rootless.ok()?,
             hosts: hosts?,
         })
     }

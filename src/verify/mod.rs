@@ -475,7 +475,14 @@ impl<'t> Check<'t> {
                 continue;
             };
             let key = key.trim();
-            if key.starts_with("Exec") && !matches!(key, "ExecStart" | "ExecReload") {
+            let rootless_tmpfiles = format!(
+                "ExecStartPre=/usr/bin/systemd-tmpfiles --create /{}",
+                crate::render::security_context::TMPFILES
+            );
+            if key.starts_with("Exec")
+                && !matches!(key, "ExecStart" | "ExecReload")
+                && line.trim() != rootless_tmpfiles
+            {
                 self.warn(
                     path,
                     format!("`{key}=` runs another command with the kubelet's privileges; kcompile never writes one"),

@@ -57,7 +57,7 @@ impl Check<'_> {
             let Some(mode) = tree.mode(path) else {
                 continue;
             };
-            if mode & 0o077 == 0 {
+            if mode & 0o077 == 0 || shared_by_rootless(tree, path, mode) {
                 continue;
             }
             let Some(held) = held(path, bytes, encryption.contains(path)) else {
@@ -79,6 +79,23 @@ impl Check<'_> {
             );
         }
     }
+}
+
+/// Whether kcompile's rootless tmpfiles configuration in the tree gives `path` to root and the
+/// shared group of two rootless components, mode 0640 (`sa.key`): then its group is those two.
+fn shared_by_rootless(tree: &super::Tree, path: &str, mode: u32) -> bool {
+    let Some(conf) = tree.files.get(crate::render::security_context::TMPFILES) else {
+        return false;
+    };
+    mode == crate::render::security_context::SHARED_SECRET
+        && String::from_utf8_lossy(conf).lines().any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.len() >= 5
+                && fields[0] == "z"
+                && fields[1].trim_start_matches('/') == path
+                && fields[2] == "0640"
+                && fields[3] == "0"
+        })
 }
 
 /// What secret a file holds, if any: by its name, its PEM blocks, or its YAML.

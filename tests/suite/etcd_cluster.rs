@@ -12,11 +12,17 @@
 //! of master01's compiled `kube-apiserver.yaml`, must find all three members healthy and listed,
 //! and every HTTP probe of the etcd manifest must answer 200 inside its namespace.
 //!
+//! With the hardened profile the control plane runs rootless: each etcd runs as the `runAsUser` and
+//! `runAsGroup` of its manifest (`setpriv`), reading the bundle's files with the bundle's owners
+//! (`--out` as root chowns them), from a data dir that the bundle's tmpfiles.d file creates
+//! (`systemd-tmpfiles --create --root`).
+//!
 //! Needs root and `ip netns` (fails, saying why, without them) and etcd, etcdctl and curl
 //! (`.ci/install-etcd.sh` installs them; the test fails without them). Every etcd is killed by its
 //! PID and every namespace and link removed afterwards, also when the test fails.
 
 use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 use std::thread::sleep;
@@ -27,7 +33,7 @@ use serde_json::Value;
 use crate::common::netns;
 use netns::{
     Guard, add_namespace, connect, find_etcd, flag, flags, host_file, in_namespace,
-    missing_precondition, read_pod, rewrite, start_etcd, text, unknown_flags,
+    missing_precondition, read_pod, rewrite, start_etcd_as, text, unknown_flags,
 };
 
 /// The control-plane hosts of the test spec: name and address, in a private /24.
@@ -126,6 +132,41 @@ fn probe_url(container: &Value, probe: &str) -> Option<(String, String)> {
     ))
 }
 
+/// The `runAsUser` and `runAsGroup` of a pod's container; a hardened etcd has both.
+fn run_as(pod: &Value) -> (i64, i64) {
+    let context = &pod["spec"]["containers"][0]["securityContext"];
+    assert_eq!(
+        context["runAsNonRoot"], true,
+        "etcd does not run as non-root"
+    );
+    let uid = context["runAsUser"].as_i64().expect("runAsUser");
+    let gid = context["runAsGroup"].as_i64().expect("runAsGroup");
+    assert!(uid > 0 && gid > 0, "etcd runs as {uid}:{gid}");
+    (uid, gid)
+}
+
+/// Applies `host`'s tmpfiles.d file from the bundle under `root` (`systemd-tmpfiles --create
+/// --root`), and returns where it put `data_dir`, checking its owner and mode.
+fn tmpfiles_root(out: &Path, host: &str, root: &Path, data_dir: &str) -> std::path::PathBuf {
+    let conf = "etc/kubernetes/kcompile/rootless-tmpfiles.conf";
+    fs::create_dir_all(root.join("etc/tmpfiles.d")).unwrap();
+    fs::copy(
+        out.join(host).join(conf),
+        root.join("etc/tmpfiles.d/kcompile-rootless.conf"),
+    )
+    .unwrap();
+    let status = Command::new("systemd-tmpfiles")
+        .arg("--create")
+        .arg(format!("--root={}", root.display()))
+        .status()
+        .expect("systemd-tmpfiles is missing: run `sudo bash .ci/install-etcd.sh`");
+    assert!(status.success(), "systemd-tmpfiles --create: {status}");
+    let data = root.join(data_dir.trim_start_matches('/'));
+    let meta = fs::metadata(&data).unwrap_or_else(|e| panic!("{host}: {data_dir}: {e}"));
+    assert_eq!(meta.mode() & 0o777, 0o700, "{host}: {data_dir} mode");
+    data
+}
+
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -183,15 +224,32 @@ fn compiled_etcd_flags_run_a_healthy_three_member_cluster() {
         .iter()
         .map(|(host, _)| read_pod(&out, host, "etcd"))
         .collect();
-    fs::create_dir(temp.path().join("data")).unwrap();
+    // The rootless user of each member, from its manifest; the tmpfiles.d file of its bundle makes
+    // its data dir under a root of its own. The etcd user must reach the files through the temp dir.
+    fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let users: Vec<(i64, i64)> = etcd_pods.iter().map(run_as).collect();
     let member_flags: Vec<Vec<(String, String)>> = HOSTS
         .iter()
         .zip(&etcd_pods)
         .map(|((host, _), pod)| {
-            let data = temp.path().join("data").join(host);
+            let root = temp.path().join("roots").join(host);
+            let data = tmpfiles_root(&out, host, &root, flag(&flags(pod), "data-dir"));
             rewrite(&flags(pod), &out, host, &data)
         })
         .collect();
+    for ((host, _), (uid, gid)) in HOSTS.iter().zip(&users) {
+        let key = out.join(host).join("etc/kubernetes/pki/etcd/server.key");
+        let meta = fs::metadata(&key).unwrap();
+        assert_eq!(
+            (
+                i64::from(meta.uid()),
+                i64::from(meta.gid()),
+                meta.mode() & 0o777
+            ),
+            (*uid, *gid, 0o600),
+            "{host}: server.key is not the etcd user's, 0600"
+        );
+    }
 
     // Flags the installed etcd does not know: listed, then left out.
     let unknown = unknown_flags(&etcd.etcd, &member_flags[0]);
@@ -236,15 +294,16 @@ fn compiled_etcd_flags_run_a_healthy_three_member_cluster() {
         }
     }
 
-    // One etcd per namespace.
+    // One etcd per namespace, as its manifest's user.
     for (i, (host, _)) in HOSTS.iter().enumerate() {
-        start_etcd(
+        start_etcd_as(
             &mut guard,
             &etcd.etcd,
             &namespaces[i],
             host,
             &member_flags[i],
             temp.path().join(format!("{host}.log")),
+            Some(users[i]),
         );
     }
 

@@ -30,6 +30,8 @@ fn goldened(path: &str) -> bool {
                 | "etc/kubernetes/addons/coredns.yaml"
                 | "etc/kubernetes/addons/node-certificate-rotation.yaml"
                 | "etc/kubernetes/authentication-config.yaml"
+                // The rootless control plane's directories and every file's owner and mode.
+                | "etc/kubernetes/kcompile/rootless-tmpfiles.conf"
                 // The sandbox (pause) image tag kubeadm pins per minor.
                 | "etc/containerd/conf.d/99-kcompile.toml"
         )

@@ -6,7 +6,7 @@
 //! item the document no longer claims.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::common::{self, Spec};
@@ -350,11 +350,25 @@ const CHECKS: &[(&str, Check)] = &[
         if keys.len() < 5 {
             return Err(format!("only {} key files", keys.len()));
         }
-        mode_is(
-            b,
-            &keys.iter().map(String::as_str).collect::<Vec<_>>(),
-            0o600,
-        )
+        // Under `rootless` (on in the hardened profile) the service-account key, which the
+        // apiserver and the controller-manager both read, is root's with the shared group, 0640.
+        let (shared, own): (Vec<&str>, Vec<&str>) = keys
+            .iter()
+            .map(String::as_str)
+            .partition(|key| key.ends_with("/sa.key") || key.ends_with("/sa-next.key"));
+        mode_is(b, &own, 0o600)?;
+        mode_is(b, &shared, 0o640)?;
+        for key in shared {
+            let meta = std::fs::metadata(b.root.join(key)).map_err(|e| e.to_string())?;
+            if (meta.uid(), meta.gid()) != (0, 64100) {
+                return Err(format!(
+                    "{key}: owner {}:{}, not 0:64100 (root, the shared group)",
+                    meta.uid(),
+                    meta.gid()
+                ));
+            }
+        }
+        Ok(())
     }),
     ("4.1.5", |b| {
         mode_is(b, &["etc/kubernetes/kubelet.conf"], 0o600)

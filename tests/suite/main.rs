@@ -17,6 +17,7 @@ mod bootstrap;
 mod broken_specs;
 mod cases;
 mod certs;
+mod checkov;
 mod cli;
 mod component_configs;
 mod crash;

@@ -124,9 +124,15 @@ fn expectation(path: &str) -> Option<Expect> {
     }
     // Not Kubernetes objects: tests/node.rs checks the node files (sysctl and module lists, the
     // kubelet drop-in, crictl's config, containerd's TOML) with their own tools.
-    let node_file = ["etc/sysctl.d/", "etc/modules-load.d/", "etc/containerd/"]
-        .iter()
-        .any(|dir| path.starts_with(dir))
+    // The tmpfiles.d file of a rootless control plane: tests/etcd_cluster.rs applies it.
+    let node_file = [
+        "etc/sysctl.d/",
+        "etc/modules-load.d/",
+        "etc/containerd/",
+        "etc/kubernetes/kcompile/rootless-tmpfiles.conf",
+    ]
+    .iter()
+    .any(|dir| path.starts_with(dir))
         || path == "etc/crictl.yaml"
         || path == "etc/systemd/system/kubelet.service.d/10-kubeadm.conf";
     if node_file {

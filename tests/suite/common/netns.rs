@@ -419,8 +419,31 @@ pub fn start_etcd(
     flags: &[(String, String)],
     log: PathBuf,
 ) {
+    start_etcd_as(guard, etcd, namespace, host, flags, log, None);
+}
+
+/// [`start_etcd`], as the numeric user and group `user` (through `setpriv`, with no
+/// supplementary groups) when given.
+pub fn start_etcd_as(
+    guard: &mut Guard,
+    etcd: &Path,
+    namespace: &str,
+    host: &str,
+    flags: &[(String, String)],
+    log: PathBuf,
+    user: Option<(i64, i64)>,
+) {
     let file = fs::File::create(&log).unwrap();
-    let child = in_netns(namespace)
+    let mut command = in_netns(namespace);
+    if let Some((uid, gid)) = user {
+        command
+            .arg("setpriv")
+            .arg(format!("--reuid={uid}"))
+            .arg(format!("--regid={gid}"))
+            .arg("--clear-groups")
+            .arg("--");
+    }
+    let child = command
         .arg(etcd)
         .args(args(flags))
         .stdin(Stdio::null())
