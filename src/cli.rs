@@ -1584,7 +1584,11 @@ fn adopt(args: &AdoptArgs) -> Result<ExitStatus, Error> {
             &fingerprint,
         )
         .map_err(Error::Input)?;
-        changes.extend(crate::adopt::changes::planned(&report, &staged.not_kept));
+        changes.extend(crate::adopt::changes::planned(
+            &report,
+            &staged.not_kept,
+            hosts.first().map_or("", |first| first.name.as_str()),
+        ));
     }
     crate::say!(
         "wrote {} and state {}: {} files kept from the cluster, {} changes a build still makes",

@@ -20,7 +20,8 @@ pub struct Planned {
 
 /// The changes of one host's comparison, each with its reason. `not_kept` names the catalog
 /// certificates adopt could not keep (`master01/kubelet-serving`) and why.
-pub fn planned(report: &Report, not_kept: &[(String, String)]) -> Vec<Planned> {
+/// `admin_from` is the host whose admin credentials the state kept (the first control plane).
+pub fn planned(report: &Report, not_kept: &[(String, String)], admin_from: &str) -> Vec<Planned> {
     report
         .changes
         .iter()
@@ -35,6 +36,7 @@ pub fn planned(report: &Report, not_kept: &[(String, String)]) -> Vec<Planned> {
                 change.action,
                 &change.detail,
                 not_kept,
+                admin_from,
             ),
         })
         .collect()
@@ -55,6 +57,7 @@ fn reason(
     action: Action,
     detail: &Detail,
     not_kept: &[(String, String)],
+    admin_from: &str,
 ) -> String {
     if action == Action::Unknown && is_key_material(path) {
         return "kept on the host as it is: kcompile does not place this file there (each host gets only the keys its role needs), so a build leaves it alone; remove it once nothing on the host uses it".into();
@@ -81,6 +84,12 @@ fn reason(
         "kcompile's list of the files it manages on the host"
     } else if path.starts_with("etc/kubernetes/manifests/") {
         "the static pod in kcompile's form (the kcompile.io/config-hash annotation, kcompile's mounts and probes); the kubelet restarts it"
+    } else if host != admin_from
+        && (path == "etc/kubernetes/admin.conf" || path == "etc/kubernetes/super-admin.conf")
+    {
+        "the kubeconfig in kcompile's form, with the cluster's one admin credential (kept from the first control plane) in place of this host's own, which stays valid until it expires"
+    } else if path == "etc/kubernetes/kubelet.conf" {
+        "the kubeconfig in kcompile's form, with the kubelet's current client certificate and key embedded instead of named by path (the same pair)"
     } else if path.ends_with(".conf") && path.starts_with("etc/kubernetes/") {
         "the kubeconfig in kcompile's form (cluster and user names, the credentials embedded), with the same certificate and key"
     } else if path.starts_with("etc/systemd/system/kubelet.service") {
