@@ -8,6 +8,7 @@
 // A diagnostic is returned at most once per run; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod adopt;
 pub mod bundle;
 pub mod cli;
 pub mod cluster;

@@ -32,7 +32,7 @@ use crate::state::{StateError, Transaction};
 pub const RECORD: &str = "etcd/members.json";
 
 /// The record's format version.
-const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 /// Where a member stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

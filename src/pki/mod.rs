@@ -768,3 +768,15 @@ fn dns(name: &str) -> Result<SanType, PkiError> {
         .map(SanType::DnsName)
         .map_err(|_| PkiError::DnsSan(name.to_owned()))
 }
+
+/// The issue record [`plan`] keeps beside a leaf, for a certificate that `kcompile adopt` takes
+/// over from a running cluster: the next build reuses the certificate as long as the catalog asks
+/// for the same one.
+pub(crate) fn issue_record(leaf: &CertSpec, key: &Key, ca_pem: &str) -> String {
+    let record = Record {
+        spec: leaf.clone(),
+        key_algorithm: key.algorithm,
+        issuer_sha256: inspect::fingerprint(ca_pem),
+    };
+    serde_json::to_string_pretty(&record).unwrap_or_default()
+}

@@ -3,7 +3,7 @@
 //! phase of the sa-key, encryption-key and cluster-ca rotations, with a build of every host
 //! between phases as an operator does, phase 3 with `--acknowledge`; the etcd membership steps: a
 //! build that adds an etcd member, `etcd joined`, `etcd replace`, `etcd removed`; `import
-//! --from-pki` into no state; and an import that must be refused, its PKI dir holding an
+//! --from-pki` into no state; `adopt` of a kubeadm cluster into no state; and an import that must be refused, its PKI dir holding an
 //! unparseable `etcd/ca.key`, into no state and into a built one) is killed with SIGKILL at every
 //! write-like system call it issues on the state dir, one run per call. (A build's second commit
 //! records each built host's MANIFEST, `built/<host>/MANIFEST`, with the built version: every
@@ -89,6 +89,8 @@ use sha2::{Digest, Sha256};
 
 /// The binary under test.
 const KCOMPILE: &str = env!("CARGO_BIN_EXE_kcompile");
+
+use crate::common::kubeadm_cluster;
 
 /// The syscalls that can change a file or directory. `?` lets strace ignore a name the
 /// architecture lacks (`open`, `rename`… on aarch64).
@@ -688,6 +690,14 @@ fn scenarios(root: &Path) -> Vec<Scenario> {
         None,
         import_args(&pki, &spec),
     ));
+    // A kubeadm cluster to adopt into no state; each run writes its spec in its own dir.
+    let roots = root.join("kubeadm-roots");
+    kubeadm_cluster::kubeadm_cluster(&roots);
+    let mut adopt_args = text(&["adopt", "--roots"]);
+    adopt_args.push(Arg::Text(roots.into()));
+    adopt_args.extend(text(&["-f", "adopted.yaml", "--state"]));
+    adopt_args.push(Arg::State);
+    all.push(Scenario::new("adopt (no state)", &spec, None, adopt_args));
     for (pre, start) in [(None, "no state"), (Some(built.clone()), "built state")] {
         let name = format!("import --from-pki, a bad {} ({start})", BAD_KEY.0);
         all.push(Scenario {

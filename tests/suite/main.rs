@@ -12,6 +12,7 @@
 mod common;
 
 mod addons;
+mod adopt;
 mod ansible;
 mod bootstrap;
 mod broken_specs;

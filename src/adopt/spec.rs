@@ -1,0 +1,431 @@
+//! The spec `adopt` writes: what the cluster's files say, in kcompile's terms. Settings kcompile
+//! derives (paths of its certificates, etcd membership, the node name) are left to it; every other
+//! flag a component runs with is carried into `extraArgs` (per host in `overrides` where hosts
+//! differ), every hostPath volume kubeadm does not add into `extraVolumes`.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use super::AdoptError;
+use super::host::{HostFiles, Pod, url_host, version_of};
+use crate::component::Component;
+use crate::pki::inspect::Inspected;
+use crate::spec::{
+    API_VERSION, ApiServerSpec, ArgValue, ComponentSpec, EndpointSpec, EtcdSpec, HostOverridesSpec,
+    HostPathType, HostSpec, KubeProxySpec, KubeletSpec, NetworkingSpec, PkiSpec, Role,
+    SchedulerSpec, Spec, VolumeSpec,
+};
+
+/// The volumes kubeadm's generators add (`cmd/kubeadm/app/phases/controlplane/volumes.go`,
+/// `cmd/kubeadm/app/phases/etcd/local.go`); kcompile adds its own, so only others are carried.
+const KUBEADM_VOLUMES: [&str; 10] = [
+    "k8s-certs",
+    "ca-certs",
+    "etc-ca-certificates",
+    "etc-pki",
+    "usr-share-ca-certificates",
+    "usr-local-share-ca-certificates",
+    "kubeconfig",
+    "flexvolume-dir",
+    "etcd-data",
+    "etcd-certs",
+];
+
+/// Flags kcompile sets for reasons of its own and that the cluster's value cannot change
+/// without a spec field, handled by [`Discovered`]'s fields rather than `extraArgs`.
+const DERIVED: [(Component, &str); 2] = [
+    (Component::ControllerManager, "cluster-name"),
+    (Component::Kubelet, "pod-infra-container-image"),
+];
+
+/// The spec and what could not go into it.
+#[derive(Debug)]
+pub struct Discovered {
+    /// The spec to write.
+    pub spec: Spec,
+    /// Settings carried over with a caveat, or left out, each naming its file.
+    pub warnings: Vec<String>,
+}
+
+/// Works the spec out from every host's files (control planes first).
+pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
+    let mut warnings = Vec::new();
+    let first = hosts.first().ok_or_else(|| AdoptError::NoHosts {
+        roots: String::new(),
+        reason: "no host".into(),
+    })?;
+    let apiserver = first.pods.get(&Component::ApiServer).ok_or_else(|| {
+        unsupported(
+            first,
+            "etc/kubernetes/manifests/kube-apiserver.yaml",
+            "no kube-apiserver pod",
+        )
+    })?;
+    for (flag, what) in [
+        ("encryption-provider-config", "its EncryptionConfiguration"),
+        ("audit-policy-file", "its audit policy"),
+    ] {
+        if let Some(path) = apiserver.flag(flag) {
+            return Err(unsupported(
+                first,
+                apiserver.file,
+                &format!(
+                    "--{flag}={path}: adopting {what} is not supported yet (kcompile names encryption keys by their hash and keeps the audit policy at its own path); nothing was written"
+                ),
+            ));
+        }
+    }
+    let version = version_of(apiserver)
+        .ok_or_else(|| {
+            unsupported(
+                first,
+                apiserver.file,
+                "the kube-apiserver image has no version tag",
+            )
+        })?
+        .to_owned();
+    let repository = apiserver
+        .image
+        .rsplit_once('/')
+        .map(|(repository, _)| repository.to_owned());
+    let mut spec = Spec {
+        api_version: Some(API_VERSION.into()),
+        kind: Some("Cluster".into()),
+        name: Some(
+            first
+                .pods
+                .get(&Component::ControllerManager)
+                .and_then(|pod| pod.flag("cluster-name"))
+                .unwrap_or("kubernetes")
+                .to_owned(),
+        ),
+        profiles: Some(vec!["kubeadm".into()]),
+        kubernetes_version: Some(version),
+        image_repository: repository,
+        ..Spec::default()
+    };
+    let networking = NetworkingSpec {
+        service_subnet: apiserver
+            .flag("service-cluster-ip-range")
+            .map(str::to_owned),
+        pod_subnet: first
+            .pods
+            .get(&Component::ControllerManager)
+            .and_then(|pod| pod.flag("cluster-cidr"))
+            .map(str::to_owned),
+        dns_domain: first
+            .kubelet_config
+            .as_ref()
+            .and_then(|config| config.get("clusterDomain"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
+        cluster_dns: first
+            .kubelet_config
+            .as_ref()
+            .and_then(|config| config.pointer("/clusterDNS/0"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
+    };
+    let mut addresses = BTreeMap::new();
+    for host in hosts {
+        addresses.insert(host.name.clone(), host.address()?);
+    }
+    spec.control_plane_endpoint = endpoint(hosts, &addresses)?;
+    spec.networking = Some(networking);
+    spec.pki = Some(PkiSpec {
+        api_server_cert_sans: Some(extra_sans(hosts, &addresses, &spec)?),
+        ..PkiSpec::default()
+    });
+    spec.etcd = first.pods.get(&Component::Etcd).map(|etcd| EtcdSpec {
+        data_dir: etcd.flag("data-dir").map(str::to_owned),
+        ..EtcdSpec::default()
+    });
+    let mut overrides: BTreeMap<String, HostOverridesSpec> = BTreeMap::new();
+    for component in [
+        Component::Etcd,
+        Component::ApiServer,
+        Component::ControllerManager,
+        Component::Scheduler,
+        Component::KubeProxy,
+    ] {
+        let pods: Vec<(&HostFiles, &Pod)> = hosts
+            .iter()
+            .filter_map(|host| host.pods.get(&component).map(|pod| (host, pod)))
+            .collect();
+        let Some((base_host, base)) = pods.first() else {
+            continue;
+        };
+        let args = carried_args(component, &base.flags);
+        let volumes = extra_volumes(base);
+        for (host, pod) in &pods[1..] {
+            let theirs = carried_args(component, &pod.flags);
+            if let Some(missing) = args.keys().find(|flag| !theirs.contains_key(*flag)) {
+                return Err(unsupported(
+                    host,
+                    pod.file,
+                    &format!(
+                        "it lacks --{missing}, which {} passes: kcompile cannot drop a flag for one host; make the hosts agree first",
+                        base_host.name
+                    ),
+                ));
+            }
+            let differing: BTreeMap<String, ArgValue> = theirs
+                .into_iter()
+                .filter(|(flag, value)| args.get(flag) != Some(value))
+                .collect();
+            if extra_volumes(pod) != volumes {
+                warnings.push(format!(
+                    "{}/{}: its extra volumes differ from {}'s; the spec carries {}'s",
+                    host.name, pod.file, base_host.name, base_host.name
+                ));
+            }
+            if !differing.is_empty() {
+                let entry = overrides.entry(host.name.clone()).or_default();
+                let component_spec = ComponentSpec {
+                    extra_args: Some(differing),
+                    ..ComponentSpec::default()
+                };
+                match component {
+                    Component::Etcd => entry.etcd = Some(component_spec),
+                    Component::ApiServer => entry.api_server = Some(component_spec),
+                    Component::ControllerManager => entry.controller_manager = Some(component_spec),
+                    Component::Scheduler => entry.scheduler = Some(component_spec),
+                    Component::KubeProxy | Component::Kubelet => {
+                        entry.kube_proxy = Some(component_spec)
+                    }
+                }
+            }
+        }
+        let args = Some(args).filter(|args| !args.is_empty());
+        let volumes = Some(volumes).filter(|volumes| !volumes.is_empty());
+        match component {
+            Component::Etcd => {
+                let etcd = spec.etcd.get_or_insert_with(EtcdSpec::default);
+                etcd.extra_args = args;
+                etcd.extra_volumes = volumes;
+            }
+            Component::ApiServer => {
+                spec.api_server = Some(ApiServerSpec {
+                    bind_port: base.flag("secure-port").and_then(|port| port.parse().ok()),
+                    extra_args: args,
+                    extra_volumes: volumes,
+                    ..ApiServerSpec::default()
+                })
+            }
+            Component::ControllerManager => {
+                spec.controller_manager = Some(ComponentSpec {
+                    extra_args: args,
+                    extra_volumes: volumes,
+                    ..ComponentSpec::default()
+                })
+            }
+            Component::Scheduler => {
+                spec.scheduler = Some(SchedulerSpec {
+                    extra_args: args,
+                    extra_volumes: volumes,
+                    ..SchedulerSpec::default()
+                })
+            }
+            Component::KubeProxy | Component::Kubelet => {
+                spec.kube_proxy = Some(KubeProxySpec {
+                    enabled: Some(true),
+                    extra_args: args,
+                    extra_volumes: volumes,
+                    ..KubeProxySpec::default()
+                })
+            }
+        }
+    }
+    if spec.kube_proxy.is_none() {
+        // kubeadm runs kube-proxy as a DaemonSet: it stays as it is, outside kcompile.
+        spec.kube_proxy = Some(KubeProxySpec {
+            enabled: Some(false),
+            ..KubeProxySpec::default()
+        });
+        warnings.push(
+            "kube-proxy: no host runs it as a static pod (kubeadm runs a DaemonSet): the spec leaves it off and the DaemonSet keeps running outside kcompile".into(),
+        );
+    }
+    for host in hosts {
+        if let Some(image) = host.kubelet_flag("pod-infra-container-image") {
+            warnings.push(format!(
+                "{}/{}: --pod-infra-container-image={image} is not carried: kcompile sets the pause image in the container runtime's configuration",
+                host.name,
+                super::host::KUBEADM_FLAGS
+            ));
+        }
+    }
+    let kubelet_args = carried_args(Component::Kubelet, &first.kubelet_flags);
+    spec.kubelet = Some(KubeletSpec {
+        container_runtime_endpoint: first
+            .kubelet_flag("container-runtime-endpoint")
+            .map(str::to_owned)
+            .or_else(|| {
+                first
+                    .kubelet_config
+                    .as_ref()
+                    .and_then(|config| config.get("containerRuntimeEndpoint"))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            }),
+        extra_args: Some(kubelet_args).filter(|args| !args.is_empty()),
+        tls_bootstrap: Some(false),
+        ..KubeletSpec::default()
+    });
+    let mut host_specs = Vec::new();
+    for host in hosts {
+        let labels: BTreeMap<String, String> = host
+            .kubelet_flag("node-labels")
+            .into_iter()
+            .flat_map(|labels| labels.split(','))
+            .filter_map(|label| label.split_once('='))
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .collect();
+        host_specs.push(HostSpec {
+            name: Some(host.name.clone()),
+            address: addresses.get(&host.name).map(IpAddr::to_string),
+            roles: Some(host.roles()),
+            labels: Some(labels).filter(|labels| !labels.is_empty()),
+            overrides: overrides.remove(&host.name),
+            ..HostSpec::default()
+        });
+    }
+    spec.hosts = Some(host_specs);
+    Ok(Discovered { spec, warnings })
+}
+
+/// The flags a spec carries in `extraArgs`: all but those kcompile sets from a spec field.
+fn carried_args(component: Component, flags: &[(String, String)]) -> BTreeMap<String, ArgValue> {
+    flags
+        .iter()
+        .filter(|(flag, _)| component.owned_flag_hint(flag).is_none())
+        .filter(|(flag, _)| !DERIVED.contains(&(component, flag.as_str())))
+        .map(|(flag, value)| (flag.clone(), ArgValue(value.clone())))
+        .collect()
+}
+
+/// The hostPath volumes kubeadm's generators do not add.
+fn extra_volumes(pod: &Pod) -> Vec<VolumeSpec> {
+    pod.volumes
+        .iter()
+        .filter(|volume| !KUBEADM_VOLUMES.contains(&volume.name.as_str()))
+        .map(|volume| VolumeSpec {
+            name: Some(volume.name.clone()),
+            host_path: Some(volume.host_path.clone()),
+            mount_path: Some(volume.mount_path.clone()),
+            read_only: Some(volume.read_only),
+            path_type: volume.path_type.as_deref().and_then(path_type),
+        })
+        .collect()
+}
+
+fn path_type(name: &str) -> Option<HostPathType> {
+    Some(match name {
+        "DirectoryOrCreate" => HostPathType::DirectoryOrCreate,
+        "Directory" => HostPathType::Directory,
+        "FileOrCreate" => HostPathType::FileOrCreate,
+        "File" => HostPathType::File,
+        "Socket" => HostPathType::Socket,
+        "CharDevice" => HostPathType::CharDevice,
+        "BlockDevice" => HostPathType::BlockDevice,
+        _ => return None,
+    })
+}
+
+/// The endpoint kubelets dial, when it is not a control plane's own address (kubeadm's
+/// `controlPlaneEndpoint`): every kubelet.conf must name the same one.
+fn endpoint(
+    hosts: &[HostFiles],
+    addresses: &BTreeMap<String, IpAddr>,
+) -> Result<Option<EndpointSpec>, AdoptError> {
+    let worker = hosts
+        .iter()
+        .find(|host| host.roles() == [Role::Worker])
+        .or(hosts.first());
+    let Some(host) = worker else {
+        return Ok(None);
+    };
+    let Some(server) = &host.server else {
+        return Err(unsupported(
+            host,
+            super::host::KUBELET_KUBECONFIG,
+            "no server: fetch the host's /etc/kubernetes/kubelet.conf",
+        ));
+    };
+    let name = url_host(server).unwrap_or_default();
+    let port = server
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.trim_end_matches('/').parse::<u16>().ok());
+    let own = name
+        .parse::<IpAddr>()
+        .is_ok_and(|ip| addresses.get(&host.name) == Some(&ip));
+    Ok((!own).then_some(EndpointSpec {
+        host: Some(name),
+        port,
+    }))
+}
+
+/// The apiserver certificates' SANs beyond those kubeadm (and kcompile) always put in.
+fn extra_sans(
+    hosts: &[HostFiles],
+    addresses: &BTreeMap<String, IpAddr>,
+    spec: &Spec,
+) -> Result<Vec<String>, AdoptError> {
+    let endpoint = spec
+        .control_plane_endpoint
+        .as_ref()
+        .and_then(|endpoint| endpoint.host.clone());
+    let domain = spec
+        .networking
+        .as_ref()
+        .and_then(|networking| networking.dns_domain.clone())
+        .unwrap_or_else(|| "cluster.local".into());
+    let mut extra = Vec::new();
+    for host in hosts
+        .iter()
+        .filter(|host| host.roles().contains(&Role::ControlPlane))
+    {
+        let file = "etc/kubernetes/pki/apiserver.crt";
+        let Some(bytes) = host.root.read(file).ok().flatten() else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let cert = Inspected::parse(&text).map_err(|reason| AdoptError::Unreadable {
+            file: format!("{}/{file}", host.name),
+            reason: reason.to_string(),
+        })?;
+        for san in cert.sans {
+            let (kind, value) = san.split_once(':').unwrap_or(("", san.as_str()));
+            let standard = value == host.name
+                || ["kubernetes", "kubernetes.default", "kubernetes.default.svc"].contains(&value)
+                || value == format!("kubernetes.default.svc.{domain}")
+                || (kind == "IP"
+                    && value.parse::<IpAddr>().is_ok_and(|ip| {
+                        addresses.get(&host.name) == Some(&ip) || is_service_ip(spec, ip)
+                    }))
+                || endpoint.as_deref() == Some(value);
+            if !standard && !extra.iter().any(|known: &String| known == value) {
+                extra.push(value.to_owned());
+            }
+        }
+    }
+    Ok(extra)
+}
+
+/// Whether `ip` is the first address of the service subnet (the `kubernetes` Service).
+fn is_service_ip(spec: &Spec, ip: IpAddr) -> bool {
+    spec.networking
+        .as_ref()
+        .and_then(|networking| networking.service_subnet.as_deref())
+        .and_then(|subnet| subnet.split(',').next())
+        .and_then(|subnet| subnet.parse::<ipnet::IpNet>().ok())
+        .and_then(|net| net.hosts().next())
+        .is_some_and(|first| first == ip)
+}
+
+fn unsupported(host: &HostFiles, file: &str, what: &str) -> AdoptError {
+    AdoptError::Unsupported {
+        file: format!("{}/{file}", host.name),
+        what: what.to_owned(),
+    }
+}

@@ -1,0 +1,437 @@
+//! A kubeadm v1.33 cluster made for tests, the way kubeadm makes one: CAs, leaves and
+//! kubeconfigs by openssl (RSA 2048, PKCS#1 leaf keys, kubeadm's subjects and SANs), static pods
+//! from `tests/kubeadm-host/` (kubeadm v1.33's generators, cited in its README) for three stacked
+//! control planes joined one after the other and two workers, with `--profiling=false`,
+//! `--event-ttl=4h`, a hostPath volume of its own and an extra SAN on the apiservers. Never made by
+//! kcompile's renderer. Used by `adopt.rs`.
+
+// Each including crate uses only some of its items.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+pub const VIP: &str = "192.168.56.100";
+pub const EXTRA_SAN: &str = "api.cluster.example.test";
+pub const CONTROL_PLANES: [(&str, &str); 3] = [
+    ("cp-1", "192.168.56.21"),
+    ("cp-2", "192.168.56.22"),
+    ("cp-3", "192.168.56.23"),
+];
+pub const WORKERS: [(&str, &str); 2] = [("node-1", "192.168.56.31"), ("node-2", "192.168.56.32")];
+
+fn template() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kubeadm-host")
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let output = Process::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+pub fn write(path: &Path, contents: impl AsRef<[u8]>) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, contents).unwrap();
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A CA as kubeadm makes it (`pkiutil.NewCertificateAuthority`): RSA 2048, the key PKCS#1 as
+/// kubeadm's `keyutil.MarshalPrivateKeyToPEM` writes it, CN as kubeadm names it.
+fn ca(pki: &Path, file: &str, cn: &str) {
+    let key = format!("{file}.key");
+    openssl(pki, &["genrsa", "-traditional", "-out", &key, "2048"]);
+    openssl(
+        pki,
+        &[
+            "req",
+            "-x509",
+            "-key",
+            &key,
+            "-days",
+            "3650",
+            "-subj",
+            &format!("/CN={cn}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,digitalSignature,keyEncipherment",
+            "-out",
+            &format!("{file}.crt"),
+        ],
+    );
+}
+
+/// A leaf signed by `issuer` (`ca`, `front-proxy-ca`, `etcd/ca` under `pki`), written as
+/// `dir/file.{crt,key}` with a PKCS#1 key, as kubeadm writes leaf keys.
+fn leaf(
+    pki: &Path,
+    dir: &Path,
+    file: &str,
+    issuer: &str,
+    subject: &str,
+    usage: &str,
+    sans: &[String],
+) {
+    std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+    let key = dir.join(format!("{file}.key"));
+    let csr = dir.join(format!("{file}.csr"));
+    let crt = dir.join(format!("{file}.crt"));
+    let ext = dir.join(format!("{file}.ext"));
+    openssl(
+        pki,
+        &[
+            "genrsa",
+            "-traditional",
+            "-out",
+            key.to_str().unwrap(),
+            "2048",
+        ],
+    );
+    openssl(
+        pki,
+        &[
+            "req",
+            "-new",
+            "-key",
+            key.to_str().unwrap(),
+            "-subj",
+            subject,
+            "-out",
+            csr.to_str().unwrap(),
+        ],
+    );
+    let mut extensions = format!(
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage={usage}\n"
+    );
+    if !sans.is_empty() {
+        extensions.push_str(&format!("subjectAltName={}\n", sans.join(",")));
+    }
+    write(&ext, extensions);
+    openssl(
+        pki,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            csr.to_str().unwrap(),
+            "-CA",
+            &format!("{issuer}.crt"),
+            "-CAkey",
+            &format!("{issuer}.key"),
+            "-CAcreateserial",
+            "-days",
+            "365",
+            "-extfile",
+            ext.to_str().unwrap(),
+            "-out",
+            crt.to_str().unwrap(),
+        ],
+    );
+    std::fs::remove_file(csr).unwrap();
+    std::fs::remove_file(ext).unwrap();
+}
+
+/// A kubeconfig as kubeadm's `kubeconfig` phase writes it: cluster `kubernetes`, the CA and the
+/// client pair embedded.
+fn kubeconfig(ca_pem: &str, server: &str, user: &str, cert: &str, key: &str) -> String {
+    let b64 = |text: &str| STANDARD.encode(text);
+    format!(
+        "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {}\n    server: {server}\n  name: kubernetes\ncontexts:\n- context:\n    cluster: kubernetes\n    user: {user}\n  name: {user}@kubernetes\ncurrent-context: {user}@kubernetes\nkind: Config\npreferences: {{}}\nusers:\n- name: {user}\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
+        b64(ca_pem),
+        b64(cert),
+        b64(key)
+    )
+}
+
+/// The kubelet's kubeconfig after its client certificate rotated (kubeadm's `kubelet.conf` once the
+/// kubelet has started): it points at `kubelet-client-current.pem`.
+fn kubelet_kubeconfig(ca_pem: &str, server: &str, node: &str) -> String {
+    format!(
+        "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {}\n    server: {server}\n  name: kubernetes\ncontexts:\n- context:\n    cluster: kubernetes\n    user: system:node:{node}\n  name: system:node:{node}@kubernetes\ncurrent-context: system:node:{node}@kubernetes\nkind: Config\npreferences: {{}}\nusers:\n- name: system:node:{node}\n  user:\n    client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem\n    client-key: /var/lib/kubelet/pki/kubelet-client-current.pem\n",
+        STANDARD.encode(ca_pem)
+    )
+}
+
+/// A kubeadm v1.33 cluster under `roots/<host>/`.
+pub fn kubeadm_cluster(roots: &Path) {
+    let shared = roots.join(".pki");
+    let pki = shared.as_path();
+    std::fs::create_dir_all(pki.join("etcd")).unwrap();
+    ca(pki, "ca", "kubernetes");
+    ca(pki, "front-proxy-ca", "front-proxy-ca");
+    ca(pki, "etcd/ca", "etcd-ca");
+    openssl(pki, &["genrsa", "-traditional", "-out", "sa.key", "2048"]);
+    openssl(pki, &["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
+    let ca_pem = read(&pki.join("ca.crt"));
+    let server = format!("https://{VIP}:6443");
+    let members: Vec<String> = CONTROL_PLANES
+        .iter()
+        .map(|(name, ip)| format!("{name}=https://{ip}:2380"))
+        .collect();
+    for (index, (name, ip)) in CONTROL_PLANES.iter().enumerate() {
+        let root = roots.join(name);
+        let kpki = root.join("etc/kubernetes/pki");
+        std::fs::create_dir_all(kpki.join("etcd")).unwrap();
+        for file in [
+            "ca.crt",
+            "ca.key",
+            "front-proxy-ca.crt",
+            "front-proxy-ca.key",
+            "etcd/ca.crt",
+            "etcd/ca.key",
+            "sa.key",
+            "sa.pub",
+        ] {
+            std::fs::copy(pki.join(file), kpki.join(file)).unwrap();
+        }
+        let apiserver_sans = [
+            format!("DNS:{name}"),
+            "DNS:kubernetes".into(),
+            "DNS:kubernetes.default".into(),
+            "DNS:kubernetes.default.svc".into(),
+            "DNS:kubernetes.default.svc.cluster.local".into(),
+            format!("DNS:{EXTRA_SAN}"),
+            "IP:10.96.0.1".into(),
+            format!("IP:{ip}"),
+            format!("IP:{VIP}"),
+        ];
+        leaf(
+            pki,
+            &kpki,
+            "apiserver",
+            "ca",
+            "/CN=kube-apiserver",
+            "serverAuth",
+            &apiserver_sans,
+        );
+        leaf(
+            pki,
+            &kpki,
+            "apiserver-kubelet-client",
+            "ca",
+            "/O=kubeadm:cluster-admins/CN=kube-apiserver-kubelet-client",
+            "clientAuth",
+            &[],
+        );
+        leaf(
+            pki,
+            &kpki,
+            "apiserver-etcd-client",
+            "etcd/ca",
+            "/CN=kube-apiserver-etcd-client",
+            "clientAuth",
+            &[],
+        );
+        leaf(
+            pki,
+            &kpki,
+            "front-proxy-client",
+            "front-proxy-ca",
+            "/CN=front-proxy-client",
+            "clientAuth",
+            &[],
+        );
+        let etcd_sans = [
+            format!("DNS:{name}"),
+            "DNS:localhost".into(),
+            format!("IP:{ip}"),
+            "IP:127.0.0.1".into(),
+            "IP:0:0:0:0:0:0:0:1".into(),
+        ];
+        leaf(
+            pki,
+            &kpki,
+            "etcd/server",
+            "etcd/ca",
+            &format!("/CN={name}"),
+            "serverAuth,clientAuth",
+            &etcd_sans,
+        );
+        leaf(
+            pki,
+            &kpki,
+            "etcd/peer",
+            "etcd/ca",
+            &format!("/CN={name}"),
+            "serverAuth,clientAuth",
+            &etcd_sans,
+        );
+        leaf(
+            pki,
+            &kpki,
+            "etcd/healthcheck-client",
+            "etcd/ca",
+            "/CN=kube-etcd-healthcheck-client",
+            "clientAuth",
+            &[],
+        );
+        let scratch = roots.join(".scratch").join(name);
+        for (conf, subject, user) in [
+            (
+                "admin",
+                "/O=kubeadm:cluster-admins/CN=kubernetes-admin",
+                "kubernetes-admin",
+            ),
+            (
+                "super-admin",
+                "/O=system:masters/CN=kubernetes-super-admin",
+                "kubernetes-super-admin",
+            ),
+            (
+                "controller-manager",
+                "/CN=system:kube-controller-manager",
+                "system:kube-controller-manager",
+            ),
+            (
+                "scheduler",
+                "/CN=system:kube-scheduler",
+                "system:kube-scheduler",
+            ),
+        ] {
+            leaf(pki, &scratch, conf, "ca", subject, "clientAuth", &[]);
+            // kubeadm points the control-plane components at their own apiserver.
+            let own = if conf == "admin" || conf == "super-admin" {
+                server.clone()
+            } else {
+                format!("https://{ip}:6443")
+            };
+            write(
+                &root.join(format!("etc/kubernetes/{conf}.conf")),
+                kubeconfig(
+                    &ca_pem,
+                    &own,
+                    user,
+                    &read(&scratch.join(format!("{conf}.crt"))),
+                    &read(&scratch.join(format!("{conf}.key"))),
+                ),
+            );
+        }
+        kubelet_files(pki, roots, name, ip, &server);
+        for manifest in [
+            "etcd",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+        ] {
+            let text = read(&template().join(format!("etc/kubernetes/manifests/{manifest}.yaml")))
+                .replace("192.168.56.21", ip)
+                .replace("cp-1", name);
+            let text = match manifest {
+                // kubeadm join: the member list up to this one, and `existing`.
+                "etcd" if index > 0 => text.replace(
+                    &format!("--initial-cluster={name}=https://{ip}:2380"),
+                    &format!(
+                        "--initial-cluster={}\n    - --initial-cluster-state=existing",
+                        members[..=index].join(",")
+                    ),
+                ),
+                "kube-apiserver" => with_extras(&text),
+                _ => text,
+            };
+            write(
+                &root.join(format!("etc/kubernetes/manifests/{manifest}.yaml")),
+                text,
+            );
+        }
+    }
+    for (name, ip) in WORKERS {
+        let root = roots.join(name);
+        std::fs::create_dir_all(root.join("etc/kubernetes/pki")).unwrap();
+        std::fs::copy(pki.join("ca.crt"), root.join("etc/kubernetes/pki/ca.crt")).unwrap();
+        kubelet_files(pki, roots, name, ip, &server);
+    }
+    std::fs::remove_dir_all(roots.join(".scratch")).unwrap();
+    std::fs::remove_dir_all(shared).unwrap();
+}
+
+/// The apiserver with `--profiling=false`, `--event-ttl=4h` and a hostPath volume of its own
+/// (kubeadm's `apiServer.extraArgs` and `extraVolumes`; kubeadm sorts the flags).
+fn with_extras(text: &str) -> String {
+    text.replace(
+        "    - --etcd-cafile=",
+        "    - --event-ttl=4h\n    - --etcd-cafile=",
+    )
+    .replace(
+        "    - --proxy-client-cert-file=",
+        "    - --profiling=false\n    - --proxy-client-cert-file=",
+    )
+    .replace(
+        "    volumeMounts:\n",
+        "    volumeMounts:\n    - mountPath: /etc/kubernetes/webhooks\n      name: webhooks\n      readOnly: true\n",
+    )
+    .replace(
+        "  volumes:\n",
+        "  volumes:\n  - hostPath:\n      path: /etc/kubernetes/webhooks\n      type: DirectoryOrCreate\n    name: webhooks\n",
+    )
+}
+
+/// The kubelet's files on any kubeadm node: kubeadm-flags.env with `--node-ip` (kubeadm's
+/// `nodeRegistration.kubeletExtraArgs`), config.yaml, kubelet.conf pointing at the rotated client
+/// pair, and the kubelet's self-signed serving certificate.
+fn kubelet_files(pki: &Path, roots: &Path, name: &str, ip: &str, server: &str) {
+    let root = roots.join(name);
+    let scratch = roots.join(".scratch").join(name);
+    leaf(
+        pki,
+        &scratch,
+        "kubelet-client",
+        "ca",
+        &format!("/O=system:nodes/CN=system:node:{name}"),
+        "clientAuth",
+        &[],
+    );
+    write(
+        &root.join("var/lib/kubelet/pki/kubelet-client-current.pem"),
+        read(&scratch.join("kubelet-client.crt")) + &read(&scratch.join("kubelet-client.key")),
+    );
+    let kubelet_pki = root.join("var/lib/kubelet/pki");
+    openssl(
+        &kubelet_pki,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "365",
+            "-subj",
+            &format!("/CN={name}@1700000000"),
+            "-addext",
+            &format!("subjectAltName=DNS:{name}"),
+            "-keyout",
+            "kubelet.key",
+            "-out",
+            "kubelet.crt",
+        ],
+    );
+    write(
+        &root.join("etc/kubernetes/kubelet.conf"),
+        kubelet_kubeconfig(&read(&pki.join("ca.crt")), server, name),
+    );
+    write(
+        &root.join("var/lib/kubelet/kubeadm-flags.env"),
+        format!(
+            "KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock --node-ip={ip} --pod-infra-container-image=registry.k8s.io/pause:3.10\"\n"
+        ),
+    );
+    std::fs::copy(
+        template().join("var/lib/kubelet/config.yaml"),
+        root.join("var/lib/kubelet/config.yaml"),
+    )
+    .unwrap();
+}
