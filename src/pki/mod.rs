@@ -245,6 +245,9 @@ pub fn plan(
                 .map(|pem| load_key(&pem, &path))
                 .transpose()
         })
+        .collect::<Vec<_>>()
+        // In leaf order, so the error reported is the first leaf's, whatever the threads did.
+        .into_iter()
         .collect::<Result<_, PkiError>>()?;
     let mut leaf_keys: BTreeMap<String, Key> = BTreeMap::new();
     for (leaf, key) in leaves.iter().zip(loaded_keys) {
@@ -390,6 +393,9 @@ pub fn plan(
                 &report,
             )
         })
+        .collect::<Vec<_>>()
+        // In leaf order, so the error reported is the first leaf's, whatever the threads did.
+        .into_iter()
         .collect::<Result<_, PkiError>>()?;
     let mut certs = BTreeMap::new();
     for outcome in outcomes {

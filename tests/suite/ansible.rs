@@ -77,6 +77,10 @@ fn files_under(dir: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
                     .unwrap()
                     .to_string_lossy()
                     .into_owned();
+                // The INPUTS stamp only an `--out` tree carries (never a tar bundle).
+                if relative == kcompile::bundle::inputs::PATH {
+                    continue;
+                }
                 into.insert(
                     relative,
                     (meta.permissions().mode() & 0o7777, fs::read(&path).unwrap()),
@@ -113,7 +117,17 @@ fn all_paths(dir: &Path) -> Vec<String> {
 
 /// The host's files under `root` are the bundle's: same contents, the modes the bundle and its
 /// MANIFEST give, owner root when the test runs as root; nothing else in the manifests dir.
-fn assert_root_holds_bundle(host: &str, root: &Path, expected: &Path) {
+/// Who owns the files a push put on the host.
+#[derive(Clone, Copy)]
+enum Owners {
+    /// The bundle's owners (root, or a rootless component's numeric ids): a tar unpacked as root.
+    Bundle,
+    /// root (rsync's `--chown=root:root`; the kubelet unit's systemd-tmpfiles step then gives
+    /// rootless components their files).
+    Root,
+}
+
+fn assert_root_holds_bundle(host: &str, root: &Path, expected: &Path, owners: Owners) {
     let want = files_under(&expected.join(host));
     assert!(
         want.len() > 5,
@@ -136,11 +150,14 @@ fn assert_root_holds_bundle(host: &str, root: &Path, expected: &Path) {
             "{host}: contents of `{path}` differ"
         );
         if running_as_root {
-            assert_eq!(
-                (meta.uid(), meta.gid()),
-                (0, 0),
-                "{host}: owner of `{path}`"
-            );
+            let owner = match owners {
+                Owners::Bundle => {
+                    let built = fs::metadata(expected.join(host).join(path)).unwrap();
+                    (built.uid(), built.gid())
+                }
+                Owners::Root => (0, 0),
+            };
+            assert_eq!((meta.uid(), meta.gid()), owner, "{host}: owner of `{path}`");
         }
     }
     // The modes the MANIFEST on the machine lists.
@@ -160,6 +177,7 @@ fn assert_root_holds_bundle(host: &str, root: &Path, expected: &Path) {
             listed += 1;
         }
     }
+    // The MANIFEST does not list itself.
     assert_eq!(
         listed + 1,
         want.len(),
@@ -382,7 +400,7 @@ fn playbook_shows_the_diff_then_unpacks_and_a_second_run_changes_nothing() {
             "{host}: unpacked before its diff was shown:\n{first}"
         );
         let root = dir.join(format!("root-{host}"));
-        assert_root_holds_bundle(host, &root, &expected);
+        assert_root_holds_bundle(host, &root, &expected, Owners::Bundle);
         assert_eq!(
             fs::metadata(&root).unwrap().permissions().mode() & 0o7777,
             0o711,
@@ -521,7 +539,7 @@ fn playbook_shows_the_diff_then_unpacks_and_a_second_run_changes_nothing() {
         task_index(&third_tasks, "Unpack the bundle", "skipping: [worker01]").is_some(),
         "worker01: unpacked again:\n{third}"
     );
-    assert_root_holds_bundle("master01", &root, &expected);
+    assert_root_holds_bundle("master01", &root, &expected, Owners::Bundle);
     for host in HOSTS {
         assert_no_diff(host, &state, &dir.join(format!("root-{host}")));
     }
@@ -711,7 +729,7 @@ fn rsync_recipe_pushes_an_out_tree_and_leaves_nothing_in_the_manifests_dir() {
     let host = "master01";
 
     push(&out, host, &root, &tmp);
-    assert_root_holds_bundle(host, &root, &out);
+    assert_root_holds_bundle(host, &root, &out, Owners::Root);
     assert_no_diff(host, &state, &root);
 
     // Drift on the machine: a changed manifest, a changed certificate, a loosened key mode.
@@ -730,7 +748,7 @@ fn rsync_recipe_pushes_an_out_tree_and_leaves_nothing_in_the_manifests_dir() {
     )
     .unwrap();
     push(&out, host, &root, &tmp);
-    assert_root_holds_bundle(host, &root, &out);
+    assert_root_holds_bundle(host, &root, &out, Owners::Root);
     assert_no_diff(host, &state, &root);
     assert_eq!(
         fs::metadata(&root).unwrap().permissions().mode() & 0o7777,

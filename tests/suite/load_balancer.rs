@@ -141,13 +141,15 @@ impl Build {
         pods
     }
 
-    /// Every file of `host` (relative path → bytes).
+    /// Every file of `host` (relative path → bytes) but its INPUTS stamp (a cache key of the
+    /// sink, not part of the bundle).
     fn files(&self, host: &str) -> BTreeMap<String, Vec<u8>> {
         let root = self.host(host);
         walkdir::WalkDir::new(&root)
             .into_iter()
             .map(|entry| entry.unwrap())
             .filter(|entry| entry.file_type().is_file())
+            .filter(|entry| !entry.path().ends_with(kcompile::bundle::inputs::PATH))
             .map(|entry| {
                 let path = entry.path().strip_prefix(&root).unwrap();
                 (

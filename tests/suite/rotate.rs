@@ -136,13 +136,18 @@ fn service_account_key_rotates_in_three_phases() {
     );
 
     cluster.run(&["rotate", "sa-key", "--phase", "2"]).success();
+    // The spec is hardened, so rootless: the signing key both components read is now sa-next.key
+    // (0640 to the shared group), and sa.key, which no pod reads any more, goes back to 0600 root;
+    // the ownership list changes with them.
     assert_eq!(
         cluster.changed("master02"),
         sorted(vec![
             "etc/kubernetes/kcompile/MANIFEST".into(),
+            "etc/kubernetes/kcompile/rootless-tmpfiles.conf".into(),
             "etc/kubernetes/manifests/kube-apiserver.yaml".into(),
             "etc/kubernetes/manifests/kube-controller-manager.yaml".into(),
             "etc/kubernetes/pki/sa-next.key".into(),
+            "etc/kubernetes/pki/sa.key".into(),
         ])
     );
     cluster.build();
@@ -183,6 +188,7 @@ fn service_account_key_rotates_in_three_phases() {
         cluster.changed("master03"),
         sorted(vec![
             "etc/kubernetes/kcompile/MANIFEST".into(),
+            "etc/kubernetes/kcompile/rootless-tmpfiles.conf".into(),
             "etc/kubernetes/manifests/kube-apiserver.yaml".into(),
             "etc/kubernetes/manifests/kube-controller-manager.yaml".into(),
             "etc/kubernetes/pki/sa-next.key".into(),
