@@ -169,6 +169,75 @@ impl Component {
         };
         Some(hint)
     }
+
+    /// Whether `flag` is one kcompile sets by default that a user may deliberately replace in
+    /// `extraArgs` (the rest it sets are owned: [`Component::owned_flag_hint`]). Every flag kcompile
+    /// renders is one or the other; a test renders every example to hold this.
+    pub fn overridable_default(self, flag: &str) -> bool {
+        match (self, flag) {
+            // kubeadm's apiserver defaults, which kubeadm lets `extraArgs` replace too: the
+            // authorizers and admission plugins (a site adds webhooks or plugins), privileged pods
+            // (a site forbids them), bootstrap tokens (a site joins nodes another way), how the
+            // apiserver reaches kubelets, the front proxy's header names (an aggregated API server
+            // may expect others), and the service-account issuer (a public OIDC issuer URL).
+            (
+                Component::ApiServer,
+                "authorization-mode"
+                | "enable-admission-plugins"
+                | "allow-privileged"
+                | "enable-bootstrap-token-auth"
+                | "kubelet-preferred-address-types"
+                | "requestheader-extra-headers-prefix"
+                | "requestheader-group-headers"
+                | "requestheader-username-headers"
+                | "service-account-issuer",
+            ) => true,
+            // Routing to endpoints is kcompile's default when kube-proxy is off; a site may want it
+            // with kube-proxy on too.
+            (Component::ApiServer, "enable-aggregator-routing") => true,
+            // kubeadm's controller-manager defaults: node CIDR allocation (off when the network
+            // plugin allocates), the controller list (a site disables some), per-controller
+            // service accounts.
+            (
+                Component::ControllerManager,
+                "allocate-node-cidrs" | "controllers" | "use-service-account-credentials",
+            ) => true,
+            // Where the controller-manager and scheduler serve and whether they elect a leader:
+            // kubeadm's defaults, which a single-replica or metrics-scraping site may change.
+            (
+                Component::ControllerManager | Component::Scheduler,
+                "bind-address" | "leader-elect",
+            ) => true,
+            // Profile defaults (`profiles/hardened.yaml`): a later layer or the user's own
+            // `extraArgs` may choose otherwise, as docs/spec.md says profiles work.
+            (
+                Component::ApiServer,
+                "profiling" | "service-account-lookup" | "tls-min-version" | "tls-cipher-suites",
+            )
+            | (
+                Component::ControllerManager,
+                "profiling" | "terminated-pod-gc-threshold" | "tls-min-version",
+            )
+            | (Component::Scheduler, "profiling" | "tls-min-version")
+            | (Component::Etcd, "cipher-suites") => true,
+            // kubeadm's etcd defaults: mutual TLS on both ports (kcompile issues the client and
+            // peer certificates either way), the snapshot interval, the metrics listener (a site
+            // scrapes it from elsewhere), and the corruption check and progress notifications
+            // (flags on etcd 3.6 and later, `experimental-*` names before).
+            (
+                Component::Etcd,
+                "client-cert-auth"
+                | "peer-client-cert-auth"
+                | "snapshot-count"
+                | "listen-metrics-urls"
+                | "feature-gates"
+                | "watch-progress-notify-interval"
+                | "experimental-initial-corrupt-check"
+                | "experimental-watch-progress-notify-interval",
+            ) => true,
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for Component {

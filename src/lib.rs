@@ -26,6 +26,7 @@ pub mod preflight;
 pub mod redact;
 pub mod render;
 pub mod root;
+pub mod severity;
 pub mod shown;
 pub mod spec;
 pub mod state;

@@ -96,7 +96,8 @@ impl Check {
     }
 }
 
-/// How a finding weighs.
+/// How a finding weighs. Not [`crate::severity::Severity`]: a preflight report also lists the
+/// checks that passed (`Ok`), sorts worst last, and names each level in its `-o json` output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
     /// The check passed.

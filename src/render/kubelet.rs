@@ -6,9 +6,10 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 
+use super::merge_json;
 use super::{KUBELET_CONFIG, KUBELET_PKI, KUBERNETES, PKI, yaml};
 use crate::cluster::{Cluster, Host};
-use crate::spec::{TaintEffect, merge_json};
+use crate::spec::TaintEffect;
 
 /// Where the kubelet reads static pods.
 pub const STATIC_POD_PATH: &str = "/etc/kubernetes/manifests";

@@ -464,6 +464,26 @@ pub fn ca_trust_mounts(cluster: &Cluster, host: &Host) -> Vec<Mount> {
     mounts
 }
 
+/// Merges `top` over `base` the way profiles layer (`spec::layer::overlay`, which also records
+/// where each value came from): mappings key by key, a new key after the existing ones, everything
+/// else replaced. The component configs (kubelet, kube-proxy, scheduler) take the user's fields
+/// this way over the ones kcompile generates.
+pub fn merge_json(base: &mut serde_json::Value, top: serde_json::Value) {
+    match (base, top) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(top)) => {
+            for (key, value) in top {
+                match base.get_mut(&key) {
+                    Some(existing) => merge_json(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, top) => *base = top,
+    }
+}
+
 /// YAML as Kubernetes tools write it: long strings (base64 credentials) stay on one line.
 pub fn yaml<T: serde::Serialize>(value: &T) -> String {
     let mut options = serde_saphyr::SerializerOptions::default();

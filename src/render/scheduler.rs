@@ -6,11 +6,11 @@
 
 use serde_json::{Map, Number, Value, json};
 
+use super::merge_json;
 use super::pod::{Mount, Probes, StaticPod};
 use super::{KUBERNETES, yaml};
 use crate::cluster::{Cluster, Host};
 use crate::component::Component;
-use crate::spec::merge_json;
 
 /// Where the KubeSchedulerConfiguration goes.
 pub const SCHEDULER_CONFIG: &str = "/etc/kubernetes/scheduler-config.yaml";

@@ -5,14 +5,7 @@ use std::fmt;
 
 use super::source::{Position, Source};
 
-/// How bad a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// The spec cannot be compiled.
-    Error,
-    /// The spec compiles, but probably not into what the user meant.
-    Warning,
-}
+pub use crate::severity::Severity;
 
 /// One finding about a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -56,11 +56,6 @@ impl Loaded {
     }
 }
 
-/// Merges `top` over `base` the way profiles layer: mappings key by key, everything else replaced.
-pub fn merge_json(base: &mut serde_json::Value, top: serde_json::Value) {
-    layer::overlay(base, top, "", 0, &mut std::collections::BTreeMap::new());
-}
-
 /// Parses, layers and validates a spec. `spec_dir` anchors relative paths in it. On failure,
 /// every diagnostic found (at least one error).
 pub fn load(source: Source, spec_dir: &Path) -> Result<Loaded, Vec<Diagnostic>> {

@@ -38,14 +38,7 @@ use crate::pki::inspect::{Inspected, date};
 use material::Pod;
 pub use tree::Tree;
 
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// The host will not work as configured (or is unsafe): `verify` fails.
-    Error,
-    /// Worth a look, does not fail `verify`.
-    Warning,
-}
+pub use crate::severity::Severity;
 
 /// One problem, in one file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,6 +37,7 @@ mod load_balancer;
 mod membership;
 mod mounts;
 mod node;
+mod owned_flags;
 mod pki;
 mod plan;
 mod preflight;
