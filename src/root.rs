@@ -42,7 +42,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
@@ -153,6 +153,8 @@ pub struct Contents {
     pub bytes: Vec<u8>,
     /// Its permission bits (`0o600`).
     pub mode: u32,
+    /// Its owner: user id and group id.
+    pub owner: (u32, u32),
 }
 
 /// One entry found by [`Root::walk`]: a path that is not a directory once resolved, or a path
@@ -469,6 +471,7 @@ impl Root {
         Ok(Some(Contents {
             bytes,
             mode: metadata.permissions().mode() & 0o7777,
+            owner: (metadata.uid(), metadata.gid()),
         }))
     }
 

@@ -217,7 +217,7 @@ pub fn compare(
                 }
             }
             Err(error) => return Err(unreadable(error)),
-            Ok(Some(Contents { bytes, mode })) => {
+            Ok(Some(Contents { bytes, mode, .. })) => {
                 let mode_change = (mode != file.mode)
                     .then(|| (format!("{mode:04o}"), format!("{:04o}", file.mode)));
                 if bytes == file.bytes {

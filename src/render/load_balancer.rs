@@ -275,13 +275,17 @@ fn host_pods(cluster: &Cluster, host: &Host) -> Vec<LbPod> {
     match lb.kind {
         LoadBalancerKind::KeepalivedHaproxy if host.has(Role::ControlPlane) => {
             let port = vip(cluster).map_or(cluster.api_server_port, |(_, port)| port);
-            vec![haproxy_pod(lb, port), keepalived_pod(lb)]
+            let rootless = cluster.rootless.is_some();
+            vec![
+                haproxy_pod(lb, port, rootless),
+                keepalived_pod(lb, rootless),
+            ]
         }
         LoadBalancerKind::KubeVip if host.has(Role::ControlPlane) => {
             vec![kube_vip_pod(cluster, lb, host)]
         }
         LoadBalancerKind::LocalProxy if runs_local_proxy(cluster, host) => {
-            vec![haproxy_pod(lb, lb.local_port)]
+            vec![haproxy_pod(lb, lb.local_port, cluster.rootless.is_some())]
         }
         _ => Vec::new(),
     }
@@ -295,14 +299,49 @@ struct LbPod {
     env: Vec<EnvVar>,
     mounts: Vec<Mount>,
     capabilities: Vec<&'static str>,
+    /// How the container runs beyond `capabilities`.
+    confinement: Confinement,
     /// A TCP liveness probe on this 127.0.0.1 port.
     liveness_port: Option<u16>,
     host_aliases: Vec<HostAlias>,
 }
 
+/// The user of the haproxy image (`USER haproxy`, uid and gid 99: docker-library/haproxy
+/// `2.8/Dockerfile`, commit 01b3b0d48c75a815148d46ae86b409507e232e1c, the `groupadd --gid 99` and
+/// `useradd --uid 99` lines), which a rootless haproxy runs as by number.
+pub const HAPROXY_USER: u32 = 99;
+
+/// The lowest port a process without `CAP_NET_BIND_SERVICE` may bind.
+const UNPRIVILEGED_PORTS: u16 = 1024;
+
+/// How a load-balancer container runs, besides the capabilities it adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Confinement {
+    /// As the image runs it (its user, the runtime's default capabilities plus the added ones).
+    Image,
+    /// With `rootless` on, a container that needs root (keepalived moves the VIP): every
+    /// capability dropped but the added ones, no privilege escalation.
+    RootWithFewestCapabilities,
+    /// With `rootless` on, haproxy on an unprivileged port: as the image's own user, every
+    /// capability dropped, no privilege escalation, a read-only root filesystem.
+    NonRoot(u32),
+}
+
 /// haproxy; its liveness is haproxy's own listening port (not the apiservers behind it, so it is
-/// not restarted while they are all down, as during bootstrap).
-fn haproxy_pod(lb: &LoadBalancer, port: u16) -> LbPod {
+/// not restarted while they are all down, as during bootstrap). With `rootless` on it runs as
+/// the image's user, unless it listens on a port below 1024 (which needs root's
+/// `CAP_NET_BIND_SERVICE`: Kubernetes gives a non-root container no ambient capability).
+fn haproxy_pod(lb: &LoadBalancer, port: u16, rootless: bool) -> LbPod {
+    let confinement = match (rootless, port >= UNPRIVILEGED_PORTS) {
+        (true, true) => Confinement::NonRoot(HAPROXY_USER),
+        (true, false) => Confinement::RootWithFewestCapabilities,
+        (false, _) => Confinement::Image,
+    };
+    let capabilities = if confinement == Confinement::RootWithFewestCapabilities {
+        vec!["NET_BIND_SERVICE"]
+    } else {
+        Vec::new()
+    };
     LbPod {
         name: "haproxy",
         image: lb.haproxy_image.clone(),
@@ -315,14 +354,16 @@ fn haproxy_pod(lb: &LoadBalancer, port: u16) -> LbPod {
             read_only: true,
             path_type: "File".into(),
         }],
-        capabilities: Vec::new(),
+        capabilities,
+        confinement,
         liveness_port: Some(port),
         host_aliases: Vec::new(),
     }
 }
 
-/// keepalived, with the capabilities VRRP and the VIP need.
-fn keepalived_pod(lb: &LoadBalancer) -> LbPod {
+/// keepalived, with the capabilities VRRP and the VIP need (root: a non-root container gets no
+/// ambient capability); with `rootless` on, every other capability dropped.
+fn keepalived_pod(lb: &LoadBalancer, rootless: bool) -> LbPod {
     LbPod {
         name: "keepalived",
         image: lb.keepalived_image.clone(),
@@ -339,6 +380,11 @@ fn keepalived_pod(lb: &LoadBalancer) -> LbPod {
             Mount::same("check", CHECK_SCRIPT, true, "File"),
         ],
         capabilities: vec!["NET_ADMIN", "NET_BROADCAST", "NET_RAW"],
+        confinement: if rootless {
+            Confinement::RootWithFewestCapabilities
+        } else {
+            Confinement::Image
+        },
         liveness_port: None,
         host_aliases: Vec::new(),
     }
@@ -403,6 +449,7 @@ fn kube_vip_pod(cluster: &Cluster, lb: &LoadBalancer, host: &Host) -> LbPod {
             path_type: "File".into(),
         }],
         capabilities: vec!["NET_ADMIN", "NET_RAW"],
+        confinement: Confinement::Image,
         liveness_port: None,
         // kube-vip dials `kubernetes:<port>` on a control plane: the local apiserver, which holds
         // the DNS SAN `kubernetes`, reachable before the VIP is up.
@@ -414,6 +461,44 @@ fn kube_vip_pod(cluster: &Cluster, lb: &LoadBalancer, host: &Host) -> LbPod {
 }
 
 impl LbPod {
+    /// The container's `securityContext`, from its confinement and added capabilities.
+    fn security_context(&self) -> Option<SecurityContext> {
+        let add = (!self.capabilities.is_empty())
+            .then(|| self.capabilities.iter().map(|c| (*c).to_owned()).collect());
+        let drop_all = Some(vec!["ALL".to_owned()]);
+        match self.confinement {
+            Confinement::Image => add.map(|add| SecurityContext {
+                capabilities: Some(Capabilities {
+                    add: Some(add),
+                    ..Capabilities::default()
+                }),
+                ..SecurityContext::default()
+            }),
+            Confinement::RootWithFewestCapabilities => Some(SecurityContext {
+                allow_privilege_escalation: Some(false),
+                capabilities: Some(Capabilities {
+                    add,
+                    drop: drop_all,
+                }),
+                privileged: Some(false),
+                ..SecurityContext::default()
+            }),
+            Confinement::NonRoot(user) => Some(SecurityContext {
+                allow_privilege_escalation: Some(false),
+                capabilities: Some(Capabilities {
+                    add,
+                    drop: drop_all,
+                }),
+                privileged: Some(false),
+                read_only_root_filesystem: Some(true),
+                run_as_group: Some(i64::from(user)),
+                run_as_non_root: Some(true),
+                run_as_user: Some(i64::from(user)),
+                ..SecurityContext::default()
+            }),
+        }
+    }
+
     /// The pod's YAML, with the config hash of the bundle files it mounts.
     fn render(&self, files: &FileSet) -> String {
         let mut mounts = self.mounts.clone();
@@ -435,13 +520,7 @@ impl LbPod {
                 failure_threshold: Some(8),
                 ..Probe::default()
             }),
-            security_context: (!self.capabilities.is_empty()).then(|| SecurityContext {
-                capabilities: Some(Capabilities {
-                    add: Some(self.capabilities.iter().map(|c| (*c).to_owned()).collect()),
-                    ..Capabilities::default()
-                }),
-                ..SecurityContext::default()
-            }),
+            security_context: self.security_context(),
             ..Container::default()
         };
         let annotations =

@@ -327,6 +327,67 @@ pub struct Pod {
     /// Its volume mounts: the path in the container, the hostPath it shows (`None` when the
     /// volume is not a hostPath or does not exist).
     pub mounts: Vec<(String, Option<String>)>,
+    /// The user the container runs as, when its `securityContext` (the container's, else the
+    /// pod's) names one; `None` is the image's user (root for the control-plane images).
+    pub run_as: Option<RunAs>,
+}
+
+/// The user, group and supplemental groups a container's process has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    /// `runAsUser`.
+    pub uid: u32,
+    /// `runAsGroup` (0 when unset, as the runtime gives a user the image does not name).
+    pub gid: u32,
+    /// `supplementalGroups` and `fsGroup`.
+    pub groups: Vec<u32>,
+}
+
+impl RunAs {
+    /// Whether this process may read a file with `owner` (uid, gid) and permission bits `mode`,
+    /// and by which bits: `Some("owner" | "group" | "others")`, `None` when it may not.
+    pub fn reads(&self, owner: (u32, u32), mode: u32) -> Option<&'static str> {
+        if self.uid == 0 {
+            return Some("owner");
+        }
+        if self.uid == owner.0 {
+            return (mode & 0o400 != 0).then_some("owner");
+        }
+        if (self.gid == owner.1 || self.groups.contains(&owner.1)) && mode & 0o040 != 0 {
+            return Some("group");
+        }
+        (mode & 0o004 != 0).then_some("others")
+    }
+}
+
+/// The process identity a pod's `securityContext` fields give its first container.
+fn run_as(pod: &Value, container: &Value) -> Option<RunAs> {
+    let id = |value: &Value, field: &str| {
+        value
+            .pointer(&format!("/securityContext/{field}"))
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+    };
+    let spec = pod.get("spec")?;
+    let field = |name: &str| id(container, name).or_else(|| id(spec, name));
+    let uid = field("runAsUser")?;
+    let mut groups: Vec<u32> = spec
+        .pointer("/securityContext/supplementalGroups")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_u64)
+                .filter_map(|n| u32::try_from(n).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    groups.extend(id(spec, "fsGroup"));
+    Some(RunAs {
+        uid,
+        gid: field("runAsGroup").unwrap_or(0),
+        groups,
+    })
 }
 
 impl Pod {
@@ -444,6 +505,7 @@ pub fn pod(text: &str) -> Result<Pod, MaterialError> {
         image,
         flags: flags(words.iter().map(|w| w.as_str())),
         mounts,
+        run_as: run_as(&pod, container),
     })
 }
 

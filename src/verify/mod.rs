@@ -10,6 +10,8 @@
 //! - `schema`: no static pod has a field the Pod schema does not have;
 //! - `usages`: each certificate's extended key usages fit how it is served or presented;
 //! - `permissions`: no file holding a private key or another secret is readable by others;
+//! - `readers`: a pod that runs as its own user can read the files its flags name, and no secret
+//!   it does not mount;
 //! - expiry (here): expired certificates are errors, those expiring soon warnings.
 //!
 //! Every finding names a file and says what is wrong in words a person can act on.
@@ -21,6 +23,7 @@ pub mod material;
 mod names;
 mod permissions;
 mod pods;
+mod readers;
 mod schema;
 pub mod tree;
 mod usages;
@@ -210,6 +213,7 @@ pub fn verify(tree: &Tree, options: &Options) -> Report {
     check.pod_schemas();
     check.encryption_config();
     check.permissions();
+    check.readers();
     check.report()
 }
 

@@ -14,9 +14,9 @@ use crate::component::Component;
 use crate::redact::is_key_path;
 
 /// What a secret-bearing file holds, and what someone who reads it can do.
-struct Held {
-    what: &'static str,
-    consequence: &'static str,
+pub(super) struct Held {
+    pub(super) what: &'static str,
+    pub(super) consequence: &'static str,
 }
 
 const PRIVATE_KEY: Held = Held {
@@ -99,7 +99,7 @@ fn shared_by_rootless(tree: &super::Tree, path: &str, mode: u32) -> bool {
 }
 
 /// What secret a file holds, if any: by its name, its PEM blocks, or its YAML.
-fn held(path: &str, bytes: &[u8], encryption_config: bool) -> Option<Held> {
+pub(super) fn held(path: &str, bytes: &[u8], encryption_config: bool) -> Option<Held> {
     let text = String::from_utf8_lossy(bytes);
     let pem_key = text.lines().any(|line| {
         line.starts_with("-----BEGIN ") && line.trim_end().ends_with("PRIVATE KEY-----")

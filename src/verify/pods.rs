@@ -13,7 +13,7 @@ use crate::versions::{
 
 /// Flags that name a path the component creates or writes (data, logs), not one the host
 /// provides.
-const WRITTEN: [&str; 4] = ["audit-log-path", "log-file", "write-config-to", "cert-dir"];
+pub(super) const WRITTEN: [&str; 4] = ["audit-log-path", "log-file", "write-config-to", "cert-dir"];
 
 /// The versions a component's flags are checked against.
 struct Target {

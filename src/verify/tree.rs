@@ -58,6 +58,8 @@ pub struct Tree {
     pub files: BTreeMap<String, Vec<u8>>,
     /// Path → permission bits (`0o600`), for the files of `files` whose mode is known.
     pub modes: BTreeMap<String, u32>,
+    /// Path → owner (user id, group id), for the files of `files` whose owner is known.
+    pub owners: BTreeMap<String, (u32, u32)>,
     /// What went wrong while reading (symlinks out of the root, unreadable files).
     pub problems: Vec<Finding>,
     /// The root on disk, to show full paths; `None` for a tar (paths show as on the host).
@@ -75,6 +77,11 @@ impl Tree {
     /// The permission bits of the file at `path` (relative), when known.
     pub fn mode(&self, path: &str) -> Option<u32> {
         self.modes.get(path).copied()
+    }
+
+    /// The owner (user id, group id) of the file at `path` (relative), when known.
+    pub fn owner(&self, path: &str) -> Option<(u32, u32)> {
+        self.owners.get(path).copied()
     }
 
     /// Whether the tree holds any file besides [`HOSTNAME`].
@@ -147,6 +154,7 @@ impl Tree {
         match machine.read_file(relative) {
             Ok(Some(contents)) => {
                 self.modes.insert(relative.to_owned(), contents.mode);
+                self.owners.insert(relative.to_owned(), contents.owner);
                 self.insert(relative.to_owned(), contents.bytes);
             }
             Ok(None) => {}
@@ -266,6 +274,12 @@ impl Tree {
                 if let Ok(mode) = entry.header().mode() {
                     tree.modes.insert(path.clone(), mode & 0o7777);
                 }
+                let header = entry.header();
+                if let (Ok(uid), Ok(gid)) = (header.uid(), header.gid())
+                    && let (Ok(uid), Ok(gid)) = (u32::try_from(uid), u32::try_from(gid))
+                {
+                    tree.owners.insert(path.clone(), (uid, gid));
+                }
                 tree.load_entry(path, size, entry);
             } else if kind.is_fifo() || kind.is_character_special() || kind.is_block_special() {
                 let what = if kind.is_fifo() {
@@ -292,6 +306,9 @@ impl Tree {
                     {
                         if let Some(mode) = tree.mode(&resolved) {
                             tree.modes.insert(path.clone(), mode);
+                        }
+                        if let Some(owner) = tree.owner(&resolved) {
+                            tree.owners.insert(path.clone(), owner);
                         }
                         tree.insert(path, bytes);
                     }

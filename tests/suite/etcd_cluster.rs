@@ -15,7 +15,11 @@
 //! With the hardened profile the control plane runs rootless: each etcd runs as the `runAsUser` and
 //! `runAsGroup` of its manifest (`setpriv`), reading the bundle's files with the bundle's owners
 //! (`--out` as root chowns them), from a data dir that the bundle's tmpfiles.d file creates
-//! (`systemd-tmpfiles --create --root`).
+//! (`systemd-tmpfiles --create --root`). A second test runs one member as its manifest's user with
+//! its `server.key` given to another uid (still 0600): etcdctl, with the apiserver's etcd client
+//! flags, must not get a healthy answer, and etcd's log must show the permission error on the key
+//! (etcd 3.5.1 loads the key when it opens its client listener and exits; a release that loads it
+//! at each TLS handshake fails the handshake instead: the test accepts either).
 //!
 //! Needs root and `ip netns` (fails, saying why, without them) and etcd, etcdctl and curl
 //! (`.ci/install-etcd.sh` installs them; the test fails without them). Every etcd is killed by its
@@ -51,14 +55,14 @@ const FORM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The test spec, for a Kubernetes/etcd pair whose etcd flags suit the installed etcd best.
 /// Returns the spec and the etcd release it names.
-fn spec(installed: (u32, u32, u32)) -> (String, (u32, u32, u32)) {
+fn spec(installed: (u32, u32, u32), members: &[(&str, &str)]) -> (String, (u32, u32, u32)) {
     let (kubernetes, etcd, rendered) = match (installed.0, installed.1) {
         (3, 7..) => ("v1.37.1", "3.7.0-0", (3, 7, 0)),
         (3, 6) => ("v1.36.3", "3.6.9-0", (3, 6, 9)),
         // etcd 3.4 and 3.5: the 3.5 flag set, the oldest kcompile renders (Kubernetes v1.33).
         _ => ("v1.33.5", "3.5.24-0", (3, 5, 24)),
     };
-    let hosts: String = HOSTS
+    let hosts: String = members
         .iter()
         .map(|(name, address)| {
             format!("  - name: {name}\n    address: {address}\n    roles: [control-plane, etcd]\n")
@@ -199,7 +203,7 @@ fn compiled_etcd_flags_run_a_healthy_three_member_cluster() {
 
     // Compile the spec.
     let temp = tempfile::tempdir().unwrap();
-    let (spec, rendered) = spec(installed);
+    let (spec, rendered) = spec(installed, &HOSTS);
     fs::write(temp.path().join("cluster.yaml"), &spec).unwrap();
     assert_cmd::Command::cargo_bin("kcompile")
         .unwrap()
@@ -458,4 +462,137 @@ fn compiled_etcd_flags_run_a_healthy_three_member_cluster() {
         );
     }
     eprintln!("etcd_cluster: done in {:.1?}", started.elapsed());
+}
+
+/// The uid `etcd_refuses_a_serving_key_owned_by_another_user` gives server.key: no rootless
+/// component's.
+const ANOTHER_USER: u32 = 64199;
+
+#[test]
+fn etcd_refuses_a_serving_key_owned_by_another_user() {
+    let pid = std::process::id();
+    if let Some(reason) = missing_precondition(pid) {
+        panic!(
+            "etcd_cluster cannot run: {reason}; it needs root and network namespaces (run the tests as root, as README says)"
+        );
+    }
+    let etcd = find_etcd().expect(
+        "no etcd and etcdctl found (in $KCOMPILE_ETCD_DIR, /opt/kcompile-etcd/bin or $PATH): \
+         run `sudo bash .ci/install-etcd.sh` to install them",
+    );
+    // One member, so that its health needs no other.
+    let member = [("master01", "10.213.8.11")];
+    let temp = tempfile::tempdir().unwrap();
+    let (spec, _) = spec(etcd.version, &member);
+    let spec = spec.replace("10.213.7.10", "10.213.8.10");
+    fs::write(temp.path().join("cluster.yaml"), &spec).unwrap();
+    assert_cmd::Command::cargo_bin("kcompile")
+        .unwrap()
+        .current_dir(temp.path())
+        .args(["build", "-f", "cluster.yaml", "--state", "st", "--all"])
+        .args(["--out", "out"])
+        .assert()
+        .success();
+    let out = temp.path().join("out");
+    fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let pod = read_pod(&out, "master01", "etcd");
+    let user = run_as(&pod);
+    let root = temp.path().join("roots/master01");
+    let data = tmpfiles_root(&out, "master01", &root, flag(&flags(&pod), "data-dir"));
+    let member_flags = rewrite(&flags(&pod), &out, "master01", &data);
+    let unknown = unknown_flags(&etcd.etcd, &member_flags);
+    let member_flags: Vec<(String, String)> = member_flags
+        .into_iter()
+        .filter(|(name, _)| !unknown.iter().any(|(u, _)| u == name))
+        .collect();
+
+    // The serving key belongs to another user, still 0600.
+    let key = out.join("master01/etc/kubernetes/pki/etcd/server.key");
+    std::os::unix::fs::chown(&key, Some(ANOTHER_USER), Some(ANOTHER_USER)).unwrap();
+    let meta = fs::metadata(&key).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.mode() & 0o777),
+        (ANOTHER_USER, 0o600),
+        "server.key"
+    );
+    assert_ne!(i64::from(ANOTHER_USER), user.0, "etcd runs as another user");
+
+    let mut guard = Guard::default();
+    let namespace = format!("kc-etcdkey-{pid}");
+    add_namespace(&mut guard, &namespace);
+    netns::ip(&[
+        "-n",
+        &namespace,
+        "addr",
+        "add",
+        "10.213.8.11/32",
+        "dev",
+        "lo",
+    ]);
+    let log = temp.path().join("master01.log");
+    start_etcd_as(
+        &mut guard,
+        &etcd.etcd,
+        &namespace,
+        "master01",
+        &member_flags,
+        log.clone(),
+        Some(user),
+    );
+
+    // etcdctl with the apiserver's etcd client flags: refused, whether etcd read the key at start
+    // (and exited) or reads it at each TLS handshake.
+    let apiserver = flags(&read_pod(&out, "master01", "kube-apiserver"));
+    let client = vec![
+        format!(
+            "--cacert={}",
+            host_file(&out, "master01", flag(&apiserver, "etcd-cafile"))
+        ),
+        format!(
+            "--cert={}",
+            host_file(&out, "master01", flag(&apiserver, "etcd-certfile"))
+        ),
+        format!(
+            "--key={}",
+            host_file(&out, "master01", flag(&apiserver, "etcd-keyfile"))
+        ),
+        format!("--endpoints={}", flag(&apiserver, "etcd-servers")),
+        "--dial-timeout=2s".to_owned(),
+        "--command-timeout=3s".to_owned(),
+        "endpoint".to_owned(),
+        "health".to_owned(),
+    ];
+    let started = Instant::now();
+    let denied = loop {
+        let health = in_namespace(&namespace, &etcd.etcdctl, &client);
+        assert!(
+            !health.status.success(),
+            "etcd served TLS with a key its user cannot read:\n{}",
+            text(&health)
+        );
+        let logged = fs::read_to_string(&log).unwrap_or_default();
+        if logged.contains("permission denied") {
+            break logged;
+        }
+        assert!(
+            started.elapsed() < FORM_TIMEOUT,
+            "etcd's log does not say permission denied; log:\n{logged}\netcdctl:\n{}",
+            text(&health)
+        );
+        sleep(Duration::from_millis(500));
+    };
+    let line = denied
+        .lines()
+        .find(|line| line.contains("permission denied"))
+        .unwrap_or_default();
+    eprintln!("etcd: {line}");
+    assert!(
+        line.contains("server.key"),
+        "etcd's permission error does not name server.key: {line}"
+    );
+    drop(guard);
+    assert!(
+        !Path::new("/run/netns").join(&namespace).exists(),
+        "namespace {namespace} was not removed"
+    );
 }

@@ -594,3 +594,67 @@ fn a_config_change_changes_the_pod_hash_and_nothing_else() {
         assert_eq!(changed(&before, &after, host), [] as [&str; 0], "{host}");
     }
 }
+
+/// The container `securityContext` of `pod` on `host`.
+fn security_context(build: &Build, host: &str, pod: &str) -> Value {
+    build.yaml(host, &format!("{MANIFESTS}/{pod}.yaml"))["spec"]["containers"][0]["securityContext"]
+        .clone()
+}
+
+#[test]
+fn rootless_load_balancer_pods_run_with_the_fewest_privileges() {
+    // rootless (on in the example's hardened profile), port 8443: haproxy as the image's user
+    // (uid 99), nothing added; keepalived root with only what VRRP and the VIP need.
+    let workspace = Workspace::new(&keepalived_spec());
+    let build = workspace.build("out");
+    let haproxy = security_context(&build, "master01", "haproxy");
+    assert_eq!(haproxy["runAsUser"], 99, "{haproxy}");
+    assert_eq!(haproxy["runAsGroup"], 99, "{haproxy}");
+    assert_eq!(haproxy["runAsNonRoot"], true, "{haproxy}");
+    assert_eq!(haproxy["allowPrivilegeEscalation"], false, "{haproxy}");
+    assert_eq!(haproxy["readOnlyRootFilesystem"], true, "{haproxy}");
+    assert_eq!(haproxy["capabilities"]["drop"], serde_json::json!(["ALL"]));
+    assert!(haproxy["capabilities"]["add"].is_null(), "{haproxy}");
+    let keepalived = security_context(&build, "master01", "keepalived");
+    assert!(keepalived["runAsUser"].is_null(), "{keepalived}");
+    assert_eq!(
+        keepalived["allowPrivilegeEscalation"], false,
+        "{keepalived}"
+    );
+    assert_eq!(
+        keepalived["capabilities"]["drop"],
+        serde_json::json!(["ALL"])
+    );
+    assert_eq!(
+        keepalived["capabilities"]["add"],
+        serde_json::json!(["NET_ADMIN", "NET_BROADCAST", "NET_RAW"])
+    );
+    // The haproxy user reads its config (root's, 0644).
+    assert_eq!(build.mode("master01", HAPROXY_CFG), 0o644);
+
+    // Port 443: haproxy needs root's CAP_NET_BIND_SERVICE, and only that.
+    let workspace = Workspace::new(&variant(
+        443,
+        "{ kind: keepalived-haproxy, interface: eth0 }",
+    ));
+    let build = workspace.build("out");
+    let haproxy = security_context(&build, "master01", "haproxy");
+    assert!(haproxy["runAsUser"].is_null(), "{haproxy}");
+    assert_eq!(haproxy["allowPrivilegeEscalation"], false, "{haproxy}");
+    assert_eq!(haproxy["capabilities"]["drop"], serde_json::json!(["ALL"]));
+    assert_eq!(
+        haproxy["capabilities"]["add"],
+        serde_json::json!(["NET_BIND_SERVICE"])
+    );
+
+    // rootless off: the images' own shapes.
+    let workspace = Workspace::new(&keepalived_spec().set("rootless.enabled", false));
+    let build = workspace.build("out");
+    assert!(security_context(&build, "master01", "haproxy").is_null());
+    let keepalived = security_context(&build, "master01", "keepalived");
+    assert!(keepalived["capabilities"]["drop"].is_null(), "{keepalived}");
+    assert!(
+        keepalived["allowPrivilegeEscalation"].is_null(),
+        "{keepalived}"
+    );
+}

@@ -140,8 +140,9 @@ impl Host {
     }
 }
 
-/// Copies a tree with its modes; links stay links.
+/// Copies a tree with its modes and owners; links stay links.
 fn copy_tree(from: &Path, to: &Path) {
+    use std::os::unix::fs::MetadataExt;
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -153,6 +154,8 @@ fn copy_tree(from: &Path, to: &Path) {
             std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
         } else {
             std::fs::copy(entry.path(), &target).unwrap();
+            let metadata = entry.metadata().unwrap();
+            std::os::unix::fs::chown(&target, Some(metadata.uid()), Some(metadata.gid())).unwrap();
         }
     }
 }
@@ -962,6 +965,98 @@ fn a_kubeadm_made_control_plane_passes() {
     for line in text.lines().filter(|l| l.starts_with("warning: ")) {
         assert!(line.contains("is not supported"), "{text}");
     }
+}
+
+/// Gives the file at `relative` of `host` to `uid:gid`.
+fn chown(host: &Host, relative: &str, uid: u32, gid: u32) {
+    std::os::unix::fs::chown(host.path(relative), Some(uid), Some(gid)).unwrap();
+}
+
+#[test]
+fn a_rootless_pod_reads_exactly_the_files_its_flags_name() {
+    // The hardened build passes as built (every_host_of_every_example_passes); its owners are
+    // the rootless users: etcd 64101, kube-apiserver 64102, the shared group 64100.
+    let host = Host::copy("master01");
+    let key = "etc/kubernetes/pki/apiserver.key";
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(host.path(key)).unwrap());
+    assert_eq!(
+        owner, 64102,
+        "the hardened build gives apiserver.key to kube-apiserver"
+    );
+    passes(&host.verify());
+
+    // A key owned by another uid: kube-apiserver cannot read it, etcd can read a key it does
+    // not mount.
+    chown(&host, key, 64101, 64101);
+    let output = host.verify();
+    fails_with(
+        &output,
+        "pki/apiserver.key",
+        &[
+            "kube-apiserver runs as uid 64102, gid 64102, supplemental groups 64100 and cannot \
+             read this file, which --tls-private-key-file names (owner 64101:64101, mode 0600)",
+            "kube-apiserver fails to start; `chown 64102:64102 ",
+        ],
+    );
+    fails_with(
+        &output,
+        "pki/apiserver.key",
+        &[
+            "holds a private key that etcd does not mount, yet etcd (uid 64101, gid 64101) can \
+           read it as its owner (owner 64101:64101, mode 0600)",
+        ],
+    );
+
+    // The shared key group-readable by the wrong group: neither of its readers has the group,
+    // and kube-scheduler, whose group it is, can read a key it does not need.
+    let host = Host::copy("master01");
+    chown(&host, "etc/kubernetes/pki/sa.key", 0, 64104);
+    let output = host.verify();
+    for (binary, flag) in [
+        ("kube-apiserver", "service-account-signing-key-file"),
+        (
+            "kube-controller-manager",
+            "service-account-private-key-file",
+        ),
+    ] {
+        fails_with(
+            &output,
+            "pki/sa.key",
+            &[
+                &format!("{binary} runs as"),
+                &format!("cannot read this file, which --{flag} names (owner 0:64104, mode 0640)"),
+            ],
+        );
+    }
+    fails_with(
+        &output,
+        "pki/sa.key",
+        &[
+            "holds the service-account signing key that kube-scheduler does not mount, yet \
+           kube-scheduler (uid 64104, gid 64104) can read it as its group",
+        ],
+    );
+    let text = stdout(&output);
+    assert!(text.contains("\n3 errors, "), "{text}");
+
+    // The same in a bundle tar, whose headers carry the numeric owners.
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("master01.tar");
+    let status = std::process::Command::new("tar")
+        .args(["--numeric-owner", "-C"])
+        .arg(&host.root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = run_kcompile(dir.path(), &["verify", tar.to_str().unwrap()]);
+    fails_with(
+        &output,
+        "/etc/kubernetes/pki/sa.key",
+        &["kube-scheduler (uid 64104, gid 64104) can read it as its group"],
+    );
 }
 
 #[test]
