@@ -258,3 +258,104 @@ pub fn remaining(group: &Group, own: &[String]) -> Vec<Value> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::cluster::Encryption;
+    use crate::render::encryption::config;
+
+    const NEW: &str = "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM=";
+    const OLD: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    fn cluster_config() -> Value {
+        json!({
+            "apiVersion": "apiserver.config.k8s.io/v1",
+            "kind": "EncryptionConfiguration",
+            "resources": [
+                {"resources": ["secrets"], "providers": [
+                    {"aescbc": {"keys": [{"name": "key2", "secret": NEW}, {"name": "key1", "secret": OLD}]}},
+                    {"identity": {}},
+                ]},
+                {"resources": ["configmaps"], "providers": [{"identity": {}}]},
+            ],
+        })
+    }
+
+    #[test]
+    fn an_adopted_configuration_renders_as_the_cluster_had_it() {
+        let (adopted, current) = AdoptedEncryption::from_config(&cluster_config()).unwrap();
+        assert_eq!(current.name, "key2");
+        assert_eq!(current.secret, NEW);
+        assert_eq!(current.provider, EncryptionProvider::Aescbc);
+        let encryption = Encryption {
+            provider: EncryptionProvider::Aescbc,
+            resources: vec!["secrets".into()],
+        };
+        let text = config(&encryption, &[NEW.to_owned()], Some(&adopted));
+        let rendered: Value = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(rendered, cluster_config());
+        // A key kcompile rotated in reads second under its hash name; the cluster's old key
+        // follows in the same provider.
+        let text = config(
+            &encryption,
+            &[
+                NEW.to_owned(),
+                "bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmU=".to_owned(),
+            ],
+            Some(&adopted),
+        );
+        let rendered: Value = serde_saphyr::from_str(&text).unwrap();
+        let names: Vec<&str> = rendered["resources"][0]["providers"][0]["aescbc"]["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|key| key["name"].as_str())
+            .collect();
+        assert_eq!(names.len(), 3);
+        assert_eq!((names[0], names[2]), ("key2", "key1"));
+        assert!(names[1].starts_with("key-"), "{names:?}");
+    }
+
+    #[test]
+    fn a_configuration_kcompile_cannot_keep_is_refused_with_why() {
+        let mut identity_first = cluster_config();
+        identity_first["resources"][0]["providers"] =
+            json!([{"identity": {}}, {"aescbc": {"keys": [{"name": "k", "secret": OLD}]}}]);
+        let mut short_key = cluster_config();
+        short_key["resources"][0]["providers"][0]["aescbc"]["keys"][1]["secret"] =
+            json!("c2hvcnQ=");
+        let mut no_name = cluster_config();
+        no_name["resources"][0]["providers"][0]["aescbc"]["keys"][0] = json!({"secret": NEW});
+        for (config, error) in [
+            (
+                json!({"kind": "Pod"}),
+                AdoptedEncryptionError::NotAConfiguration,
+            ),
+            (
+                identity_first,
+                AdoptedEncryptionError::NotLocal("identity".into()),
+            ),
+            (
+                short_key,
+                AdoptedEncryptionError::BadKey {
+                    provider: "aescbc".into(),
+                    index: 2,
+                    problem: "is not 32 bytes once base64-decoded",
+                },
+            ),
+            (
+                no_name,
+                AdoptedEncryptionError::BadKey {
+                    provider: "aescbc".into(),
+                    index: 1,
+                    problem: "has no name",
+                },
+            ),
+        ] {
+            assert_eq!(AdoptedEncryption::from_config(&config).err(), Some(error));
+        }
+    }
+}
