@@ -65,6 +65,9 @@ fn reason(
     if action == Action::Unknown {
         return "not kcompile's, in a directory kcompile manages: left as it is, and listed so it is looked at".into();
     }
+    if path.ends_with("encryption-config.yaml") {
+        return "the cluster's EncryptionConfiguration at kcompile's path: its current key first under its own name, then every other provider and key it had, in its order (the kube-apiserver's --encryption-provider-config names it; the old file stays)".into();
+    }
     if is_key_material(path) {
         let id = certificate_id(host, path);
         let why = not_kept

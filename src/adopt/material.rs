@@ -1,7 +1,8 @@
 //! The material a running cluster already has, staged into the state so the next build keeps it:
 //! the CAs and service-account keys (through [`crate::pki::import`]), every leaf certificate of
 //! kcompile's catalog that the host holds, valid, signed by its CA and covering the names the
-//! catalog asks for (with its key and issue record), and the etcd members with their start flags.
+//! catalog asks for (with its key and issue record), the etcd members with their start flags, and
+//! the EncryptionConfiguration's keys in their order.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -12,6 +13,7 @@ use super::host::HostFiles;
 use crate::cluster::Cluster;
 use crate::component::Component;
 use crate::etcd_membership::{InitialClusterState, Member, Record, Status, client_url, peer_url};
+use crate::pki::adopted_encryption;
 use crate::pki::catalog::{CertSpec, catalog};
 use crate::pki::inspect::Inspected;
 use crate::pki::keys::Key;
@@ -84,6 +86,20 @@ pub fn stage(
             },
             Err(why) => staged.not_kept.push((leaf.id.clone(), why.to_string())),
         }
+    }
+    if let Some((adopted, current)) = super::encryption::read(hosts)? {
+        keep(
+            state,
+            "secrets/encryption-key",
+            format!("{}\n", current.secret),
+            0o600,
+        )?;
+        keep(state, adopted_encryption::PATH, adopted.to_json(), 0o600)?;
+        staged.adopted.push(format!(
+            "secrets/encryption-key (the cluster's key `{}`, which encrypts first)",
+            current.name
+        ));
+        staged.adopted.push(adopted_encryption::PATH.to_owned());
     }
     if let Some(record) = members(cluster, hosts)? {
         let text = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";

@@ -11,9 +11,9 @@ use super::host::{HostFiles, Pod, url_host, version_of};
 use crate::component::Component;
 use crate::pki::inspect::Inspected;
 use crate::spec::{
-    API_VERSION, ApiServerSpec, ArgValue, ComponentSpec, EndpointSpec, EtcdSpec, HostOverridesSpec,
-    HostPathType, HostSpec, KubeProxySpec, KubeletSpec, NetworkingSpec, PkiSpec, Role,
-    SchedulerSpec, Spec, VolumeSpec,
+    API_VERSION, ApiServerSpec, ArgValue, ComponentSpec, EncryptionSpec, EndpointSpec, EtcdSpec,
+    HostOverridesSpec, HostPathType, HostSpec, KubeProxySpec, KubeletSpec, NetworkingSpec, PkiSpec,
+    Role, SchedulerSpec, Spec, VolumeSpec,
 };
 
 /// The volumes kubeadm's generators add (`cmd/kubeadm/app/phases/controlplane/volumes.go`,
@@ -61,19 +61,14 @@ pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
             "no kube-apiserver pod",
         )
     })?;
-    for (flag, what) in [
-        ("encryption-provider-config", "its EncryptionConfiguration"),
-        ("audit-policy-file", "its audit policy"),
-    ] {
-        if let Some(path) = apiserver.flag(flag) {
-            return Err(unsupported(
-                first,
-                apiserver.file,
-                &format!(
-                    "--{flag}={path}: adopting {what} is not supported yet (kcompile names encryption keys by their hash and keeps the audit policy at its own path); nothing was written"
-                ),
-            ));
-        }
+    if let Some(path) = apiserver.flag("audit-policy-file") {
+        return Err(unsupported(
+            first,
+            apiserver.file,
+            &format!(
+                "--audit-policy-file={path}: adopting its audit policy is not supported yet (kcompile keeps the audit policy at its own path); nothing was written"
+            ),
+        ));
     }
     let version = version_of(apiserver)
         .ok_or_else(|| {
@@ -135,6 +130,11 @@ pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
     spec.pki = Some(PkiSpec {
         api_server_cert_sans: Some(extra_sans(hosts, &addresses, &spec)?),
         ..PkiSpec::default()
+    });
+    spec.encryption = super::encryption::read(hosts)?.map(|(adopted, current)| EncryptionSpec {
+        enabled: Some(true),
+        provider: Some(current.provider),
+        resources: adopted.groups.first().map(|group| group.resources.clone()),
     });
     spec.etcd = first.pods.get(&Component::Etcd).map(|etcd| EtcdSpec {
         data_dir: etcd.flag("data-dir").map(str::to_owned),

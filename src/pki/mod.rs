@@ -9,6 +9,7 @@
 //! A CA is never regenerated: with its certificate but not its key, kcompile runs in external-CA
 //! mode for it (uses and verifies leaves, never signs).
 
+pub mod adopted_encryption;
 pub mod catalog;
 mod error;
 pub mod expiry;

@@ -8,6 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::PkiError;
+use super::adopted_encryption::AdoptedEncryption;
 use super::tokens::{self, BootstrapToken};
 use crate::state::{FINGERPRINT_KEY, Transaction};
 
@@ -23,6 +24,8 @@ pub struct Secrets {
     /// keepalived's shared VRRP `auth_pass`, `[a-z0-9]{8}` (VRRP PASS authentication uses at most
     /// 8 characters).
     pub vrrp_password: String,
+    /// The EncryptionConfiguration of an adopted cluster, kept after kcompile's keys.
+    pub adopted_encryption: Option<AdoptedEncryption>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -54,6 +57,7 @@ pub fn plan(state: &mut Transaction<'_>) -> Result<Secrets, PkiError> {
         vrrp_password: get_or_create(state, "secrets/vrrp-password", Shape::VrrpPassword, || {
             token_chars(8)
         })?,
+        adopted_encryption: AdoptedEncryption::read(state)?,
     })
 }
 

@@ -7,29 +7,70 @@ use serde_json::json;
 use super::yaml;
 use crate::cluster::Encryption;
 use crate::digest::sha256;
+use crate::pki::adopted_encryption::{AdoptedEncryption, remaining};
 use crate::spec::EncryptionProvider;
 
 /// The EncryptionConfiguration; `keys` are base64 secrets, the one that encrypts first. Each key
 /// is named after its hash: the apiserver writes the name into every ciphertext, so a name must
-/// never move to another secret.
-pub fn config(encryption: &Encryption, keys: &[String]) -> String {
+/// never move to another secret. An adopted cluster's configuration (`adopted`) keeps its resource
+/// entries, its key names and every provider and key after kcompile's, in its order
+/// ([`crate::pki::adopted_encryption`]).
+pub fn config(
+    encryption: &Encryption,
+    keys: &[String],
+    adopted: Option<&AdoptedEncryption>,
+) -> String {
     let provider = match encryption.provider {
         EncryptionProvider::Secretbox => "secretbox",
         EncryptionProvider::Aesgcm => "aesgcm",
         EncryptionProvider::Aescbc => "aescbc",
     };
+    let name = |key: &String| {
+        adopted
+            .and_then(|adopted| adopted.name_of(key))
+            .map_or_else(
+                || format!("key-{}", &sha256(key.as_bytes())[..8]),
+                str::to_owned,
+            )
+    };
+    let own = json!({provider: {"keys": keys.iter().map(|key| json!({
+        "name": name(key),
+        "secret": key,
+    })).collect::<Vec<_>>()}});
+    let resources = match adopted {
+        None => vec![json!({
+            "resources": encryption.resources,
+            "providers": [own, {"identity": {}}],
+        })],
+        Some(adopted) => adopted
+            .groups
+            .iter()
+            .map(|group| {
+                let mut providers = Vec::new();
+                if adopted.writes_current(group) {
+                    // The cluster's other keys of the same provider follow kcompile's in that
+                    // provider, so that an adopted configuration renders as the cluster had it.
+                    let mut rest = remaining(group, keys).into_iter().peekable();
+                    let mut mine = own.clone();
+                    if let Some(more) = rest
+                        .next_if(|next| next.get(provider).is_some())
+                        .and_then(|next| next[provider]["keys"].as_array().cloned())
+                        && let Some(list) = mine[provider]["keys"].as_array_mut()
+                    {
+                        list.extend(more);
+                    }
+                    providers.push(mine);
+                    providers.extend(rest);
+                } else {
+                    providers.extend(group.providers.iter().cloned());
+                }
+                json!({"resources": group.resources, "providers": providers})
+            })
+            .collect(),
+    };
     yaml(&json!({
         "apiVersion": "apiserver.config.k8s.io/v1",
         "kind": "EncryptionConfiguration",
-        "resources": [{
-            "resources": encryption.resources,
-            "providers": [
-                {provider: {"keys": keys.iter().map(|key| json!({
-                    "name": format!("key-{}", &sha256(key.as_bytes())[..8]),
-                    "secret": key,
-                })).collect::<Vec<_>>()}},
-                {"identity": {}},
-            ],
-        }],
+        "resources": resources,
     }))
 }

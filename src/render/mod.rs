@@ -234,7 +234,11 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         if let Some(encryption) = &cluster.encryption {
             files.add(
                 ENCRYPTION_CONFIG,
-                encryption::config(encryption, &encryption_keys(pki)),
+                encryption::config(
+                    encryption,
+                    &encryption_keys(pki),
+                    pki.secrets.adopted_encryption.as_ref(),
+                ),
                 SECRET,
             );
         }

@@ -39,6 +39,9 @@ pub enum ItemKind {
     EncryptionKey,
     /// `secrets/encryption-key-next`: the encryption key being rotated in.
     IncomingEncryptionKey,
+    /// `secrets/encryption-adopted.json`: an adopted cluster's EncryptionConfiguration, its keys
+    /// and their order ([`crate::pki::adopted_encryption`]).
+    AdoptedEncryption,
     /// `secrets/etcd-initial-cluster-token`.
     EtcdToken,
     /// `secrets/bootstrap-token`.
@@ -83,6 +86,7 @@ impl ItemKind {
             "pki/sa-next.key" => ItemKind::IncomingServiceAccountKey,
             "secrets/encryption-key" => ItemKind::EncryptionKey,
             "secrets/encryption-key-next" => ItemKind::IncomingEncryptionKey,
+            crate::pki::adopted_encryption::PATH => ItemKind::AdoptedEncryption,
             "secrets/etcd-initial-cluster-token" => ItemKind::EtcdToken,
             "secrets/bootstrap-token" => ItemKind::BootstrapToken,
             "secrets/vrrp-password" => ItemKind::VrrpPassword,
@@ -121,6 +125,7 @@ impl ItemKind {
             ItemKind::IssueRecord => "issue-record",
             ItemKind::EncryptionKey => "encryption-key",
             ItemKind::IncomingEncryptionKey => "incoming-encryption-key",
+            ItemKind::AdoptedEncryption => "adopted-encryption",
             ItemKind::EtcdToken => "etcd-token",
             ItemKind::BootstrapToken => "bootstrap-token",
             ItemKind::VrrpPassword => "vrrp-password",
@@ -144,6 +149,7 @@ impl ItemKind {
                 | ItemKind::LeafKey
                 | ItemKind::EncryptionKey
                 | ItemKind::IncomingEncryptionKey
+                | ItemKind::AdoptedEncryption
                 | ItemKind::EtcdToken
                 | ItemKind::BootstrapToken
                 | ItemKind::VrrpPassword
@@ -176,6 +182,9 @@ impl ItemKind {
             }
             ItemKind::EncryptionKey | ItemKind::IncomingEncryptionKey => {
                 "a new encryption key would leave every Secret stored in etcd unreadable"
+            }
+            ItemKind::AdoptedEncryption => {
+                "without the adopted keys, the Secrets the cluster stored before adoption cannot be read"
             }
             ItemKind::EtcdToken => "etcd members must agree on their initial-cluster token",
             ItemKind::BootstrapToken => {

@@ -110,6 +110,11 @@ pub fn check(state: &State) -> Vec<String> {
                     .err()
                     .map(|e| format!("not JSON: {e}"))
             }
+            ItemKind::AdoptedEncryption => {
+                serde_json::from_slice::<crate::pki::adopted_encryption::AdoptedEncryption>(&bytes)
+                    .err()
+                    .map(|e| format!("not an adopted EncryptionConfiguration: {e}"))
+            }
             ItemKind::EtcdMembers => crate::etcd_membership::Record::parse(&bytes)
                 .err()
                 .map(|e| e.to_string()),

@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use crate::common::kubeadm_cluster::{
-    CONTROL_PLANES, EXTRA_SAN, WORKERS, kubeadm_cluster, read, write,
+    CONTROL_PLANES, ENCRYPTION_CONFIG, ENCRYPTION_KEYS, EXTRA_SAN, WORKERS, encryption_config,
+    kubeadm_cluster, read, write,
 };
 use serde_json::Value;
 
@@ -84,6 +85,15 @@ fn a_kubeadm_cluster_is_adopted_and_diff_shows_exactly_the_reported_changes() {
         spec.contains("/etc/kubernetes/webhooks"),
         "the extra volume is carried:\n{spec}"
     );
+    assert!(
+        spec.contains("provider: aescbc"),
+        "encryption at rest is carried:\n{spec}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for (_, secret) in ENCRYPTION_KEYS {
+        assert!(!stdout.contains(secret), "adopt prints no key: {stdout}");
+        assert!(!spec.contains(secret), "the spec holds no key:\n{spec}");
+    }
     let reported = triples(None, &adopted["changes"]);
     let mut diffed = BTreeSet::new();
     for (host, _) in CONTROL_PLANES.iter().chain(WORKERS.iter()) {
@@ -168,7 +178,7 @@ fn what_adopt_cannot_take_over_stops_it_naming_the_file_and_writing_nothing() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    // An encryption configuration: not adopted yet, and never dropped.
+    // An audit policy: not adopted yet, and never dropped.
     let roots = temp.path().join("roots");
     kubeadm_cluster(&roots);
     let manifest = roots.join("cp-1/etc/kubernetes/manifests/kube-apiserver.yaml");
@@ -176,7 +186,7 @@ fn what_adopt_cannot_take_over_stops_it_naming_the_file_and_writing_nothing() {
         &manifest,
         read(&manifest).replace(
             "    - --etcd-cafile=",
-            "    - --encryption-provider-config=/etc/kubernetes/enc/enc.yaml\n    - --etcd-cafile=",
+            "    - --audit-policy-file=/etc/kubernetes/audit/policy.yaml\n    - --etcd-cafile=",
         ),
     );
     let output = run_kcompile(
@@ -186,7 +196,7 @@ fn what_adopt_cannot_take_over_stops_it_naming_the_file_and_writing_nothing() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("cp-1/etc/kubernetes/manifests/kube-apiserver.yaml: cannot be adopted: --encryption-provider-config=/etc/kubernetes/enc/enc.yaml"),
+        stderr.contains("cp-1/etc/kubernetes/manifests/kube-apiserver.yaml: cannot be adopted: --audit-policy-file=/etc/kubernetes/audit/policy.yaml"),
         "{stderr}"
     );
     assert!(
@@ -197,6 +207,58 @@ fn what_adopt_cannot_take_over_stops_it_naming_the_file_and_writing_nothing() {
         !temp.path().join("cluster.state").exists(),
         "no state is written"
     );
+    write(
+        &manifest,
+        read(&manifest).replace(
+            "    - --audit-policy-file=/etc/kubernetes/audit/policy.yaml\n",
+            "",
+        ),
+    );
+    // An EncryptionConfiguration that does not encrypt with a local key (identity first), and one
+    // that differs between control planes.
+    let config = roots.join("cp-1").join(ENCRYPTION_CONFIG);
+    write(
+        &config,
+        encryption_config().replace("      - aescbc:", "      - identity: {}\n      - aescbc:"),
+    );
+    let output = run_kcompile(
+        temp.path(),
+        &["adopt", "--roots", "roots", "-f", "cluster.yaml"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cp-2/etc/kubernetes/enc/enc.yaml: cannot be adopted: differs from the first control plane's EncryptionConfiguration"),
+        "{stderr}"
+    );
+    for (name, _) in CONTROL_PLANES {
+        let config = roots.join(name).join(ENCRYPTION_CONFIG);
+        write(
+            &config,
+            encryption_config().replace("      - aescbc:", "      - identity: {}\n      - aescbc:"),
+        );
+    }
+    let output = run_kcompile(
+        temp.path(),
+        &["adopt", "--roots", "roots", "-f", "cluster.yaml"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cp-1/etc/kubernetes/enc/enc.yaml: cannot be adopted: its first entry writes with `identity`"),
+        "{stderr}"
+    );
+    for (_, secret) in ENCRYPTION_KEYS {
+        assert!(!stderr.contains(secret), "no key in the message: {stderr}");
+    }
+    assert!(!temp.path().join("cluster.yaml").exists());
+    assert!(!temp.path().join("cluster.state").exists());
+    for (name, _) in CONTROL_PLANES {
+        write(
+            &roots.join(name).join(ENCRYPTION_CONFIG),
+            encryption_config(),
+        );
+    }
     // A worker without a node address names the file to fix.
     let flags = roots.join("node-1/var/lib/kubelet/kubeadm-flags.env");
     write(&flags, read(&flags).replace("--node-ip=192.168.56.31 ", ""));
@@ -242,4 +304,95 @@ fn what_adopt_cannot_take_over_stops_it_naming_the_file_and_writing_nothing() {
         !temp.path().join("cluster.state").exists(),
         "no state is written"
     );
+}
+
+/// The providers of a rendered EncryptionConfiguration's first entry: (provider, key names).
+fn providers(config: &str) -> Vec<(String, Vec<String>)> {
+    let value: Value = serde_saphyr::from_str(config).unwrap();
+    value["resources"][0]["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|provider| {
+            let (kind, body) = provider.as_object().unwrap().iter().next().unwrap();
+            let names = body["keys"].as_array().map_or_else(Vec::new, |keys| {
+                keys.iter()
+                    .map(|key| key["name"].as_str().unwrap().to_owned())
+                    .collect()
+            });
+            (kind.clone(), names)
+        })
+        .collect()
+}
+
+#[test]
+fn the_encryption_key_a_cluster_had_is_the_first_key_of_the_adopted_configuration() {
+    let temp = tempfile::tempdir().unwrap();
+    kubeadm_cluster(&temp.path().join("roots"));
+    let output = run_kcompile(
+        temp.path(),
+        &["adopt", "--roots", "roots", "-f", "cluster.yaml"],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let build = |out: &str| {
+        // Every host: a rotation's next phase waits for the last one to be built everywhere.
+        let output = run_kcompile(temp.path(), &["build", "--all", "--out", out]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        read(
+            &temp
+                .path()
+                .join(out)
+                .join("cp-1/etc/kubernetes/encryption-config.yaml"),
+        )
+    };
+    // Every key in its order, under its own name, the one that encrypted first: what the
+    // cluster had.
+    let config = build("out");
+    let value: Value = serde_saphyr::from_str(&config).unwrap();
+    let cluster: Value = serde_saphyr::from_str(&encryption_config()).unwrap();
+    assert_eq!(
+        value, cluster,
+        "the adopted configuration is the cluster's:\n{config}"
+    );
+    // kcompile's rotation works on top: the incoming key reads second, then encrypts first; the
+    // cluster's keys stay readable after it.
+    for (phase, expected) in [
+        ("1", ["key2", "new", "key1"]),
+        ("2", ["new", "key2", "key1"]),
+    ] {
+        let output = run_kcompile(temp.path(), &["rotate", "encryption-key", "--phase", phase]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let config = build(&format!("phase{phase}"));
+        let found = providers(&config);
+        assert_eq!(found.len(), 2, "{config}");
+        assert_eq!(found[0].0, "aescbc", "{config}");
+        assert_eq!(found[1].0, "identity", "{config}");
+        let names: Vec<&str> = found[0]
+            .1
+            .iter()
+            .map(|name| {
+                if name.starts_with("key-") {
+                    "new"
+                } else {
+                    name.as_str()
+                }
+            })
+            .collect();
+        assert_eq!(names, expected, "phase {phase}:\n{config}");
+    }
 }

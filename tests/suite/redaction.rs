@@ -15,6 +15,9 @@
 //! password, the fingerprint key, and the OIDC, exec and haproxy values planted here; with the
 //! offline oracles: the sha256 of the VRRP password and of keepalived.conf, and the keepalived
 //! pod's config hash.
+//!
+//! `adopt` (text, `-o json`, and refused) of a kubeadm cluster prints no window of any private
+//! key or encryption key the cluster holds, and the spec it writes holds none.
 
 use crate::common::{self, Spec};
 
@@ -810,4 +813,74 @@ fn token_commands_never_print_a_token_secret() {
         bootstrap.contains(&format!("bootstrap-token-{new_id}")),
         "{bootstrap}"
     );
+}
+
+/// The DER of every private key under `dir` (`*.key`, the key half of `*.pem`).
+fn private_keys_under(dir: &std::path::Path, found: &mut Vec<(String, Vec<u8>)>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            private_keys_under(&path, found);
+            continue;
+        }
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        for block in pem::parse_many(&text).unwrap_or_default() {
+            if block.tag().contains("PRIVATE KEY") {
+                found.push((path.display().to_string(), block.contents().to_vec()));
+            }
+        }
+    }
+}
+
+#[test]
+fn adopt_prints_no_key_of_the_cluster_it_adopts() {
+    use crate::common::kubeadm_cluster::{
+        CONTROL_PLANES, ENCRYPTION_CONFIG, ENCRYPTION_KEYS, encryption_config, kubeadm_cluster,
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let roots = temp.path().join("roots");
+    kubeadm_cluster(&roots);
+    let mut secrets = Vec::new();
+    private_keys_under(&roots, &mut secrets);
+    for (name, secret) in ENCRYPTION_KEYS {
+        secrets.push((
+            format!("encryption key {name}"),
+            STANDARD.decode(secret).unwrap(),
+        ));
+    }
+    assert!(secrets.len() > 20, "the cluster's keys are found");
+    let windows = Windows::of(&secrets);
+    let run = |args: &[&str]| run_kcompile(temp.path(), args);
+    let text_run = run(&["adopt", "--roots", "roots", "-f", "text.yaml"]);
+    assert!(text_run.status.success(), "{}", text(&text_run));
+    let json_run = run(&["adopt", "--roots", "roots", "-f", "json.yaml", "-o", "json"]);
+    assert!(json_run.status.success(), "{}", text(&json_run));
+    // Refused: an EncryptionConfiguration whose key is cut short.
+    for (name, _) in CONTROL_PLANES {
+        let (_, secret) = ENCRYPTION_KEYS[0];
+        fs::write(
+            roots.join(name).join(ENCRYPTION_CONFIG),
+            encryption_config().replace(secret, &secret[..40]),
+        )
+        .unwrap();
+    }
+    let refused = run(&["adopt", "--roots", "roots", "-f", "refused.yaml"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains(
+            "cp-1/etc/kubernetes/enc/enc.yaml: cannot be adopted: key 1 of provider `aescbc`"
+        ),
+        "{}",
+        text(&refused)
+    );
+    windows.assert_outputs_clean(&[
+        ("adopt".to_owned(), text_run),
+        ("adopt -o json".to_owned(), json_run),
+        ("adopt, refused".to_owned(), refused),
+    ]);
+    for spec in ["text.yaml", "json.yaml"] {
+        windows.assert_absent(spec, &fs::read(temp.path().join(spec)).unwrap());
+    }
 }

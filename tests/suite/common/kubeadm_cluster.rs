@@ -2,7 +2,8 @@
 //! kubeconfigs by openssl (RSA 2048, PKCS#1 leaf keys, kubeadm's subjects and SANs), static pods
 //! from `tests/kubeadm-host/` (kubeadm v1.33's generators, cited in its README) for three stacked
 //! control planes joined one after the other and two workers, with `--profiling=false`,
-//! `--event-ttl=4h`, a hostPath volume of its own and an extra SAN on the apiservers. Never made by
+//! `--event-ttl=4h`, encryption at rest (`ENCRYPTION_CONFIG`, two aescbc keys), hostPath volumes
+//! of its own and an extra SAN on the apiservers. Never made by
 //! kcompile's renderer. Used by `adopt.rs`.
 
 // Each including crate uses only some of its items.
@@ -22,6 +23,29 @@ pub const CONTROL_PLANES: [(&str, &str); 3] = [
     ("cp-3", "192.168.56.23"),
 ];
 pub const WORKERS: [(&str, &str); 2] = [("node-1", "192.168.56.31"), ("node-2", "192.168.56.32")];
+/// Where the cluster's EncryptionConfiguration lives (not kcompile's path).
+pub const ENCRYPTION_CONFIG: &str = "etc/kubernetes/enc/enc.yaml";
+/// The cluster's encryption keys (name, base64 of 32 bytes), the one that encrypts first: test
+/// data, fixed so that a test can look for them.
+pub const ENCRYPTION_KEYS: [(&str, &str); 2] = [
+    ("key2", "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM="),
+    ("key1", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+];
+
+/// The EncryptionConfiguration of a cluster whose key was rotated once by hand, as the
+/// Kubernetes documentation "Encrypting Confidential Data at Rest" shows it: aescbc with the new
+/// key first, the old one second, `identity` last.
+pub fn encryption_config() -> String {
+    let keys: String = ENCRYPTION_KEYS
+        .iter()
+        .map(|(name, secret)| {
+            format!("              - name: {name}\n                secret: {secret}\n")
+        })
+        .collect();
+    format!(
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n  - resources:\n      - secrets\n    providers:\n      - aescbc:\n          keys:\n{keys}      - identity: {{}}\n"
+    )
+}
 
 fn template() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kubeadm-host")
@@ -321,6 +345,7 @@ pub fn kubeadm_cluster(roots: &Path) {
             );
         }
         kubelet_files(pki, roots, name, ip, &server);
+        write(&root.join(ENCRYPTION_CONFIG), encryption_config());
         for manifest in [
             "etcd",
             "kube-apiserver",
@@ -358,12 +383,13 @@ pub fn kubeadm_cluster(roots: &Path) {
     std::fs::remove_dir_all(shared).unwrap();
 }
 
-/// The apiserver with `--profiling=false`, `--event-ttl=4h` and a hostPath volume of its own
-/// (kubeadm's `apiServer.extraArgs` and `extraVolumes`; kubeadm sorts the flags).
+/// The apiserver with `--profiling=false`, `--event-ttl=4h`, encryption at rest and hostPath
+/// volumes of its own (kubeadm's `apiServer.extraArgs` and `extraVolumes`; kubeadm sorts the
+/// flags).
 fn with_extras(text: &str) -> String {
     text.replace(
         "    - --etcd-cafile=",
-        "    - --event-ttl=4h\n    - --etcd-cafile=",
+        "    - --encryption-provider-config=/etc/kubernetes/enc/enc.yaml\n    - --event-ttl=4h\n    - --etcd-cafile=",
     )
     .replace(
         "    - --proxy-client-cert-file=",
@@ -371,11 +397,11 @@ fn with_extras(text: &str) -> String {
     )
     .replace(
         "    volumeMounts:\n",
-        "    volumeMounts:\n    - mountPath: /etc/kubernetes/webhooks\n      name: webhooks\n      readOnly: true\n",
+        "    volumeMounts:\n    - mountPath: /etc/kubernetes/enc\n      name: enc\n      readOnly: true\n    - mountPath: /etc/kubernetes/webhooks\n      name: webhooks\n      readOnly: true\n",
     )
     .replace(
         "  volumes:\n",
-        "  volumes:\n  - hostPath:\n      path: /etc/kubernetes/webhooks\n      type: DirectoryOrCreate\n    name: webhooks\n",
+        "  volumes:\n  - hostPath:\n      path: /etc/kubernetes/enc\n      type: DirectoryOrCreate\n    name: enc\n  - hostPath:\n      path: /etc/kubernetes/webhooks\n      type: DirectoryOrCreate\n    name: webhooks\n",
     )
 }
 
