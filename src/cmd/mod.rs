@@ -3,11 +3,21 @@
 //! several subcommands share: reading the spec, opening the state dir, planning, committing and
 //! reporting.
 
+pub(crate) mod adopt;
 pub(crate) mod build;
+pub(crate) mod certs;
 pub(crate) mod diff;
+pub(crate) mod etcd;
+pub(crate) mod images;
+pub(crate) mod import;
 pub(crate) mod init;
 pub(crate) mod plan;
+pub(crate) mod preflight;
+pub(crate) mod rotate;
+pub(crate) mod state;
+pub(crate) mod token;
 pub(crate) mod validate;
+pub(crate) mod verify;
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
