@@ -1,5 +1,6 @@
 //! `kcompile adopt`: writes a spec and a state dir from a running cluster's host files.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -125,11 +126,12 @@ pub(crate) fn run(args: &AdoptArgs) -> Result<ExitStatus, Error> {
         OutputFormat::Text => {
             let mut text = String::new();
             for kept in &staged.adopted {
-                text.push_str(&format!("keep   {kept}\n"));
+                let _ = writeln!(text, "keep   {kept}");
             }
             for change in &changes {
-                text.push_str(&format!(
-                    "{:<6} {}/{}: {}\n",
+                let _ = writeln!(
+                    text,
+                    "{:<6} {}/{}: {}",
                     serde_json::to_value(change.action)
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_owned))
@@ -137,7 +139,7 @@ pub(crate) fn run(args: &AdoptArgs) -> Result<ExitStatus, Error> {
                     change.host,
                     change.path,
                     change.reason
-                ));
+                );
             }
             print(&crate::shown::terminal_safe(&text))
         }

@@ -104,14 +104,14 @@ pub(crate) fn run(args: &BuildArgs) -> Result<ExitStatus, Error> {
                     (*host, digest, root, current)
                 })
                 .collect();
-            let mut stale = Vec::new();
+            let mut outdated = Vec::new();
             for (host, digest, root, current) in checked {
                 match current {
                     Some(manifest) => manifests.push((host.name.as_str(), manifest)),
-                    None => stale.push((host, digest, root)),
+                    None => outdated.push((host, digest, root)),
                 }
             }
-            let bundles: Vec<(&str, bundle::FileSet, PathBuf, Option<Vec<u8>>)> = stale
+            let bundles: Vec<(&str, bundle::FileSet, PathBuf, Option<Vec<u8>>)> = outdated
                 .into_par_iter()
                 .map(|(host, digest, root)| {
                     let mut files = host_bundle(&loaded, &pki, &members, host);

@@ -16,22 +16,21 @@ pub(crate) fn run(args: &CertsArgs) -> Result<ExitStatus, Error> {
     {
         return renew(names, *new_key, spec);
     }
-    let (certs, authorities) = match &args.root {
-        Some(root) => pki::expiry::root_rows(root).map_err(Error::RootCertificates)?,
-        None => {
-            let loaded = load(&args.spec)?;
-            let cluster = &loaded.cluster;
-            let mut leaves = pki::catalog::catalog(cluster);
-            if let Some(name) = &args.host {
-                let host = find_host(cluster, name)?;
-                leaves.retain(|leaf| match &leaf.host {
-                    Some(owner) => owner == name,
-                    None => host.has(crate::spec::Role::ControlPlane),
-                });
-            }
-            let state = open_state(&args.spec, Purpose::Inspect)?;
-            pki::expiry::state_rows(&state, &leaves)?
+    let (certs, authorities) = if let Some(root) = &args.root {
+        pki::expiry::root_rows(root).map_err(Error::RootCertificates)?
+    } else {
+        let loaded = load(&args.spec)?;
+        let cluster = &loaded.cluster;
+        let mut leaves = pki::catalog::catalog(cluster);
+        if let Some(name) = &args.host {
+            let host = find_host(cluster, name)?;
+            leaves.retain(|leaf| match &leaf.host {
+                Some(owner) => owner == name,
+                None => host.has(crate::spec::Role::ControlPlane),
+            });
         }
+        let state = open_state(&args.spec, Purpose::Inspect)?;
+        pki::expiry::state_rows(&state, &leaves)?
     };
     let now = time::OffsetDateTime::now_utc();
     match args.output {

@@ -159,8 +159,8 @@ pub(crate) fn check_upgrade(
 pub(crate) fn commit(state: &mut State, changes: Changes) -> Result<(), Error> {
     let known: std::collections::BTreeSet<String> =
         state.inventory().items.keys().cloned().collect();
-    let changed = state.commit(changes)?;
-    for path in changed {
+    let committed = state.commit(changes)?;
+    for path in committed {
         let Some(kind) = ItemKind::of(&path) else {
             continue;
         };
