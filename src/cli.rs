@@ -1,22 +1,13 @@
 //! The command line: clap definitions and the thin layer that turns them into calls.
 
-use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-
-use rayon::prelude::*;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::bundle::{self, inputs::HostDigest};
-use crate::cluster::{Cluster, Host};
+use crate::cmd::{self, print};
 use crate::error::{Error, ExitStatus, FlagValueError};
-use crate::etcd_membership::{self, Membership, MembershipError, Quorum};
-use crate::init::{InitOptions, starter_spec};
-use crate::pki::{self, HostScope, IssueOptions};
-use crate::render;
-use crate::spec::{self, Diagnostic, Loaded, PROFILES, Source};
-use crate::state::inventory::ItemKind;
-use crate::state::{Access, Changes, State, StateError};
+use crate::pki;
+use crate::spec::{self, PROFILES};
 
 /// `kcompile --version`: the crate version and what it compiles for.
 const LONG_VERSION: &str = concat!(
@@ -239,13 +230,13 @@ Examples:
 }
 
 #[derive(Debug, Args)]
-struct StateArgs {
+pub(crate) struct StateArgs {
     #[command(subcommand)]
-    action: StateAction,
+    pub(crate) action: StateAction,
 }
 
 #[derive(Debug, Subcommand)]
-enum StateAction {
+pub(crate) enum StateAction {
     /// Every recorded item: kind, path, fingerprint and when it was recorded.
     List {
         #[command(flatten)]
@@ -278,13 +269,13 @@ enum StateAction {
 }
 
 #[derive(Debug, Args)]
-struct TokenArgs {
+pub(crate) struct TokenArgs {
     #[command(subcommand)]
-    action: TokenAction,
+    pub(crate) action: TokenAction,
 }
 
 #[derive(Debug, Subcommand)]
-enum TokenAction {
+pub(crate) enum TokenAction {
     /// Make a new token, the one the next build gives the workers; the current one is retired.
     Create {
         /// How long it is valid (`24h`, `30m`, `7d`); `0` never expires.
@@ -301,40 +292,40 @@ enum TokenAction {
 }
 
 #[derive(Debug, Args)]
-struct ImagesArgs {
+pub(crate) struct ImagesArgs {
     #[command(flatten)]
-    spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
     /// Only this host's images.
     #[arg(long, value_name = "HOST")]
-    host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Output format (`json`: documented in docs/operations.md, `formatVersion` 1).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
-    output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
-struct PreflightArgs {
+pub(crate) struct PreflightArgs {
     #[command(flatten)]
-    spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
     /// The host this machine is to be.
     #[arg(long, value_name = "HOST")]
-    host: String,
+    pub(crate) host: String,
     /// The machine's root; the kubelet binary is run (for its version) only when it is `/`.
     #[arg(long, value_name = "DIR", default_value = "/")]
-    root: PathBuf,
+    pub(crate) root: PathBuf,
     /// Output format (`json`: documented in docs/operations.md, `formatVersion` 1).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
-    output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
-struct EtcdArgs {
+pub(crate) struct EtcdArgs {
     #[command(subcommand)]
-    action: EtcdAction,
+    pub(crate) action: EtcdAction,
 }
 
 #[derive(Debug, Subcommand)]
-enum EtcdAction {
+pub(crate) enum EtcdAction {
     /// The bootstrap mode, every recorded member with its status, and the steps still to run.
     Status {
         #[command(flatten)]
@@ -372,22 +363,22 @@ enum EtcdAction {
 }
 
 #[derive(Debug, Args)]
-struct RotateArgs {
+pub(crate) struct RotateArgs {
     /// What to rotate, or `status` to show where each rotation stands.
     #[arg(value_enum)]
-    what: RotateWhat,
+    pub(crate) what: RotateWhat,
     /// The phase to move to: 1, 2 or 3, one after the other.
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3))]
-    phase: Option<u8>,
+    pub(crate) phase: Option<u8>,
     /// Confirm that what phase 3 requires is true (it drops the old key or CA for good).
     #[arg(long)]
-    acknowledge: bool,
+    pub(crate) acknowledge: bool,
     #[command(flatten)]
-    spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum RotateWhat {
+pub(crate) enum RotateWhat {
     Status,
     SaKey,
     EncryptionKey,
@@ -397,7 +388,7 @@ enum RotateWhat {
 }
 
 #[derive(Debug, Args)]
-struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// The host's root: its files are under ROOT/etc/kubernetes, ROOT/var/lib/kubelet...
     #[arg(
         long,
@@ -405,90 +396,90 @@ struct VerifyArgs {
         conflicts_with = "bundle",
         required_unless_present = "bundle"
     )]
-    root: Option<PathBuf>,
+    pub(crate) root: Option<PathBuf>,
     /// A bundle tar from `kcompile build` (`-` reads stdin).
     #[arg(value_name = "BUNDLE.tar")]
-    bundle: Option<PathBuf>,
+    pub(crate) bundle: Option<PathBuf>,
     /// Warn about certificates that expire within this time (`30d`, `720h`).
     #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_duration_arg)]
-    warn_within: std::time::Duration,
+    pub(crate) warn_within: std::time::Duration,
     /// Output format (`json`: documented in docs/operations.md, `formatVersion` 1).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
-    output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
-struct DiffArgs {
+pub(crate) struct DiffArgs {
     #[command(flatten)]
-    spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
     /// The host whose bundle to compare.
     #[arg(long, value_name = "HOST")]
-    host: String,
+    pub(crate) host: String,
     /// The machine's root (its files are under ROOT/etc/kubernetes...).
     #[arg(long, value_name = "DIR", default_value = "/")]
-    root: PathBuf,
+    pub(crate) root: PathBuf,
     /// Colors: auto (when stdout is a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    color: ColorChoice,
+    pub(crate) color: ColorChoice,
     /// One line per changed file.
     #[arg(long, conflicts_with = "name_only")]
-    stat: bool,
+    pub(crate) stat: bool,
     /// Only the paths that differ.
     #[arg(long)]
-    name_only: bool,
+    pub(crate) name_only: bool,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
-    output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
-struct PlanArgs {
+pub(crate) struct PlanArgs {
     #[command(flatten)]
-    spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
     /// Where the hosts' current files are: DIR/<host>/ is that host's root. Without it each host
     /// is compared with its last build as the state records it.
     #[arg(long, value_name = "DIR")]
-    roots: Option<PathBuf>,
+    pub(crate) roots: Option<PathBuf>,
     /// Output format (`json`: documented in docs/operations.md, `formatVersion` 1).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
-    output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum ColorChoice {
+pub(crate) enum ColorChoice {
     Auto,
     Always,
     Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum OutputFormat {
+pub(crate) enum OutputFormat {
     Text,
     Json,
 }
 
 #[derive(Debug, Args)]
-struct CertsArgs {
+pub(crate) struct CertsArgs {
     #[command(subcommand)]
-    action: Option<CertsAction>,
+    pub(crate) action: Option<CertsAction>,
     #[command(flatten)]
-    spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
     /// Only the certificates of this host.
     #[arg(long, value_name = "HOST", conflicts_with = "root")]
-    host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Read the certificates installed under this root (`/` on a host) instead of the state dir.
     #[arg(long, value_name = "DIR")]
-    root: Option<PathBuf>,
+    pub(crate) root: Option<PathBuf>,
     /// Exit 1 when a certificate or CA expires within this time (`30d`), for monitoring.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
-    warn_within: Option<std::time::Duration>,
+    pub(crate) warn_within: Option<std::time::Duration>,
     /// Output format (`json`: documented in docs/operations.md, `formatVersion` 1).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
-    output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 #[derive(Debug, Subcommand)]
-enum CertsAction {
+pub(crate) enum CertsAction {
     /// Reissue leaf certificates with a new validity, keeping their keys (CAs are never renewed).
     #[command(after_help = "\
 Examples:
@@ -512,30 +503,30 @@ Then `kcompile build` writes the renewed files; each pod that reads one restarts
 }
 
 #[derive(Debug, Args)]
-struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// A kubeadm PKI directory (`/etc/kubernetes/pki` or a copy of it).
     #[arg(long, value_name = "DIR")]
-    from_pki: PathBuf,
+    pub(crate) from_pki: PathBuf,
     #[command(flatten)]
-    spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
 }
 
 #[derive(Debug, Args)]
-struct AdoptArgs {
+pub(crate) struct AdoptArgs {
     /// One folder per host, named after it, holding a copy of the host's files.
     #[arg(long, value_name = "DIR")]
-    roots: PathBuf,
+    pub(crate) roots: PathBuf,
     /// Output format (`json`: the changes a build would still make, `formatVersion` 1).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
-    output: OutputFormat,
+    pub(crate) output: OutputFormat,
     #[command(flatten)]
-    spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
 }
 
 #[derive(Debug, Args)]
-struct BuildArgs {
+pub(crate) struct BuildArgs {
     #[command(flatten)]
-    spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
     /// The host to build.
     #[arg(
         long,
@@ -543,31 +534,31 @@ struct BuildArgs {
         required_unless_present = "all",
         conflicts_with = "all"
     )]
-    host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Build every host (needs --out, or --dry-run).
     #[arg(long)]
-    all: bool,
+    pub(crate) all: bool,
     /// Write under DIR instead of a tar on stdout: the host's root for --host, DIR/<host> for --all.
     #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// With --all --out: `dir` writes DIR/<host>/, `tar` writes DIR/<host>.tar. With --host
     /// and no --out: `cloud-init` prints a #cloud-config, `ignition` an Ignition 3.4.0 config,
     /// instead of a tar.
     #[arg(long, value_enum, default_value_t = Format::Dir)]
-    format: Format,
+    pub(crate) format: Format,
     /// Reissue certificates that expire within this time (`30d`, `720h`).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
-    renew_within: Option<std::time::Duration>,
+    pub(crate) renew_within: Option<std::time::Duration>,
     /// Show what the build would generate, issue and reuse; write nothing (not even the state).
     #[arg(long)]
-    dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Record an etcd membership change even if a step of it loses quorum.
     #[arg(long)]
-    allow_quorum_loss: bool,
+    pub(crate) allow_quorum_loss: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     Dir,
     Tar,
     CloudInit,
@@ -583,24 +574,24 @@ fn parse_duration_arg(text: &str) -> Result<std::time::Duration, FlagValueError>
 }
 
 #[derive(Debug, Args)]
-struct InitArgs {
+pub(crate) struct InitArgs {
     /// Profile to build on (repeatable, lowest first): kubeadm, hardened.
     #[arg(long = "profile", value_name = "PROFILE", value_parser = profile_name)]
-    profiles: Vec<String>,
+    pub(crate) profiles: Vec<String>,
     /// Number of control-plane hosts (each a stacked etcd member).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=7))]
-    control_planes: u8,
+    pub(crate) control_planes: u8,
     /// Number of worker hosts.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=200))]
-    workers: u8,
+    pub(crate) workers: u8,
     /// Cluster name.
     #[arg(long, default_value = "my-cluster")]
-    name: String,
+    pub(crate) name: String,
 }
 
 /// Where the spec and the state are.
 #[derive(Debug, Args)]
-struct SpecArgs {
+pub(crate) struct SpecArgs {
     /// The cluster spec; `-` reads stdin.
     #[arg(
         short = 'f',
@@ -608,16 +599,16 @@ struct SpecArgs {
         value_name = "SPEC",
         default_value = "cluster.yaml"
     )]
-    file: PathBuf,
+    pub(crate) file: PathBuf,
     /// The state dir (CAs, keys, issued certificates, secrets). Default: `<SPEC stem>.state/`
     /// beside the spec, e.g. `cluster.state/` for `cluster.yaml`.
     #[arg(long, value_name = "DIR", env = "KCOMPILE_STATE")]
-    state: Option<PathBuf>,
+    pub(crate) state: Option<PathBuf>,
 }
 
 impl SpecArgs {
     /// The state dir: `--state`, or `<SPEC stem>.state` beside the spec (`./cluster.state` for stdin).
-    fn state_dir(&self) -> PathBuf {
+    pub(crate) fn state_dir(&self) -> PathBuf {
         if let Some(dir) = &self.state {
             return dir.clone();
         }
@@ -633,12 +624,12 @@ impl SpecArgs {
 }
 
 #[derive(Debug, Args)]
-struct ValidateArgs {
+pub(crate) struct ValidateArgs {
     #[command(flatten)]
-    spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
     /// Print the spec after its profiles, each inherited value marked with where it came from.
     #[arg(long)]
-    show_resolved: bool,
+    pub(crate) show_resolved: bool,
 }
 
 fn profile_name(name: &str) -> Result<String, FlagValueError> {
@@ -654,21 +645,21 @@ fn profile_name(name: &str) -> Result<String, FlagValueError> {
 /// Runs the parsed command line; returns how the process should exit.
 pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
     match cli.command {
-        Command::Init(args) => init(args),
-        Command::Validate(args) => validate(&args),
-        Command::Build(args) => build(&args),
-        Command::Certs(args) => certs(&args),
-        Command::Import(args) => import(&args),
-        Command::Adopt(args) => adopt(&args),
-        Command::Diff(args) => diff(&args),
-        Command::Plan(args) => rollout_plan(&args),
-        Command::Verify(args) => verify(&args),
-        Command::Images(args) => images(&args),
-        Command::Preflight(args) => preflight(&args),
-        Command::Rotate(args) => rotate(&args),
-        Command::State(args) => state(&args),
-        Command::Etcd(args) => etcd(&args),
-        Command::Token(args) => token(&args),
+        Command::Init(args) => cmd::init::run(args),
+        Command::Validate(args) => cmd::validate::run(&args),
+        Command::Build(args) => cmd::build::run(&args),
+        Command::Certs(args) => cmd::certs::run(&args),
+        Command::Import(args) => cmd::import::run(&args),
+        Command::Adopt(args) => cmd::adopt::run(&args),
+        Command::Diff(args) => cmd::diff::run(&args),
+        Command::Plan(args) => cmd::plan::run(&args),
+        Command::Verify(args) => cmd::verify::run(&args),
+        Command::Images(args) => cmd::images::run(&args),
+        Command::Preflight(args) => cmd::preflight::run(&args),
+        Command::Rotate(args) => cmd::rotate::run(&args),
+        Command::State(args) => cmd::state::run(&args),
+        Command::Etcd(args) => cmd::etcd::run(&args),
+        Command::Token(args) => cmd::token::run(&args),
         Command::Completions { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "kcompile", &mut text);
@@ -681,1240 +672,5 @@ pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
                 .map_err(Error::Write)?;
             print(&String::from_utf8_lossy(&text))
         }
-    }
-}
-
-fn init(args: InitArgs) -> Result<ExitStatus, Error> {
-    let profiles = if args.profiles.is_empty() {
-        spec::DEFAULT_PROFILES
-            .iter()
-            .map(|p| (*p).to_owned())
-            .collect()
-    } else {
-        args.profiles
-    };
-    if spec::dns_subdomain_problem(&args.name).is_some() {
-        return Err(Error::Usage {
-            message: format!("`{}` is not a valid cluster name", args.name),
-            hint: "use lower-case letters, digits and `-`, e.g. `prod-eu1`".into(),
-        });
-    }
-    let text = starter_spec(&InitOptions {
-        name: args.name,
-        profiles,
-        control_planes: args.control_planes,
-        workers: args.workers,
-    });
-    print(&text)
-}
-
-fn validate(args: &ValidateArgs) -> Result<ExitStatus, Error> {
-    let loaded = load(&args.spec)?;
-    if args.show_resolved {
-        print(&loaded.resolved_yaml())?;
-        return Ok(ExitStatus::Success);
-    }
-    let state = open_state(&args.spec, Purpose::Preview)?;
-    // The same version checks as a build: no skipped minor, no downgrade.
-    check_upgrade(&loaded, &state.begin())?;
-    let cluster = &loaded.cluster;
-    crate::say!(
-        "{}: cluster `{}`, Kubernetes {}, etcd {}, {} host{}: valid (state dir {}: {})",
-        loaded.layered.spec_layer().source.name,
-        cluster.name,
-        cluster.kubernetes_version,
-        cluster.etcd_version.tag,
-        cluster.hosts.len(),
-        if cluster.hosts.len() == 1 { "" } else { "s" },
-        state.root().display(),
-        if state.exists() {
-            format!(
-                "{} items recorded and intact",
-                state.inventory().items.len()
-            )
-        } else {
-            "not created yet; the first build generates every CA, key and secret".to_owned()
-        },
-    );
-    Ok(ExitStatus::Success)
-}
-
-/// What a command does with the state dir, which decides how it is opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Purpose {
-    /// validate, build --dry-run: read-only; a missing state is an empty one.
-    Preview,
-    /// diff, certs, rotate status: read-only; the state must exist.
-    Inspect,
-    /// certs renew, rotate: writes; the state must exist.
-    Change,
-    /// build, import: writes; creates the state (and says so).
-    Create,
-}
-
-/// Opens the state dir as `purpose` needs it and checks every recorded item.
-fn open_state(args: &SpecArgs, purpose: Purpose) -> Result<State, Error> {
-    let state = open_state_for_run(args, purpose)?;
-    state.check_all()?;
-    Ok(state)
-}
-
-/// Opens the state dir as `purpose` needs it; each recorded item is checked when the run uses
-/// it. For `build` and `diff`, which may use only a few hosts' items of a large state.
-fn open_state_for_run(args: &SpecArgs, purpose: Purpose) -> Result<State, Error> {
-    let root = args.state_dir();
-    let state = match purpose {
-        Purpose::Preview if !root.exists() => {
-            crate::say!(
-                "state {}: does not exist yet; every CA, key and secret would be generated",
-                root.display()
-            );
-            Ok(State::absent(&root))
-        }
-        Purpose::Preview | Purpose::Inspect => State::open(&root, Access::ReadOnly),
-        Purpose::Change => State::open(&root, Access::Write),
-        Purpose::Create => State::open_or_create(&root).map(|(state, created)| {
-            if created {
-                crate::say!("created state dir {} (private, 0700)", root.display());
-            }
-            state
-        }),
-    };
-    Ok(state?)
-}
-
-/// Plans the PKI against `state` (refusing a skipped minor upgrade first): the material, the plan,
-/// and the changes a writer commits.
-fn plan_pki(
-    loaded: &Loaded,
-    state: &State,
-    options: &IssueOptions,
-) -> Result<(pki::Pki, pki::Plan, Changes), Error> {
-    let mut transaction = state.begin();
-    check_upgrade(loaded, &transaction)?;
-    let (pki, plan) = pki::plan(&mut transaction, &loaded.cluster, options)?;
-    Ok((pki, plan, transaction.finish()))
-}
-
-/// Plans what a build makes against `state` in one transaction: the PKI (as [`plan_pki`]) and
-/// the etcd membership (who forms the cluster, who joins, who leaves; a step that loses quorum is
-/// refused unless `quorum` allows it). Returns the changes a writer commits.
-fn plan_build(
-    loaded: &Loaded,
-    state: &State,
-    options: &IssueOptions,
-    quorum: Quorum,
-) -> Result<(pki::Pki, pki::Plan, Membership, Changes), Error> {
-    let mut transaction = state.begin();
-    check_upgrade(loaded, &transaction)?;
-    let built_before = crate::upgrade::last_built(&transaction)?.is_some();
-    let (pki, plan) = pki::plan(&mut transaction, &loaded.cluster, options)?;
-    let members = etcd_membership::plan(&mut transaction, &loaded.cluster, built_before, quorum)
-        .map_err(membership_error)?;
-    Ok((pki, plan, members, transaction.finish()))
-}
-
-/// The command error of a membership problem: a step that does not fit (exit 2 with a hint), or
-/// a state that cannot be read.
-fn membership_error(error: MembershipError) -> Error {
-    match error {
-        MembershipError::State(_) | MembershipError::Damaged(_) => Error::Membership(error),
-        MembershipError::QuorumLoss { .. } | MembershipError::Refused { .. } => Error::Usage {
-            message: error.to_string(),
-            hint: error.hint(),
-        },
-    }
-}
-
-/// Prints the membership's warnings and the etcd steps still to run.
-fn report_members(cluster: &Cluster, members: &Membership) {
-    for warning in &members.warnings {
-        crate::say!("warning: {warning}");
-    }
-    let crate::cluster::EtcdTopology::Stacked { data_dir, .. } = &cluster.etcd else {
-        return;
-    };
-    for step in etcd_membership::steps::pending(members, data_dir) {
-        crate::say!("{step}");
-    }
-}
-
-/// Refuses a spec that skips a minor or goes back one from the version the state last built, at
-/// the spec's `kubernetesVersion`.
-fn check_upgrade(loaded: &Loaded, state: &crate::state::Transaction<'_>) -> Result<(), Error> {
-    let target = loaded.cluster.kubernetes_version;
-    if let Some(last) = crate::upgrade::last_built(state)?
-        && let Some((message, hint)) = crate::upgrade::refusal(last, target)
-    {
-        let diagnostic = loaded.layered.diagnostic(
-            crate::spec::Severity::Error,
-            "kubernetesVersion",
-            false,
-            message,
-            Some(hint),
-        );
-        return Err(Error::Spec(vec![diagnostic]));
-    }
-    Ok(())
-}
-
-/// Commits `changes` and reports every item generated or replaced, by name and fingerprint.
-fn commit(state: &mut State, changes: Changes) -> Result<(), Error> {
-    let known: std::collections::BTreeSet<String> =
-        state.inventory().items.keys().cloned().collect();
-    let changed = state.commit(changes)?;
-    for path in changed {
-        let Some(kind) = ItemKind::of(&path) else {
-            continue;
-        };
-        if !kind.is_secret() || kind == ItemKind::Retired {
-            continue;
-        }
-        let bytes = state.read(&path).ok().flatten().unwrap_or_default();
-        let fingerprint = state
-            .keyed_fingerprint(&bytes)
-            .unwrap_or_else(|| "fingerprint withheld".into());
-        crate::say!(
-            "{} {path} ({kind}, {fingerprint})",
-            if known.contains(&path) {
-                "replaced"
-            } else {
-                "generated"
-            }
-        );
-    }
-    Ok(())
-}
-
-/// Prints what a plan issues, and a summary line.
-fn report_plan(state: &State, pki: &pki::Pki, plan: &pki::Plan, preview: bool) {
-    let (issue, generate) = if preview {
-        ("would issue", "keys would be generated")
-    } else {
-        ("issued", "keys generated")
-    };
-    for (id, why) in &plan.issued {
-        crate::say!("{issue} {id} ({why})");
-    }
-    let total = pki.certs.len() + pki.authorities.len();
-    crate::say!(
-        "state {}: {} {generate}, {} certificates {}, {} reused",
-        state.root().display(),
-        plan.new_keys.len(),
-        plan.issued.len(),
-        if preview { "to issue" } else { "issued" },
-        total.saturating_sub(plan.issued.len()),
-    );
-}
-
-/// Refuses a state dir inside an output tree (it would ship with a host) or an output tree
-/// inside the state dir.
-fn check_state_outside(state_dir: &Path, out: &Path) -> Result<(), Error> {
-    let state = resolve(state_dir);
-    let out = resolve(out);
-    if state.starts_with(&out) || out.starts_with(&state) {
-        return Err(Error::Usage {
-            message: format!(
-                "the state dir `{}` and the output `{}` overlap: the state's keys would ship with a bundle",
-                state_dir.display(),
-                out.display()
-            ),
-            hint: "keep the state dir outside every --out tree (`--state` names it)".into(),
-        });
-    }
-    Ok(())
-}
-
-/// `path` made absolute with its existing part's links resolved, for comparing locations.
-fn resolve(path: &Path) -> PathBuf {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let mut existing = absolute.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            return rest
-                .iter()
-                .rev()
-                .fold(real, |acc: PathBuf, part| acc.join(part));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_owned());
-                existing = parent;
-            }
-            _ => return absolute,
-        }
-    }
-}
-
-fn build(args: &BuildArgs) -> Result<ExitStatus, Error> {
-    if args.all && args.out.is_none() && !args.dry_run {
-        return Err(Error::Usage {
-            message: "--all needs --out DIR".into(),
-            hint: "`kcompile build --all --out out/` writes out/<host>/ for every host".into(),
-        });
-    }
-    let document = matches!(args.format, Format::CloudInit | Format::Ignition);
-    if document && (args.out.is_some() || args.all) {
-        return Err(Error::Usage {
-            message: "--format cloud-init|ignition writes one host's document on stdout".into(),
-            hint: "`kcompile build --host H --format cloud-init > user-data`".into(),
-        });
-    }
-    if args.out.is_none() && !args.dry_run && io::stdout().is_terminal() {
-        return Err(Error::Usage {
-            message: if document {
-                "refusing to write a host's keys to a terminal".into()
-            } else {
-                "refusing to write a tar archive to a terminal".into()
-            },
-            hint: "redirect it (`kcompile build --host H > bundle.tar`) or write a tree with `--out DIR`".into(),
-        });
-    }
-    let loaded = load(&args.spec)?;
-    let hosts: Vec<&Host> = match &args.host {
-        Some(name) => vec![find_host(&loaded.cluster, name)?],
-        None => loaded.cluster.hosts.iter().collect(),
-    };
-    if let Some(out) = &args.out {
-        check_state_outside(&args.spec.state_dir(), out)?;
-        if out.exists() && !out.is_dir() {
-            return Err(Error::Usage {
-                message: format!("--out `{}` is not a directory", out.display()),
-                hint: "name a directory (it is created if missing); `> FILE.tar` writes one host's tar".into(),
-            });
-        }
-    }
-    let options = IssueOptions {
-        renew_within: args.renew_within.unwrap_or_default(),
-        hosts: match &args.host {
-            Some(name) => HostScope::Only([name.clone()].into()),
-            None => HostScope::All,
-        },
-        ..IssueOptions::default()
-    };
-    let quorum = if args.allow_quorum_loss {
-        Quorum::AllowLoss
-    } else {
-        Quorum::Keep
-    };
-    if args.dry_run {
-        let state = open_state_for_run(&args.spec, Purpose::Preview)?;
-        let (pki, plan, members, _) = plan_build(&loaded, &state, &options, quorum)?;
-        report_plan(&state, &pki, &plan, true);
-        report_members(&loaded.cluster, &members);
-        return Ok(ExitStatus::Success);
-    }
-    let mut state = open_state_for_run(&args.spec, Purpose::Create)?;
-    let (pki, plan, members, changes) = plan_build(&loaded, &state, &options, quorum)?;
-    commit(&mut state, changes)?;
-    report_plan(&state, &pki, &plan, false);
-    report_members(&loaded.cluster, &members);
-    warn_expired_token(&loaded.cluster, &pki);
-    // Each built host's MANIFEST, recorded with the built version below.
-    let mut manifests: Vec<(&str, Vec<u8>)> = Vec::new();
-    let inputs =
-        bundle::inputs::ClusterInputs::new(&loaded.cluster, &loaded.spec_sha256(), &pki, &members);
-    if let (Some(out), true) = (&args.out, args.all) {
-        // Rendered in parallel (pure), written on this thread a chunk of hosts at a time: two
-        // syncs per chunk, and a bounded number of open directories. A tree that already holds
-        // what its host's inputs render is neither rendered nor written (bundle::inputs).
-        for chunk in hosts.chunks(WRITE_CHUNK) {
-            // A tree that is current holds the MANIFEST a build would write: it is recorded as is.
-            let checked: Vec<(&Host, HostDigest, PathBuf, Option<Vec<u8>>)> = chunk
-                .par_iter()
-                .map(|host| {
-                    let digest = inputs.host(&pki, host);
-                    let root = out.join(&host.name);
-                    let current = (args.format == Format::Dir)
-                        .then(|| bundle::dir::current_manifest(&root, &digest))
-                        .flatten();
-                    (*host, digest, root, current)
-                })
-                .collect();
-            let mut stale = Vec::new();
-            for (host, digest, root, current) in checked {
-                match current {
-                    Some(manifest) => manifests.push((host.name.as_str(), manifest)),
-                    None => stale.push((host, digest, root)),
-                }
-            }
-            let bundles: Vec<(&str, bundle::FileSet, PathBuf, Option<Vec<u8>>)> = stale
-                .into_par_iter()
-                .map(|(host, digest, root)| {
-                    let mut files = host_bundle(&loaded, &pki, &members, host);
-                    let manifest = bundle::built::manifest_of(&files);
-                    if args.format == Format::Tar {
-                        let mut archive = Vec::new();
-                        bundle::tar::write(&files, &mut archive).map_err(Error::Write)?;
-                        let mut single = bundle::FileSet::default();
-                        single.add(format!("{}.tar", host.name), archive, bundle::SECRET);
-                        Ok((host.name.as_str(), single, out.clone(), manifest))
-                    } else {
-                        // `dir` (cloud-init and ignition were refused with --out above).
-                        bundle::inputs::add_stamp(&mut files, &digest);
-                        Ok((host.name.as_str(), files, root, manifest))
-                    }
-                })
-                .collect::<Result<_, Error>>()?;
-            let targets: Vec<(&bundle::FileSet, &Path)> = bundles
-                .iter()
-                .map(|(_, files, root, _)| (files, root.as_path()))
-                .collect();
-            for written in write_trees(&targets)? {
-                crate::say_raw!("{written}");
-            }
-            for (host, _, _, manifest) in bundles {
-                manifests.extend(manifest.map(|manifest| (host, manifest)));
-            }
-        }
-    } else {
-        for host in &hosts {
-            let files = host_bundle(&loaded, &pki, &members, host);
-            let mut manifest = bundle::built::manifest_of(&files);
-            match (&args.out, args.all, args.format) {
-                (None, _, format @ (Format::CloudInit | Format::Ignition)) => {
-                    let document = match format {
-                        Format::CloudInit => bundle::cloud_init::document(&files, &host.name),
-                        _ => bundle::ignition::document(&files),
-                    }
-                    .map_err(|error| Error::Write(io::Error::other(error)))?;
-                    for warning in &document.warnings {
-                        crate::say!("warning: {warning}");
-                    }
-                    print(&document.text)?;
-                }
-                (None, _, _) => {
-                    let mut stdout = io::stdout().lock();
-                    match bundle::tar::write(&files, &mut stdout) {
-                        // Whoever read the tar stopped early: no build of the host to record.
-                        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => manifest = None,
-                        other => other.map_err(Error::Write)?,
-                    }
-                }
-                (Some(out), _, _) => {
-                    let mut files = files;
-                    bundle::inputs::add_stamp(&mut files, &inputs.host(&pki, host));
-                    crate::say_raw!("{}", write_tree(&files, out)?);
-                }
-            }
-            manifests.extend(manifest.map(|manifest| (host.name.as_str(), manifest)));
-        }
-    }
-    if let Some(out) = &args.out {
-        let names: Vec<&str> = hosts.iter().map(|host| host.name.as_str()).collect();
-        let place = match (args.all, args.format) {
-            (false, _) => format!("{}", out.display()),
-            (true, Format::Tar) => format!("{}/<host>.tar", out.display()),
-            (true, _) => format!("{}/<host>/", out.display()),
-        };
-        crate::say!(
-            "wrote {} host bundle{} to {place}: {}",
-            names.len(),
-            if names.len() == 1 { "" } else { "s" },
-            names.join(", ")
-        );
-    }
-    // What was built, for the upgrade guard and the rotation guards.
-    let mut transaction = state.begin();
-    crate::upgrade::record(&mut transaction, loaded.cluster.kubernetes_version);
-    let names: Vec<&str> = hosts.iter().map(|host| host.name.as_str()).collect();
-    pki::rotation::record_build(&mut transaction, &names)?;
-    for (host, manifest) in manifests {
-        bundle::built::record(&mut transaction, host, manifest);
-    }
-    let changes = transaction.finish();
-    commit(&mut state, changes)?;
-    Ok(ExitStatus::Success)
-}
-
-/// How many hosts' trees `build --all --out` writes at a time.
-const WRITE_CHUNK: usize = 32;
-
-/// Writes a bundle under `root` with the directory sink; returns what to say about what it
-/// wrote, pruned or left.
-fn write_tree(files: &bundle::FileSet, root: &Path) -> Result<String, Error> {
-    write_trees(&[(files, root)]).map(|mut written| written.remove(0))
-}
-
-/// Writes bundles, each under its root, with the directory sink (two syncs in all); returns what
-/// to say about each.
-fn write_trees(bundles: &[(&bundle::FileSet, &Path)]) -> Result<Vec<String>, Error> {
-    match bundle::dir::write_all(bundles) {
-        Ok(written) => Ok(written.iter().map(ToString::to_string).collect()),
-        Err(error) if error.is_refusal() => Err(Error::Input(error.to_string())),
-        Err(error) => Err(Error::Write(error.into())),
-    }
-}
-
-/// A host's files and their MANIFEST.
-fn host_bundle(
-    loaded: &Loaded,
-    pki: &pki::Pki,
-    members: &Membership,
-    host: &Host,
-) -> bundle::FileSet {
-    let mut files = render::host_files(&loaded.cluster, pki, members, host);
-    let header = bundle::manifest::Header {
-        cluster: loaded.cluster.name.clone(),
-        host: host.name.clone(),
-        kubernetes: loaded.cluster.kubernetes_version.to_string(),
-        spec_sha256: loaded.spec_sha256(),
-    };
-    bundle::manifest::add(&mut files, &header);
-    files
-}
-
-fn diff(args: &DiffArgs) -> Result<ExitStatus, Error> {
-    let loaded = load(&args.spec)?;
-    let host = find_host(&loaded.cluster, &args.host)?;
-    // diff compiles from the state a build made, read-only: what it would issue is shown, not made.
-    let state = open_state_for_run(&args.spec, Purpose::Inspect)?;
-    let options = IssueOptions {
-        hosts: HostScope::Only([host.name.clone()].into()),
-        ..IssueOptions::default()
-    };
-    let (pki, plan, members, _) = plan_build(&loaded, &state, &options, Quorum::Keep)?;
-    for (id, why) in &plan.issued {
-        crate::say!("a build would issue {id} ({why})");
-    }
-    report_members(&loaded.cluster, &members);
-    let files = host_bundle(&loaded, &pki, &members, host);
-    let fingerprint = |bytes: &[u8]| state.keyed_fingerprint(bytes);
-    let report = crate::diff::compare(&host.name, &files, &args.root, &fingerprint)
-        .map_err(Error::Compare)?;
-    let format = match args.output {
-        OutputFormat::Json => crate::diff::Format::Json,
-        OutputFormat::Text => crate::diff::Format::Text {
-            style: if args.stat {
-                crate::diff::Style::Stat
-            } else if args.name_only {
-                crate::diff::Style::NameOnly
-            } else {
-                crate::diff::Style::Full
-            },
-            color: match args.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => color_wanted(),
-            },
-        },
-    };
-    print(&report.render(format))?;
-    Ok(if report.has_changes() {
-        ExitStatus::Differences
-    } else {
-        ExitStatus::Success
-    })
-}
-
-fn rollout_plan(args: &PlanArgs) -> Result<ExitStatus, Error> {
-    let loaded = load(&args.spec)?;
-    let cluster = &loaded.cluster;
-    // A preview: the state is read, what a build would issue and record is planned and dropped.
-    // With no state dir yet every host is new.
-    let state = open_state_for_run(&args.spec, Purpose::Preview)?;
-    let (pki, _, members, _) = plan_build(&loaded, &state, &IssueOptions::default(), Quorum::Keep)?;
-    let fingerprint = |bytes: &[u8]| state.keyed_fingerprint(bytes);
-    let mut inputs = Vec::new();
-    let recorded = state.begin();
-    for host in &cluster.hosts {
-        let files = host_bundle(&loaded, &pki, &members, host);
-        let Some(roots) = &args.roots else {
-            let last = bundle::built::read(&recorded, &host.name).map_err(Error::Built)?;
-            let (source, label) = match &last {
-                Some(last) => (
-                    crate::plan::Source::LastBuild {
-                        since: last.since.clone(),
-                    },
-                    "its last build as the state records it",
-                ),
-                None => (crate::plan::Source::NeverBuilt, "nothing (never built)"),
-            };
-            inputs.push(crate::plan::HostInput {
-                host,
-                report: crate::diff::compare_with_build(&host.name, &files, last.as_ref(), label),
-                built_for: last
-                    .map(|last| last.manifest.header.kubernetes)
-                    .filter(|version| !version.is_empty()),
-                source,
-            });
-            continue;
-        };
-        let root = roots.join(&host.name);
-        if !root.is_dir() {
-            return Err(Error::Usage {
-                message: format!("there is no root for host `{}`: `{}` is not a directory", host.name, root.display()),
-                hint: "fetch each host's files to DIR/<host>/ (etc/kubernetes, etc/systemd/system/kubelet.service, var/lib/kubelet); for a new host create an empty DIR/<host>/".into(),
-            });
-        }
-        let report = crate::diff::compare(&host.name, &files, &root, &fingerprint)
-            .map_err(Error::Compare)?;
-        let built_for = crate::root::Root::open(&root)
-            .ok()
-            .and_then(|machine| machine.read(bundle::manifest::PATH).ok().flatten())
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .and_then(|text| bundle::manifest::parse(&text).ok())
-            .map(|manifest| manifest.header.kubernetes)
-            .filter(|version| !version.is_empty());
-        inputs.push(crate::plan::HostInput {
-            host,
-            report,
-            built_for,
-            source: crate::plan::Source::Root {
-                path: root.display().to_string(),
-            },
-        });
-    }
-    let mut steps = crate::plan::MembershipSteps::default();
-    if let crate::cluster::EtcdTopology::Stacked { data_dir, .. } = &cluster.etcd {
-        for (name, status, paragraph) in etcd_membership::steps::by_member(&members, data_dir) {
-            if status == etcd_membership::Status::Removing {
-                steps.leaving.push(paragraph);
-            } else {
-                let confirm = format!(
-                    "confirm {name}'s join (after `member promote`): kcompile etcd joined {name}"
-                );
-                steps.joining.push((name, paragraph, confirm));
-            }
-        }
-    }
-    let plan = crate::plan::plan(
-        inputs,
-        &cluster.kubernetes_version.to_string(),
-        cluster.api_server_port,
-        &steps,
-        members.warnings.clone(),
-    );
-    match args.output {
-        OutputFormat::Text => print(&crate::shown::terminal_safe(&plan.render()))?,
-        OutputFormat::Json => print(&plan.render_json())?,
-    };
-    Ok(if plan.waves.is_empty() {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Differences
-    })
-}
-
-/// Whether `--color auto` colors: stdout is a terminal that can show colors and the user has not
-/// asked for none (`NO_COLOR`, <https://no-color.org>; `TERM=dumb`).
-fn color_wanted() -> bool {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
-    let dumb = std::env::var_os("TERM").is_some_and(|term| term == "dumb");
-    io::stdout().is_terminal() && !no_color && !dumb
-}
-
-fn images(args: &ImagesArgs) -> Result<ExitStatus, Error> {
-    let loaded = load(&args.spec)?;
-    let cluster = &loaded.cluster;
-    let hosts: Vec<&Host> = match &args.host {
-        Some(name) => vec![find_host(cluster, name)?],
-        None => cluster.hosts.iter().collect(),
-    };
-    print(&match args.output {
-        OutputFormat::Text => crate::images::render_text(cluster, hosts),
-        OutputFormat::Json => crate::images::render_json(cluster, hosts),
-    })
-}
-
-fn preflight(args: &PreflightArgs) -> Result<ExitStatus, Error> {
-    let loaded = load(&args.spec)?;
-    let host = find_host(&loaded.cluster, &args.host)?;
-    let report = crate::preflight::run(&loaded.cluster, host, &args.root)
-        .map_err(|error| Error::Input(error.to_string()))?;
-    match args.output {
-        // Values come from the machine: shown terminal-safe.
-        OutputFormat::Text => print(&crate::shown::terminal_safe(&report.render()))?,
-        OutputFormat::Json => print(&report.render_json())?,
-    };
-    Ok(if report.has_errors() {
-        ExitStatus::Differences
-    } else {
-        ExitStatus::Success
-    })
-}
-
-fn rotate(args: &RotateArgs) -> Result<ExitStatus, Error> {
-    use pki::catalog::Authority;
-    use pki::rotation::Rotated;
-    let loaded = load(&args.spec)?;
-    let what = match args.what {
-        RotateWhat::Status => {
-            let state = open_state(&args.spec, Purpose::Inspect)?;
-            let text = pki::rotation::status(&state.begin(), &loaded.cluster)?;
-            return print(&text);
-        }
-        RotateWhat::SaKey => Rotated::ServiceAccountKey,
-        RotateWhat::EncryptionKey => Rotated::EncryptionKey,
-        RotateWhat::ClusterCa => Rotated::Ca(Authority::Cluster),
-        RotateWhat::EtcdCa => Rotated::Ca(Authority::Etcd),
-        RotateWhat::FrontProxyCa => Rotated::Ca(Authority::FrontProxy),
-    };
-    let Some(phase) = args.phase else {
-        return Err(Error::Usage {
-            message: format!("say which phase of the {} rotation to move to", what.name()),
-            hint: format!(
-                "`kcompile rotate {} --phase N`; `kcompile rotate status` shows where it stands",
-                what.name()
-            ),
-        });
-    };
-    if what == Rotated::EncryptionKey && loaded.cluster.encryption.is_none() {
-        return Err(Error::Usage {
-            message: "encryption at rest is off, so there is no key to rotate".into(),
-            hint: "set `encryption.enabled: true`".into(),
-        });
-    }
-    let mut state = open_state(&args.spec, Purpose::Change)?;
-    let mut transaction = state.begin();
-    let next = pki::rotation::advance(
-        &mut transaction,
-        what,
-        phase,
-        &loaded.cluster,
-        args.acknowledge,
-    )?;
-    let changes = transaction.finish();
-    commit(&mut state, changes)?;
-    crate::say!("{next}");
-    Ok(ExitStatus::Success)
-}
-fn verify(args: &VerifyArgs) -> Result<ExitStatus, Error> {
-    let input = match (&args.root, &args.bundle) {
-        (Some(root), _) => crate::verify::Input::Root(root.clone()),
-        (None, Some(bundle)) => crate::verify::Input::Tar(bundle.clone()),
-        (None, None) => {
-            return Err(Error::Usage {
-                message: "nothing to verify".into(),
-                hint: "name a root (`--root /`) or a bundle tar".into(),
-            });
-        }
-    };
-    let options = crate::verify::Options {
-        warn_within: args.warn_within,
-        now: time::OffsetDateTime::now_utc(),
-    };
-    let report = crate::verify::run(&input, &options).map_err(|unreadable| Error::Usage {
-        message: unreadable.message,
-        hint: unreadable.hint,
-    })?;
-    match args.output {
-        // File names and values come from the machine: shown terminal-safe.
-        OutputFormat::Text => print(&crate::shown::terminal_safe(&report.render()))?,
-        OutputFormat::Json => print(&report.render_json())?,
-    };
-    Ok(if report.count(crate::verify::Severity::Error) > 0 {
-        ExitStatus::Differences
-    } else {
-        ExitStatus::Success
-    })
-}
-
-fn certs(args: &CertsArgs) -> Result<ExitStatus, Error> {
-    if let Some(CertsAction::Renew {
-        names,
-        new_key,
-        spec,
-    }) = &args.action
-    {
-        return renew(names, *new_key, spec);
-    }
-    let (certs, authorities) = match &args.root {
-        Some(root) => pki::expiry::root_rows(root).map_err(Error::RootCertificates)?,
-        None => {
-            let loaded = load(&args.spec)?;
-            let cluster = &loaded.cluster;
-            let mut leaves = pki::catalog::catalog(cluster);
-            if let Some(name) = &args.host {
-                let host = find_host(cluster, name)?;
-                leaves.retain(|leaf| match &leaf.host {
-                    Some(owner) => owner == name,
-                    None => host.has(crate::spec::Role::ControlPlane),
-                });
-            }
-            let state = open_state(&args.spec, Purpose::Inspect)?;
-            pki::expiry::state_rows(&state, &leaves)?
-        }
-    };
-    let now = time::OffsetDateTime::now_utc();
-    match args.output {
-        OutputFormat::Text => print(&pki::expiry::render(&certs, &authorities, now))?,
-        OutputFormat::Json => print(&pki::expiry::render_json(&certs, &authorities, now))?,
-    };
-    let expiring = args.warn_within.and_then(|window| {
-        let horizon = now.checked_add(time::Duration::try_from(window).ok()?)?;
-        certs
-            .iter()
-            .chain(&authorities)
-            .filter(|row| row.not_after <= horizon)
-            .map(|row| row.name.as_str())
-            .next()
-            .map(str::to_owned)
-    });
-    Ok(match expiring {
-        Some(first) => {
-            crate::say!("{first} (and maybe more) expires within the --warn-within window");
-            ExitStatus::Differences
-        }
-        None => ExitStatus::Success,
-    })
-}
-
-fn renew(names: &[String], new_key: bool, args: &SpecArgs) -> Result<ExitStatus, Error> {
-    let loaded = load(args)?;
-    let cluster = &loaded.cluster;
-    let leaves = pki::catalog::catalog(cluster);
-    let mut ids = Vec::new();
-    for name in names {
-        let matching: Vec<String> = leaves
-            .iter()
-            .filter(|leaf| name == "all" || leaf.id == *name || leaf.file == *name)
-            .map(|leaf| leaf.id.clone())
-            .collect();
-        if matching.is_empty() {
-            let known: Vec<&str> = leaves.iter().map(|leaf| leaf.id.as_str()).collect();
-            let hint = match crate::versions::closest(name, known.iter().copied()) {
-                Some(close) => format!("did you mean `{close}`? (`kcompile certs` lists them)"),
-                None => "`kcompile certs` lists the certificates; CAs are never renewed".into(),
-            };
-            return Err(Error::Usage {
-                message: format!("no certificate `{name}`"),
-                hint,
-            });
-        }
-        ids.extend(matching);
-    }
-    let mut state = open_state(args, Purpose::Change)?;
-    // Only the hosts whose certificates are renewed: others may not be built yet (`build --host`).
-    let hosts = leaves
-        .iter()
-        .filter(|leaf| ids.contains(&leaf.id))
-        .filter_map(|leaf| leaf.host.clone())
-        .collect();
-    let options = IssueOptions {
-        renew_within: std::time::Duration::ZERO,
-        rotate_keys: if new_key { ids.clone() } else { Vec::new() },
-        renew: ids,
-        hosts: HostScope::Only(hosts),
-    };
-    let (pki, plan, changes) = plan_pki(&loaded, &state, &options)?;
-    let unrequested: Vec<&str> = plan
-        .issued
-        .iter()
-        .map(|(id, _)| id.as_str())
-        .filter(|id| !options.renew.iter().any(|asked| asked == id))
-        .collect();
-    if !unrequested.is_empty() {
-        return Err(Error::Usage {
-            message: format!(
-                "the state also lacks or needs {} certificate{} the renewal did not ask for ({})",
-                unrequested.len(),
-                if unrequested.len() == 1 { "" } else { "s" },
-                unrequested.iter().take(5).copied().collect::<Vec<_>>().join(", ")
-            ),
-            hint: "`kcompile build` issues what the spec newly needs; renew afterwards (is this the spec the state was built from?)".into(),
-        });
-    }
-    commit(&mut state, changes)?;
-    report_plan(&state, &pki, &plan, false);
-    crate::say!(
-        "renewed {} certificate{}; `kcompile build` writes them into the bundles",
-        plan.issued.len(),
-        if plan.issued.len() == 1 { "" } else { "s" }
-    );
-    Ok(ExitStatus::Success)
-}
-
-fn import(args: &ImportArgs) -> Result<ExitStatus, Error> {
-    let existed = args.spec.state_dir().exists();
-    let mut state = open_state(&args.spec, Purpose::Create)?;
-    let mut transaction = state.begin();
-    let imported = match pki::import::from_pki(&mut transaction, &args.from_pki) {
-        Ok(imported) => imported,
-        Err(error) => {
-            // All or nothing: a state dir this import created holds nothing yet; remove it.
-            drop(transaction);
-            let root = state.root().to_owned();
-            drop(state);
-            if !existed {
-                let _ = std::fs::remove_dir_all(&root);
-            }
-            return Err(Error::Pki(error));
-        }
-    };
-    let changes = transaction.finish();
-    commit(&mut state, changes)?;
-    for file in &imported.adopted {
-        crate::say!("adopted {file}");
-    }
-    crate::say!(
-        "state {}: {} files adopted, {} already there",
-        state.root().display(),
-        imported.adopted.len(),
-        imported.unchanged.len()
-    );
-    Ok(ExitStatus::Success)
-}
-
-fn adopt(args: &AdoptArgs) -> Result<ExitStatus, Error> {
-    let file = &args.spec.file;
-    // A spec adopt wrote itself (a run finished before) is left as it is; any other is refused.
-    let refuse = || Error::Usage {
-        message: format!(
-            "`{}` exists; adopt writes a new spec and never overwrites one",
-            file.display()
-        ),
-        hint: "name a new file with -f".into(),
-    };
-    if file == Path::new("-") {
-        return Err(refuse());
-    }
-    let input = |e: crate::adopt::AdoptError| Error::Input(e.to_string());
-    let hosts = crate::adopt::read_roots(&args.roots).map_err(input)?;
-    let discovered = crate::adopt::spec::discover(&hosts).map_err(input)?;
-    let dir = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_owned);
-    let source = Source {
-        name: file.display().to_string(),
-        text: render::yaml(&discovered.spec),
-    };
-    let text = source.text.clone();
-    let written = match std::fs::read(file) {
-        Ok(bytes) if bytes == text.as_bytes() => true,
-        Ok(_) => return Err(refuse()),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => false,
-        Err(source) => {
-            return Err(Error::Read {
-                path: file.clone(),
-                source,
-            });
-        }
-    };
-    let loaded = spec::load(source, &dir).map_err(Error::Spec)?;
-    print_diagnostics(&loaded.warnings);
-    let existed = args.spec.state_dir().exists();
-    let mut state = open_state(&args.spec, Purpose::Create)?;
-    let mut transaction = state.begin();
-    let staged = crate::adopt::material::stage(
-        &mut transaction,
-        &loaded.cluster,
-        &hosts,
-        time::OffsetDateTime::now_utc(),
-    );
-    let staged = match staged {
-        Ok(staged) => staged,
-        Err(error) => {
-            // All or nothing: a state dir this run created holds nothing yet; remove it.
-            drop(transaction);
-            let root = state.root().to_owned();
-            drop(state);
-            if !existed {
-                let _ = std::fs::remove_dir_all(&root);
-            }
-            return Err(match error {
-                crate::adopt::AdoptError::State(error) => Error::State(error),
-                error => Error::Input(error.to_string()),
-            });
-        }
-    };
-    let changes = transaction.finish();
-    commit(&mut state, changes)?;
-    if !written {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(file)
-            .and_then(|mut out| out.write_all(text.as_bytes()).and_then(|()| out.sync_all()))
-            .map_err(|e| Error::Input(format!("cannot write `{}`: {e}", file.display())))?;
-    }
-    for warning in &discovered.warnings {
-        crate::say!("warning: {warning}");
-    }
-    let (pki, _, members, _) = plan_build(&loaded, &state, &IssueOptions::default(), Quorum::Keep)?;
-    let fingerprint = |bytes: &[u8]| state.keyed_fingerprint(bytes);
-    let mut changes = Vec::new();
-    for host in &loaded.cluster.hosts {
-        let files = host_bundle(&loaded, &pki, &members, host);
-        let report = crate::diff::compare(
-            &host.name,
-            &files,
-            &args.roots.join(&host.name),
-            &fingerprint,
-        )
-        .map_err(Error::Compare)?;
-        changes.extend(crate::adopt::changes::planned(
-            &report,
-            &staged.not_kept,
-            hosts.first().map_or("", |first| first.name.as_str()),
-        ));
-    }
-    crate::say!(
-        "wrote {} and state {}: {} files kept from the cluster, {} changes a build still makes",
-        file.display(),
-        state.root().display(),
-        staged.adopted.len(),
-        changes.len()
-    );
-    match args.output {
-        OutputFormat::Json => print(&crate::json::document(&serde_json::json!({
-            "spec": file.display().to_string(),
-            "state": state.root().display().to_string(),
-            "kept": staged.adopted,
-            "warnings": discovered.warnings,
-            "changes": changes,
-        }))),
-        OutputFormat::Text => {
-            let mut text = String::new();
-            for kept in &staged.adopted {
-                text.push_str(&format!("keep   {kept}\n"));
-            }
-            for change in &changes {
-                text.push_str(&format!(
-                    "{:<6} {}/{}: {}\n",
-                    serde_json::to_value(change.action)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
-                    change.host,
-                    change.path,
-                    change.reason
-                ));
-            }
-            print(&crate::shown::terminal_safe(&text))
-        }
-    }
-}
-
-fn state(args: &StateArgs) -> Result<ExitStatus, Error> {
-    match &args.action {
-        StateAction::List { spec, output } => {
-            let state = open_state(spec, Purpose::Inspect)?;
-            print(&crate::state::report::list(
-                &state,
-                *output == OutputFormat::Json,
-            ))
-        }
-        StateAction::Check { spec } => {
-            let state = open_state(spec, Purpose::Inspect)?;
-            let problems = crate::state::report::check(&state);
-            if !problems.is_empty() {
-                return Err(Error::State(StateError::Unusable {
-                    root: state.root().to_owned(),
-                    problems,
-                }));
-            }
-            crate::say!(
-                "state {}: {} items recorded, every one present, unchanged and usable",
-                state.root().display(),
-                state.inventory().items.len()
-            );
-            Ok(ExitStatus::Success)
-        }
-        StateAction::Forget { paths, spec } => {
-            let root = spec.state_dir();
-            State::forget(&root, paths)?;
-            for path in paths {
-                crate::say!("state {}: forgot `{path}`", root.display());
-            }
-            Ok(ExitStatus::Success)
-        }
-        StateAction::Record { spec } => {
-            let root = spec.state_dir();
-            let recorded = State::record_existing(&root)?;
-            crate::say!(
-                "state {}: recorded {} items in a new inventory; `kcompile state check` checks them",
-                root.display(),
-                recorded.len()
-            );
-            Ok(ExitStatus::Success)
-        }
-    }
-}
-
-/// Warns when workers join by TLS bootstrap with a token that has expired (a build still writes
-/// it: rendering has no clock, and joined workers do not need it).
-fn warn_expired_token(cluster: &Cluster, pki: &pki::Pki) {
-    let token = &pki.secrets.bootstrap_token;
-    if cluster.hosts.iter().any(pki::catalog::joins_by_bootstrap)
-        && token.expired_at(time::OffsetDateTime::now_utc())
-    {
-        crate::say!(
-            "warning: bootstrap token {} expired at {}: workers that have not joined yet cannot; `kcompile token create` makes a fresh one",
-            token.id(),
-            token.expiration_text().as_deref().unwrap_or("never")
-        );
-    }
-}
-
-fn token(args: &TokenArgs) -> Result<ExitStatus, Error> {
-    use pki::tokens;
-    let now = time::OffsetDateTime::now_utc();
-    match &args.action {
-        TokenAction::List { spec } => {
-            let state = open_state(spec, Purpose::Inspect)?;
-            let listed = tokens::list(&state)?;
-            print(&tokens::list_text(&listed, now))
-        }
-        TokenAction::Create { ttl, spec } => {
-            let mut state = open_state(spec, Purpose::Change)?;
-            let mut transaction = state.begin();
-            let token = tokens::create(&mut transaction, *ttl, now)?;
-            let changes = transaction.finish();
-            commit(&mut state, changes)?;
-            crate::say!(
-                "bootstrap token {} created, expires {}",
-                token.id(),
-                token.expiration_text().as_deref().unwrap_or("never")
-            );
-            crate::say!(
-                "next: `kcompile build --all --out DIR` puts it in the first control plane's addons/bootstrap.yaml \
-                 and the workers' bootstrap-kubelet.conf; apply bootstrap.yaml \
-                 (`kubectl apply -f /etc/kubernetes/addons/bootstrap.yaml`), then start the new workers"
-            );
-            Ok(ExitStatus::Success)
-        }
-    }
-}
-
-fn etcd(args: &EtcdArgs) -> Result<ExitStatus, Error> {
-    match &args.action {
-        EtcdAction::Status { spec } => {
-            let loaded = load(spec)?;
-            let state = open_state(spec, Purpose::Inspect)?;
-            let record = etcd_membership::Record::read(&state.begin()).map_err(membership_error)?;
-            let members = Membership {
-                record,
-                warnings: Vec::new(),
-            };
-            let data_dir = match &loaded.cluster.etcd {
-                crate::cluster::EtcdTopology::Stacked { data_dir, .. } => data_dir.as_str(),
-                crate::cluster::EtcdTopology::External { .. } => "",
-            };
-            let text = etcd_membership::steps::status(&members, data_dir);
-            print(&crate::shown::terminal_safe(&text))
-        }
-        EtcdAction::Joined { host, spec } => record_etcd_step(spec, |transaction| {
-            Ok(etcd_membership::confirm_joined(transaction, host)?.describe("joined"))
-        }),
-        EtcdAction::Removed { host, spec } => record_etcd_step(spec, |transaction| {
-            Ok(etcd_membership::confirm_removed(transaction, host)?.describe("removed"))
-        }),
-        EtcdAction::Replace {
-            host,
-            allow_quorum_loss,
-            spec,
-        } => record_etcd_step(spec, |transaction| {
-            let quorum = if *allow_quorum_loss {
-                Quorum::AllowLoss
-            } else {
-                Quorum::Keep
-            };
-            for warning in etcd_membership::replace(transaction, host, quorum)? {
-                crate::say!("warning: {warning}");
-            }
-            Ok(format!(
-                "etcd member {host} marked for replacement: `kcompile build` gives {host} a joining member and prints the steps (the old member is removed first)"
-            ))
-        }),
-    }
-}
-
-/// Runs one membership confirmation against the state and commits it; says what it recorded.
-fn record_etcd_step(
-    spec: &SpecArgs,
-    step: impl FnOnce(&mut crate::state::Transaction<'_>) -> Result<String, MembershipError>,
-) -> Result<ExitStatus, Error> {
-    let mut state = open_state(spec, Purpose::Change)?;
-    let mut transaction = state.begin();
-    let done = step(&mut transaction).map_err(membership_error)?;
-    let changes = transaction.finish();
-    commit(&mut state, changes)?;
-    crate::say!("{done}");
-    Ok(ExitStatus::Success)
-}
-
-fn find_host<'c>(cluster: &'c Cluster, name: &str) -> Result<&'c Host, Error> {
-    cluster
-        .hosts
-        .iter()
-        .find(|host| host.name == name)
-        .ok_or_else(|| {
-            let names: Vec<&str> = cluster
-                .hosts
-                .iter()
-                .map(|host| host.name.as_str())
-                .collect();
-            let hint = match crate::versions::closest(name, names.iter().copied()) {
-                Some(close) => format!("did you mean `{close}`? (hosts: {})", names.join(", ")),
-                None => format!("hosts: {}", names.join(", ")),
-            };
-            Error::Usage {
-                message: format!("the spec has no host `{name}`"),
-                hint,
-            }
-        })
-}
-
-/// Reads, layers and validates the spec; prints its warnings.
-fn load(args: &SpecArgs) -> Result<Loaded, Error> {
-    let (source, dir) = read_spec(&args.file)?;
-    match spec::load(source, &dir) {
-        Ok(loaded) => {
-            print_diagnostics(&loaded.warnings);
-            Ok(loaded)
-        }
-        Err(diagnostics) => Err(Error::Spec(diagnostics)),
-    }
-}
-
-fn read_spec(file: &Path) -> Result<(Source, PathBuf), Error> {
-    if file == Path::new("-") {
-        let mut text = String::new();
-        io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|source| Error::Read {
-                path: file.to_owned(),
-                source,
-            })?;
-        let source = Source {
-            name: "<stdin>".into(),
-            text,
-        };
-        return Ok((source, PathBuf::from(".")));
-    }
-    let text = std::fs::read_to_string(file).map_err(|source| Error::Read {
-        path: file.to_owned(),
-        source,
-    })?;
-    let dir = file
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_owned);
-    let source = Source {
-        name: file.display().to_string(),
-        text,
-    };
-    Ok((source, dir))
-}
-
-fn print_diagnostics(diagnostics: &[Diagnostic]) {
-    for diagnostic in diagnostics {
-        crate::say_raw!("{diagnostic}");
-    }
-}
-
-/// Writes to stdout; a closed pipe (`| head`) ends the run quietly.
-fn print(text: &str) -> Result<ExitStatus, Error> {
-    let mut stdout = io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Ok(()) => Ok(ExitStatus::Success),
-        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(ExitStatus::Success),
-        Err(error) => Err(Error::Write(error)),
     }
 }

@@ -12,6 +12,7 @@ pub mod adopt;
 pub mod bundle;
 pub mod cli;
 pub mod cluster;
+mod cmd;
 pub mod component;
 pub mod diff;
 pub mod digest;
