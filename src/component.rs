@@ -60,6 +60,7 @@ impl Component {
         const CERTS: &str = "kcompile issues every certificate and key and sets their paths itself; \
                              bring your own CA through the state dir";
         const KUBECONFIG: &str = "kcompile writes and mounts this kubeconfig itself";
+        #[expect(clippy::match_same_arms, reason = "one arm per component and cause")]
         let hint = match (self, flag) {
             (
                 Component::ApiServer,

@@ -10,6 +10,7 @@
 
 pub mod adopt;
 pub mod bundle;
+#[allow(clippy::pedantic)] // removed at merge (cli.rs is being split into cmd/)
 pub mod cli;
 pub mod cluster;
 pub mod component;

@@ -282,7 +282,7 @@ fn read(host: &HostFiles, file: &str) -> Result<Option<String>, NotKept> {
         .read(file)
         .map_err(|e| NotKept::Unreadable {
             file: host.file(file),
-            reason: e.reason().to_string(),
+            reason: e.reason().clone(),
         })?
         .map(|bytes| String::from_utf8(bytes).map_err(|_| NotKept::NotText(host.file(file))))
         .transpose()

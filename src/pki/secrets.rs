@@ -14,7 +14,7 @@ use crate::state::{FINGERPRINT_KEY, Transaction};
 /// The cluster's generated secrets.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secrets {
-    /// 32 random bytes, base64 (the EncryptionConfiguration key `key1`).
+    /// 32 random bytes, base64 (the `EncryptionConfiguration` key `key1`).
     pub encryption_key: String,
     /// etcd's `--initial-cluster-token`.
     pub etcd_token: String,

@@ -278,7 +278,7 @@ impl Inventory {
             .filter(|(_, item)| item.retired_from.as_deref() == Some(path))
             .map(|(retired, item)| (item.since.as_str(), retired.as_str()))
             .collect();
-        copies.sort();
+        copies.sort_unstable();
         copies.into_iter().map(|(_, retired)| retired).collect()
     }
 }
