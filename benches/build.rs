@@ -381,7 +381,7 @@ fn run(command: &mut Command) -> Run {
     let mut status = 0;
     // SAFETY: `rusage` is plain data, and `wait4` writes it and `status` for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let reaped = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
     let elapsed = start.elapsed();
     assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
@@ -514,10 +514,9 @@ fn print_table(rows: &[Row]) {
         let mut samples = row.samples.clone();
         samples.sort();
         let scenario_median = median(&samples);
-        let peak = row.peak_kib.map_or_else(
-            || "-".to_owned(),
-            |kib| format!("{:.0}", kib as f64 / 1024.0),
-        );
+        let peak = row
+            .peak_kib
+            .map_or_else(|| "-".to_owned(), |kib| format!("{}", (kib + 512) / 1024));
         let (limit_name, limit_median, ratio, target) = match &row.limit {
             Some(limit) => {
                 let mut limit_samples = limit.samples.clone();
@@ -556,6 +555,6 @@ fn median(sorted: &[Duration]) -> f64 {
     if n % 2 == 1 {
         sorted[n / 2].as_secs_f64()
     } else {
-        (sorted[n / 2 - 1].as_secs_f64() + sorted[n / 2].as_secs_f64()) / 2.0
+        f64::midpoint(sorted[n / 2 - 1].as_secs_f64(), sorted[n / 2].as_secs_f64())
     }
 }

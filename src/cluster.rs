@@ -48,11 +48,11 @@ pub struct Cluster {
     pub audit: Option<Audit>,
     /// The aggregation layer.
     pub aggregation: Aggregation,
-    /// KubeSchedulerConfiguration fields, when the spec configures the scheduler.
+    /// `KubeSchedulerConfiguration` fields, when the spec configures the scheduler.
     pub scheduler_config: Option<BTreeMap<String, serde_json::Value>>,
     /// kube-proxy mode, when kube-proxy runs.
     pub kube_proxy: Option<ProxyMode>,
-    /// KubeProxyConfiguration fields the spec sets (`kubeProxy.config`), merged over kcompile's.
+    /// `KubeProxyConfiguration` fields the spec sets (`kubeProxy.config`), merged over kcompile's.
     pub kube_proxy_config: BTreeMap<String, serde_json::Value>,
     /// The container runtime, registry mirrors and CA trust layout of every host.
     pub node: Node,
@@ -355,7 +355,7 @@ pub struct KubeletSettings {
     pub binary_path: String,
     /// CRI socket.
     pub container_runtime_endpoint: String,
-    /// Fields merged over the generated KubeletConfiguration.
+    /// Fields merged over the generated `KubeletConfiguration`.
     pub config: BTreeMap<String, serde_json::Value>,
     /// Flags.
     pub extra_args: BTreeMap<String, String>,

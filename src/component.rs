@@ -60,6 +60,7 @@ impl Component {
         const CERTS: &str = "kcompile issues every certificate and key and sets their paths itself; \
                              bring your own CA through the state dir";
         const KUBECONFIG: &str = "kcompile writes and mounts this kubeconfig itself";
+        #[expect(clippy::match_same_arms, reason = "one arm per component and cause")]
         let hint = match (self, flag) {
             (
                 Component::ApiServer,
@@ -173,6 +174,10 @@ impl Component {
     /// Whether `flag` is one kcompile sets by default that a user may deliberately replace in
     /// `extraArgs` (the rest it sets are owned: [`Component::owned_flag_hint`]). Every flag kcompile
     /// renders is one or the other; a test renders every example to hold this.
+    #[expect(
+        clippy::match_same_arms,
+        reason = "one arm per reason a flag is overridable, each with its comment"
+    )]
     pub fn overridable_default(self, flag: &str) -> bool {
         match (self, flag) {
             // kubeadm's apiserver defaults, which kubeadm lets `extraArgs` replace too: the

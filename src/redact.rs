@@ -3,7 +3,7 @@
 //! JSON, flow style, folded or literal block scalars, quoted keys, tabs, extra fields, aliases,
 //! several documents — hides the same secrets as kcompile's own form:
 //!
-//! - **YAML and JSON** (kubeconfigs, EncryptionConfiguration, Secrets, pods, anything): parsed and
+//! - **YAML and JSON** (kubeconfigs, `EncryptionConfiguration`, Secrets, pods, anything): parsed and
 //!   every secret value replaced by a placeholder. Secret values are those under a secret-named key
 //!   at any depth (`client-key-data`, `token`, `token-secret`, `secret`, `password`,
 //!   `client-secret`, `id-token`, `refresh-token`, …), every value of a Secret's `data` and
@@ -1196,6 +1196,10 @@ mod tests {
 
     const KEY: &str = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIOi17s2cV1uKOVKYgbnMYraCZjGztzy/NTiTbnSz3yjLoAoGCCqGSM49\nAwEHoUQDQgAERmtedCI5ZiidE6Ld5WG1NctwQXGJlocq+8UfRaLEHngxuHkve+Cz\nZZgFfOoDlTE6hQ20IuW4K8srsHt88wFSaw==\n-----END EC PRIVATE KEY-----\n";
 
+    #[expect(
+        clippy::unnecessary_wraps,
+        reason = "the signature of the fingerprint callback"
+    )]
     fn keyed(bytes: &[u8]) -> Option<String> {
         Some(format!("hmac:{}", &crate::digest::sha256(bytes)[..12]))
     }

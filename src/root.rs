@@ -461,7 +461,7 @@ impl Root {
         if metadata.len() > self.limit {
             return Err(too_large(metadata.len()));
         }
-        let mut bytes = Vec::with_capacity(metadata.len() as usize);
+        let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
         file.take(self.limit + 1)
             .read_to_end(&mut bytes)
             .map_err(io)?;
@@ -686,7 +686,7 @@ impl Root {
                 match rustix::fs::statat(here, step.name.as_slice(), AtFlags::SYMLINK_NOFOLLOW) {
                     Ok(stat) => stat,
                     Err(Errno::NOENT | Errno::NOTDIR) => {
-                        return self.missing(relative, step.from, &links);
+                        return Self::missing(relative, step.from, &links);
                     }
                     Err(errno) => return Err(io(errno.into())),
                 };
@@ -713,7 +713,7 @@ impl Root {
                     let from = Some(links.len() - 1);
                     if target.is_empty() {
                         // An empty target names nothing (ENOENT on Linux).
-                        return self.missing(relative, from, &links);
+                        return Self::missing(relative, from, &links);
                     }
                     if target.starts_with(b"/") {
                         stack.clear();
@@ -745,7 +745,7 @@ impl Root {
                     if let Some(next) = todo.front() {
                         // A file where the path needs a directory: nothing is there.
                         let from = next.from;
-                        return self.missing(relative, from, &links);
+                        return Self::missing(relative, from, &links);
                     }
                     let dir = stack.pop().map_or(Fd::Root, |(_, fd)| Fd::Owned(fd));
                     return Ok(Some(Found {
@@ -763,7 +763,6 @@ impl Root {
     /// A component that does not exist: the path is absent, unless the component comes from a
     /// link's target, which is then dangling (or, absolute, outside the root).
     fn missing(
-        &self,
         relative: &str,
         from: Option<usize>,
         links: &[(String, String)],

@@ -32,19 +32,16 @@ pub fn terminal_safe_keeping(text: &str, allowed: &[&str]) -> String {
         let mut pieces = line.split(MARK);
         out.push_str(&value(pieces.next().unwrap_or_default(), MAX_LINE));
         for piece in pieces {
-            match allowed
+            if let Some(code) = allowed
                 .iter()
                 .find(|code| piece.starts_with(code.trim_start_matches(MARK)))
             {
-                Some(code) => {
-                    let rest = &piece[code.len() - MARK.len_utf8()..];
-                    out.push_str(code);
-                    out.push_str(&value(rest, MAX_LINE));
-                }
-                None => {
-                    out.push_str("\\u{1b}");
-                    out.push_str(&value(piece, MAX_LINE));
-                }
+                let rest = &piece[code.len() - MARK.len_utf8()..];
+                out.push_str(code);
+                out.push_str(&value(rest, MAX_LINE));
+            } else {
+                out.push_str("\\u{1b}");
+                out.push_str(&value(piece, MAX_LINE));
             }
         }
     }

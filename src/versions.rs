@@ -174,8 +174,7 @@ impl EtcdVersion {
             });
         }
         let (oldest, newest) = match kube.minor {
-            ..=33 => ((3, 5), (3, 6)),
-            34..=36 => ((3, 5), (3, 6)),
+            ..=36 => ((3, 5), (3, 6)),
             _ => ((3, 6), (3, 7)),
         };
         if (major, minor) < oldest || (major, minor) > newest {

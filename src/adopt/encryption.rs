@@ -1,4 +1,4 @@
-//! The cluster's EncryptionConfiguration: the file the first control plane's kube-apiserver names
+//! The cluster's `EncryptionConfiguration`: the file the first control plane's kube-apiserver names
 //! with `--encryption-provider-config`, which every control plane must hold alike. Its keys, their
 //! names and their order are kept ([`crate::pki::adopted_encryption`]); the key it encrypts with
 //! becomes the state's encryption key.

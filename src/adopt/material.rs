@@ -2,7 +2,7 @@
 //! the CAs and service-account keys (through [`crate::pki::import`]), every leaf certificate of
 //! kcompile's catalog that the host holds, valid, signed by its CA and covering the names the
 //! catalog asks for (with its key and issue record), the etcd members with their start flags, and
-//! the EncryptionConfiguration's keys in their order.
+//! the `EncryptionConfiguration`'s keys in their order.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -298,7 +298,7 @@ fn read(host: &HostFiles, file: &str) -> Result<Option<String>, NotKept> {
         .read(file)
         .map_err(|e| NotKept::Unreadable {
             file: host.file(file),
-            reason: e.reason().to_string(),
+            reason: e.reason().clone(),
         })?
         .map(|bytes| String::from_utf8(bytes).map_err(|_| NotKept::NotText(host.file(file))))
         .transpose()

@@ -2,7 +2,7 @@
 //! copy of that host's `/etc/kubernetes`, `/var/lib/kubelet` and kubelet unit. Adopt reads them
 //! ([`host`]), writes a spec that says what the cluster runs ([`spec`]), stages the material the
 //! cluster already has into the state ([`material`]: CAs, service-account keys, every valid
-//! leaf certificate with its key, the etcd members, the EncryptionConfiguration's keys in order:
+//! leaf certificate with its key, the etcd members, the `EncryptionConfiguration`'s keys in order:
 //! [`encryption`]), and lists every change a build would still
 //! make, each with its reason ([`changes`]). What it cannot carry over is an error or a warning
 //! naming the file, never dropped silently.

@@ -191,7 +191,7 @@ pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
                     Component::ControllerManager => entry.controller_manager = Some(component_spec),
                     Component::Scheduler => entry.scheduler = Some(component_spec),
                     Component::KubeProxy | Component::Kubelet => {
-                        entry.kube_proxy = Some(component_spec)
+                        entry.kube_proxy = Some(component_spec);
                     }
                 }
             }
@@ -210,21 +210,21 @@ pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
                     extra_args: args,
                     extra_volumes: volumes,
                     ..ApiServerSpec::default()
-                })
+                });
             }
             Component::ControllerManager => {
                 spec.controller_manager = Some(ComponentSpec {
                     extra_args: args,
                     extra_volumes: volumes,
                     ..ComponentSpec::default()
-                })
+                });
             }
             Component::Scheduler => {
                 spec.scheduler = Some(SchedulerSpec {
                     extra_args: args,
                     extra_volumes: volumes,
                     ..SchedulerSpec::default()
-                })
+                });
             }
             Component::KubeProxy | Component::Kubelet => {
                 spec.kube_proxy = Some(KubeProxySpec {
@@ -232,7 +232,7 @@ pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
                     extra_args: args,
                     extra_volumes: volumes,
                     ..KubeProxySpec::default()
-                })
+                });
             }
         }
     }

@@ -159,7 +159,7 @@ pub(super) fn size_warning(what: &str, len: usize) -> Option<String> {
         format!(
             "{what} is {len} bytes ({:.1} KiB), over the {} KiB user-data limit of AWS EC2 and \
              other clouds",
-            len as f64 / 1024.0,
+            f64::from(u32::try_from(len).unwrap_or(u32::MAX)) / 1024.0,
             USER_DATA_LIMIT / 1024
         )
     })
@@ -267,7 +267,7 @@ mod tests {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
-                state as u8
+                state.to_le_bytes()[0]
             })
             .collect();
         files.add("etc/kubernetes/blob", bytes, 0o600);

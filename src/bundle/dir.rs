@@ -320,6 +320,11 @@ fn kind(stat: &Stat) -> &'static str {
 }
 
 /// The type of the file `stat` describes.
+/// A file's size; a negative `st_size` (never seen from a regular file) counts as too large.
+fn size(stat: &Stat) -> u64 {
+    u64::try_from(stat.st_size).unwrap_or(u64::MAX)
+}
+
 fn file_type(stat: &Stat) -> FileType {
     FileType::from_raw_mode(stat.st_mode)
 }
@@ -362,8 +367,7 @@ fn already_there(dir: BorrowedFd<'_>, name: &str, file: &File) -> bool {
     let Ok((mut existing, stat)) = open_regular(dir, name) else {
         return false;
     };
-    if stat.st_mode & 0o7777 != file.mode & 0o7777 || stat.st_size as u64 != file.bytes.len() as u64
-    {
+    if stat.st_mode & 0o7777 != file.mode & 0o7777 || size(&stat) != file.bytes.len() as u64 {
         return false;
     }
     if sets_owners() && (stat.st_uid, stat.st_gid) != (file.owner.uid, file.owner.gid) {
@@ -571,7 +575,7 @@ impl<'a> Tree<'a> {
                 Problem::Manifest(format!("larger than {MAX_MANIFEST_BYTES} bytes")),
             )
         };
-        if stat.st_size as u64 > MAX_MANIFEST_BYTES {
+        if size(&stat) > MAX_MANIFEST_BYTES {
             return Err(too_large());
         }
         let mut bytes = Vec::new();
@@ -749,7 +753,7 @@ impl<'a> Tree<'a> {
             return None;
         }
         let (file, stat) = open_regular(self.fd(parent), name).ok()?;
-        if stat.st_mode & 0o7777 != mode || stat.st_size as u64 > limit {
+        if stat.st_mode & 0o7777 != mode || size(&stat) > limit {
             return None;
         }
         let mut bytes = Vec::new();
@@ -844,7 +848,7 @@ fn create_temp(dir: BorrowedFd<'_>) -> io::Result<(String, OwnedFd)> {
             Mode::from_raw_mode(0o600),
         ) {
             Ok(fd) => return Ok((name, fd)),
-            Err(Errno::EXIST) => continue,
+            Err(Errno::EXIST) => {}
             Err(error) => return Err(error.into()),
         }
     }

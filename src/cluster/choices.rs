@@ -55,7 +55,7 @@ pub enum EncryptionProvider {
 pub enum AnonymousAuth {
     /// The apiserver's default: anonymous requests reach authorization.
     Enabled,
-    /// Only `/livez`, `/readyz` and `/healthz`, through an AuthenticationConfiguration (the kubelet
+    /// Only `/livez`, `/readyz` and `/healthz`, through an `AuthenticationConfiguration` (the kubelet
     /// probes them without credentials).
     HealthOnly,
     /// `--anonymous-auth=false`: health probes need credentials too.

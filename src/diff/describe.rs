@@ -311,6 +311,10 @@ pub fn impact(report: &mut Report, old: &impl Fn(&str) -> Option<Vec<u8>>, bundl
 mod tests {
     use super::*;
 
+    #[expect(
+        clippy::unnecessary_wraps,
+        reason = "the signature of the fingerprint callback"
+    )]
     fn keyed(bytes: &[u8]) -> Option<String> {
         Some(format!("hmac:{}", &crate::digest::sha256(bytes)[..12]))
     }

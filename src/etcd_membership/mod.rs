@@ -475,7 +475,7 @@ pub fn removal_steps(
             match quorum {
                 Quorum::Keep => return Err(MembershipError::QuorumLoss { message }),
                 Quorum::AllowLoss => {
-                    warnings.push(format!("{message} (allowed by --allow-quorum-loss)"))
+                    warnings.push(format!("{message} (allowed by --allow-quorum-loss)"));
                 }
             }
         } else if size - 1 < 3 {

@@ -1,4 +1,4 @@
-//! The EncryptionConfiguration of an adopted cluster (`secrets/encryption-adopted.json`): its
+//! The `EncryptionConfiguration` of an adopted cluster (`secrets/encryption-adopted.json`): its
 //! resource groups with their providers and keys, in order, as the cluster had them. The apiserver
 //! writes a key's name into every ciphertext, so the cluster's key names and order are kept: the
 //! key it encrypts with becomes the state's `secrets/encryption-key` (under its own name), and
@@ -16,7 +16,7 @@ use crate::state::Transaction;
 /// Where the record lives in the state dir.
 pub const PATH: &str = "secrets/encryption-adopted.json";
 
-/// The adopted EncryptionConfiguration.
+/// The adopted `EncryptionConfiguration`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdoptedEncryption {
     /// Its `resources` entries, in order.
@@ -50,10 +50,10 @@ pub struct CurrentKey {
     pub secret: String,
 }
 
-/// Why a cluster's EncryptionConfiguration cannot be adopted.
+/// Why a cluster's `EncryptionConfiguration` cannot be adopted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdoptedEncryptionError {
-    /// It is not an `apiserver.config.k8s.io/v1` EncryptionConfiguration with resources.
+    /// It is not an `apiserver.config.k8s.io/v1` `EncryptionConfiguration` with resources.
     #[error("is not an apiserver.config.k8s.io/v1 EncryptionConfiguration with `resources`")]
     NotAConfiguration,
     /// Its first entry does not encrypt with a local key (identity, kms or another provider).
@@ -74,7 +74,7 @@ pub enum AdoptedEncryptionError {
 }
 
 impl AdoptedEncryption {
-    /// Reads a cluster's EncryptionConfiguration (parsed from its YAML): the record and the key
+    /// Reads a cluster's `EncryptionConfiguration` (parsed from its YAML): the record and the key
     /// it encrypts with.
     pub fn from_config(
         config: &Value,

@@ -110,7 +110,7 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
             "kubernetes-admin",
             &["kubeadm:cluster-admins"],
             Usage::Client,
-            Vec::new(),
+            &Vec::new(),
             validity,
         ),
         leaf(
@@ -120,7 +120,7 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
             "kubernetes-super-admin",
             &["system:masters"],
             Usage::Client,
-            Vec::new(),
+            &Vec::new(),
             validity,
         ),
     ];
@@ -142,7 +142,7 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
                 "kube-apiserver",
                 &[],
                 Usage::Server,
-                apiserver_sans(cluster, host),
+                &apiserver_sans(cluster, host),
                 validity,
             ));
             certs.push(leaf(
@@ -152,7 +152,7 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
                 "kube-apiserver-kubelet-client",
                 kubelet_client_groups,
                 Usage::Client,
-                Vec::new(),
+                &Vec::new(),
                 validity,
             ));
             if stacked {
@@ -163,7 +163,7 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
                     "kube-apiserver-etcd-client",
                     &[],
                     Usage::Client,
-                    Vec::new(),
+                    &Vec::new(),
                     validity,
                 ));
             }
@@ -174,7 +174,7 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
                 &cluster.aggregation.client_common_name,
                 &[],
                 Usage::Client,
-                Vec::new(),
+                &Vec::new(),
                 validity,
             ));
             certs.push(leaf(
@@ -184,7 +184,7 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
                 "system:kube-controller-manager",
                 &[],
                 Usage::Client,
-                Vec::new(),
+                &Vec::new(),
                 validity,
             ));
             certs.push(leaf(
@@ -194,7 +194,7 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
                 "system:kube-scheduler",
                 &[],
                 Usage::Client,
-                Vec::new(),
+                &Vec::new(),
                 validity,
             ));
         }
@@ -207,7 +207,7 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
                 &host.name,
                 &[],
                 Usage::ServerAndClient,
-                sans.clone(),
+                &sans.clone(),
                 validity,
             ));
             certs.push(leaf(
@@ -217,7 +217,7 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
                 &host.name,
                 &[],
                 Usage::ServerAndClient,
-                sans,
+                &sans,
                 validity,
             ));
             certs.push(leaf(
@@ -227,7 +227,7 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
                 "kube-etcd-healthcheck-client",
                 &[],
                 Usage::Client,
-                Vec::new(),
+                &Vec::new(),
                 validity,
             ));
         }
@@ -241,7 +241,7 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
                 &node,
                 &["system:nodes"],
                 Usage::Client,
-                Vec::new(),
+                &Vec::new(),
                 validity,
             ));
         }
@@ -253,7 +253,7 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
             &node,
             &["system:nodes"],
             Usage::Server,
-            serving,
+            &serving,
             validity,
         ));
         if cluster.kube_proxy.is_some() {
@@ -264,7 +264,7 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
                 "system:kube-proxy",
                 &[],
                 Usage::Client,
-                Vec::new(),
+                &Vec::new(),
                 validity,
             ));
         }
@@ -285,7 +285,7 @@ fn leaf(
     common_name: &str,
     organizations: &[&str],
     usage: Usage,
-    sans: Vec<San>,
+    sans: &[San],
     validity: Duration,
 ) -> CertSpec {
     CertSpec {

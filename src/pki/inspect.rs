@@ -173,9 +173,7 @@ impl Inspected {
 
 /// The sha256 of a PEM certificate's DER, hex; the PEM text's own hash if it does not parse.
 pub fn fingerprint(pem: &str) -> String {
-    let bytes = pem::parse(pem)
-        .map(|p| p.contents().to_vec())
-        .unwrap_or_else(|_| pem.as_bytes().to_vec());
+    let bytes = pem::parse(pem).map_or_else(|_| pem.as_bytes().to_vec(), |p| p.contents().to_vec());
     crate::digest::sha256(&bytes)
 }
 

@@ -196,6 +196,10 @@ struct Record {
 
 /// Plans the PKI in `state`: stages what is new or stale, reuses the rest, and returns the
 /// material as it will be once the transaction is committed.
+///
+/// # Panics
+///
+/// Never: each key taken from the generated set was generated above under that name.
 pub fn plan(
     state: &mut Transaction<'_>,
     cluster: &Cluster,
@@ -349,7 +353,7 @@ pub fn plan(
             (format!("{cert_pem}{}", incoming.cert_pem), true),
         );
         if incoming.phase >= 2 {
-            *cert_pem = incoming.cert_pem.clone();
+            cert_pem.clone_from(&incoming.cert_pem);
             *key = Some(load_key(
                 &incoming.key_pem,
                 &format!("pki/{}-next.key", authority.file()),
@@ -358,13 +362,12 @@ pub fn plan(
     }
 
     // 4. The service-account key pair.
-    let sa_key = match sa_key {
-        Some(key) => key,
-        None => {
-            let key = generated.remove("sa").expect("generated above");
-            state.write("pki/sa.key", key.to_pem(), 0o600);
-            key
-        }
+    let sa_key = if let Some(key) = sa_key {
+        key
+    } else {
+        let key = generated.remove("sa").expect("generated above");
+        state.write("pki/sa.key", key.to_pem(), 0o600);
+        key
     };
     let sa_public = sa_key.public_pem();
     if state.read_text("pki/sa.pub")?.as_deref() != Some(sa_public.as_str()) {

@@ -249,9 +249,7 @@ pub fn precondition(what: Rotated, cluster: &Cluster) -> String {
         Rotated::EncryptionKey => {
             let resources = cluster
                 .encryption
-                .as_ref()
-                .map(|e| e.resources.join(","))
-                .unwrap_or_else(|| "secrets".into());
+                .as_ref().map_or_else(|| "secrets".into(), |e| e.resources.join(","));
             format!(
                 "every encrypted object must have been rewritten with the new key, or it becomes unreadable when the old key goes: run `kubectl get {resources} --all-namespaces -o json | kubectl replace -f -` after phase 2 is rolled out to every control plane"
             )

@@ -15,7 +15,7 @@ use crate::state::{FINGERPRINT_KEY, Transaction};
 /// The cluster's generated secrets.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secrets {
-    /// 32 random bytes, base64 (the EncryptionConfiguration key `key1`).
+    /// 32 random bytes, base64 (the `EncryptionConfiguration` key `key1`).
     pub encryption_key: String,
     /// etcd's `--initial-cluster-token`.
     pub etcd_token: String,
@@ -24,7 +24,7 @@ pub struct Secrets {
     /// keepalived's shared VRRP `auth_pass`, `[a-z0-9]{8}` (VRRP PASS authentication uses at most
     /// 8 characters).
     pub vrrp_password: String,
-    /// The EncryptionConfiguration of an adopted cluster, kept after kcompile's keys.
+    /// The `EncryptionConfiguration` of an adopted cluster, kept after kcompile's keys.
     pub adopted_encryption: Option<AdoptedEncryption>,
 }
 

@@ -195,6 +195,10 @@ pub struct MembershipSteps {
 
 /// Orders `hosts` (spec order) into waves for the target release `kubernetes`, whose apiservers
 /// listen on `api_server_port`.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the caller builds the inputs for this call"
+)]
 pub fn plan(
     hosts: Vec<HostInput<'_>>,
     kubernetes: &str,
@@ -382,19 +386,18 @@ fn split(input: &HostInput<'_>) -> Vec<(Phase, HostStep)> {
 
 /// The step of `phase` in `steps`, made empty if there is none yet.
 fn step<'s>(steps: &'s mut Vec<(Phase, HostStep)>, host: &str, phase: Phase) -> &'s mut HostStep {
-    let index = match steps.iter().position(|(p, _)| *p == phase) {
-        Some(index) => index,
-        None => {
-            steps.push((
-                phase,
-                HostStep {
-                    host: host.to_owned(),
-                    files: Vec::new(),
-                    restarts: Vec::new(),
-                },
-            ));
-            steps.len() - 1
-        }
+    let index = if let Some(index) = steps.iter().position(|(p, _)| *p == phase) {
+        index
+    } else {
+        steps.push((
+            phase,
+            HostStep {
+                host: host.to_owned(),
+                files: Vec::new(),
+                restarts: Vec::new(),
+            },
+        ));
+        steps.len() - 1
     };
     &mut steps[index].1
 }

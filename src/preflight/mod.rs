@@ -197,7 +197,7 @@ pub struct Bundle<'c> {
     pub cluster: &'c Cluster,
     /// The host.
     pub host: &'c Host,
-    /// The rendered KubeletConfiguration (`/var/lib/kubelet/config.yaml`).
+    /// The rendered `KubeletConfiguration` (`/var/lib/kubelet/config.yaml`).
     pub kubelet_config: Value,
 }
 

@@ -245,8 +245,7 @@ fn owners(machine: &Machine, wanted: &BTreeSet<u64>) -> (BTreeMap<u64, Owner>, u
                     .text(&format!("proc/{pid}/comm"))
                     .ok()
                     .flatten()
-                    .map(|comm| comm.trim().to_owned())
-                    .unwrap_or_else(|| "?".to_owned());
+                    .map_or_else(|| "?".to_owned(), |comm| comm.trim().to_owned());
                 found.insert(
                     inode,
                     Owner {

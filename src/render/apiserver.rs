@@ -196,7 +196,7 @@ fn join(nets: &[ipnet::IpNet]) -> String {
         .join(",")
 }
 
-/// The AuthenticationConfiguration that lets anonymous requests reach the health endpoints only
+/// The `AuthenticationConfiguration` that lets anonymous requests reach the health endpoints only
 /// (`apiserver.config.k8s.io/v1` from v1.34, where structured authentication went GA).
 pub fn authentication_config(cluster: &Cluster) -> String {
     let api_version = if cluster.kubernetes_version.minor >= 34 {

@@ -79,7 +79,7 @@ pub fn pod<'a>(
             readiness: None,
             startup: "/healthz".into(),
         }),
-        annotations: Default::default(),
+        annotations: std::collections::BTreeMap::default(),
         security: super::security_context::Security::Kubeadm,
         settings: &host.controller_manager,
     }

@@ -1,12 +1,12 @@
 //! CoreDNS, the cluster DNS, as kubeadm's `addon/coredns` phase installs it
-//! (`cmd/kubeadm/app/phases/addons/dns/manifests.go`): a ServiceAccount, the ClusterRole
-//! `system:coredns` and its binding, the `coredns` ConfigMap with the Corefile, a Deployment of two
+//! (`cmd/kubeadm/app/phases/addons/dns/manifests.go`): a `ServiceAccount`, the `ClusterRole`
+//! `system:coredns` and its binding, the `coredns` `ConfigMap` with the Corefile, a Deployment of two
 //! replicas and the `kube-dns` Service at the cluster DNS IP, the address every kubelet's
 //! `clusterDNS` names. Written to `/etc/kubernetes/addons/coredns.yaml` beside the other addons.
 //!
 //! Differences from kubeadm, on purpose: the Service carries no `resourceVersion: "0"` (kubeadm
 //! needs it for its create-or-update call; `kubectl apply` refuses to create an object that has
-//! one), and kubeadm's migration of an existing Corefile on upgrade is not done: the ConfigMap is
+//! one), and kubeadm's migration of an existing Corefile on upgrade is not done: the `ConfigMap` is
 //! kubeadm's default Corefile for the cluster domain.
 
 use std::collections::BTreeMap;
@@ -135,7 +135,7 @@ fn cluster_role_binding() -> ClusterRoleBinding {
     }
 }
 
-/// The ConfigMap, with the Corefile as a literal block (readable, as kubeadm writes it).
+/// The `ConfigMap`, with the Corefile as a literal block (readable, as kubeadm writes it).
 fn config_map_yaml(domain: &str) -> String {
     let config_map = ConfigMap {
         metadata: meta(NAME, Some(NAMESPACE)),

@@ -1,4 +1,4 @@
-//! encryption-config.yaml: an `apiserver.config.k8s.io/v1` EncryptionConfiguration with the
+//! encryption-config.yaml: an `apiserver.config.k8s.io/v1` `EncryptionConfiguration` with the
 //! spec's provider and the key from the state dir, `identity` last so that data written before
 //! encryption was turned on stays readable.
 
@@ -10,7 +10,7 @@ use crate::digest::sha256;
 use crate::pki::adopted_encryption::{AdoptedEncryption, remaining};
 use crate::spec::EncryptionProvider;
 
-/// The EncryptionConfiguration; `keys` are base64 secrets, the one that encrypts first. Each key
+/// The `EncryptionConfiguration`; `keys` are base64 secrets, the one that encrypts first. Each key
 /// is named after its hash: the apiserver writes the name into every ciphertext, so a name must
 /// never move to another secret. An adopted cluster's configuration (`adopted`) keeps its resource
 /// entries, its key names and every provider and key after kcompile's, in its order

@@ -1,4 +1,4 @@
-//! kube-proxy as a static pod on every host that runs pods: its KubeProxyConfiguration (mode,
+//! kube-proxy as a static pod on every host that runs pods: its `KubeProxyConfiguration` (mode,
 //! cluster CIDR, the kubelet's node name, bind, healthz and metrics addresses, then the spec's
 //! `kubeProxy.config` merged over) and the pod.
 
@@ -13,7 +13,7 @@ use crate::cluster::{Cluster, Host};
 use crate::component::Component;
 use crate::spec::ProxyMode;
 
-/// kube-proxy's KubeProxyConfiguration for `host`, with the spec's `kubeProxy.config` merged over.
+/// kube-proxy's `KubeProxyConfiguration` for `host`, with the spec's `kubeProxy.config` merged over.
 pub fn config(cluster: &Cluster, host: &Host, mode: ProxyMode) -> String {
     let cidrs: Vec<String> = cluster
         .networking

@@ -1,5 +1,5 @@
-//! The kubelet: its systemd unit (ExecStart with the config, the kubeconfig, the node IP and name,
-//! labels and taints; ordered after the container runtime) and its KubeletConfiguration, with the
+//! The kubelet: its systemd unit (`ExecStart` with the config, the kubeconfig, the node IP and name,
+//! labels and taints; ordered after the container runtime) and its `KubeletConfiguration`, with the
 //! spec's `kubelet.config` merged over kcompile's fields.
 
 use std::fmt::Write;

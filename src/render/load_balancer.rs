@@ -228,7 +228,7 @@ pub fn keepalived_config(
     )
 }
 
-/// check_apiserver.sh: the local haproxy answers, and so does the VIP where this host holds it
+/// `check_apiserver.sh`: the local haproxy answers, and so does the VIP where this host holds it
 /// (the guide's script; the VIP is matched as a whole address, not a prefix of another).
 pub fn check_script(vip: IpAddr, port: u16) -> String {
     let url_host = match vip {

@@ -36,19 +36,19 @@ pub const KUBERNETES: &str = "/etc/kubernetes";
 pub const MANIFESTS: &str = "/etc/kubernetes/manifests";
 /// Where the kubelet keeps its serving certificate (the kubelet's own `--cert-dir` default).
 pub const KUBELET_PKI: &str = "/var/lib/kubelet/pki";
-/// The KubeletConfiguration.
+/// The `KubeletConfiguration`.
 pub const KUBELET_CONFIG: &str = "/var/lib/kubelet/config.yaml";
 /// The kubelet's systemd unit.
 pub const KUBELET_UNIT: &str = "/etc/systemd/system/kubelet.service";
-/// The KubeProxyConfiguration.
+/// The `KubeProxyConfiguration`.
 pub const KUBE_PROXY_CONFIG: &str = "/var/lib/kube-proxy/config.conf";
-/// The EncryptionConfiguration.
+/// The `EncryptionConfiguration`.
 pub const ENCRYPTION_CONFIG: &str = "/etc/kubernetes/encryption-config.yaml";
 /// The kubeconfig a TLS-bootstrapping kubelet starts with (the kubelet writes kubelet.conf).
 pub const BOOTSTRAP_KUBECONFIG: &str = "/etc/kubernetes/bootstrap-kubelet.conf";
 /// The audit policy.
 pub const AUDIT_POLICY: &str = "/etc/kubernetes/audit-policy.yaml";
-/// The apiserver's AuthenticationConfiguration (anonymous access to health endpoints only).
+/// The apiserver's `AuthenticationConfiguration` (anonymous access to health endpoints only).
 pub const AUTHENTICATION_CONFIG: &str = "/etc/kubernetes/authentication-config.yaml";
 
 /// Every file `host` needs. A host receives only what its roles use: workers get the cluster CA
@@ -152,7 +152,7 @@ fn pki_files(files: &mut FileSet, pki: &Pki, host: &Host) {
 
 /// Kubeconfigs, each with the server it dials: the control-plane endpoint for admins, workers and
 /// kube-proxy, the local apiserver for control-plane components and control-plane kubelets
-/// (kubeadm's ControlPlaneKubeletLocalMode), the local proxy on 127.0.0.1 for the kubelet and
+/// (kubeadm's `ControlPlaneKubeletLocalMode`), the local proxy on 127.0.0.1 for the kubelet and
 /// kube-proxy of hosts that run one (`loadBalancer.kind: local-proxy`).
 fn kubeconfigs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
     let cluster_ca = &pki.authorities[&Authority::Cluster];
@@ -501,19 +501,15 @@ pub fn yaml<T: serde::Serialize>(value: &T) -> String {
 
 /// The server admins and workers dial: the control-plane endpoint, else the first control plane.
 pub fn shared_server(cluster: &Cluster) -> String {
-    match &cluster.control_plane_endpoint {
-        Some(endpoint) => {
-            let host = match &endpoint.host {
-                EndpointHost::Ip(ip) => ip.to_string(),
-                EndpointHost::Dns(name) => name.clone(),
-            };
-            format!("https://{host}:{}", endpoint.port)
-        }
-        None => {
-            let first = cluster.first_control_plane();
-            let address =
-                first.map_or_else(|| "127.0.0.1".to_owned(), |host| host.address.to_string());
-            format!("https://{address}:{}", cluster.api_server_port)
-        }
+    if let Some(endpoint) = &cluster.control_plane_endpoint {
+        let host = match &endpoint.host {
+            EndpointHost::Ip(ip) => ip.to_string(),
+            EndpointHost::Dns(name) => name.clone(),
+        };
+        format!("https://{host}:{}", endpoint.port)
+    } else {
+        let first = cluster.first_control_plane();
+        let address = first.map_or_else(|| "127.0.0.1".to_owned(), |host| host.address.to_string());
+        format!("https://{address}:{}", cluster.api_server_port)
     }
 }

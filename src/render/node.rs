@@ -49,7 +49,7 @@ pub fn files(files: &mut FileSet, cluster: &Cluster, host: &Host) {
     }
 }
 
-/// A field of the host's KubeletConfiguration as the spec sets it (`kubelet.config` merged with
+/// A field of the host's `KubeletConfiguration` as the spec sets it (`kubelet.config` merged with
 /// the host's overrides).
 fn kubelet_field<'h>(host: &'h Host, field: &str) -> Option<&'h Value> {
     host.kubelet.config.get(field)

@@ -1,5 +1,5 @@
 //! The shape every static pod shares, as kubeadm writes it: one container named after the
-//! component, `kube-system`, host network, `system-node-critical`, seccomp RuntimeDefault, flags
+//! component, `kube-system`, host network, `system-node-critical`, seccomp `RuntimeDefault`, flags
 //! sorted by name then value with `extraArgs` replacing defaults of the same name, hostPath
 //! volumes sorted by name. kcompile adds two things: every absolute path a flag names is mounted,
 //! and an annotation carrying the sha256 of every bundle file the pod mounts, so a renewed
@@ -236,7 +236,7 @@ impl StaticPod<'_> {
 }
 
 /// The pod around one container that every kcompile static pod shares: `kube-system`, host
-/// network, `system-node-critical`, seccomp RuntimeDefault, and a hostPath volume and mount for
+/// network, `system-node-critical`, seccomp `RuntimeDefault`, and a hostPath volume and mount for
 /// each of `mounts`.
 pub fn node_critical_pod(
     name: &str,

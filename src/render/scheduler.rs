@@ -1,5 +1,5 @@
 //! kube-scheduler.yaml: kubeadm's flags and probes (`/livez` and `/readyz` from v1.34), and a
-//! KubeSchedulerConfiguration (`kubescheduler.config.k8s.io/v1`) when the spec configures the
+//! `KubeSchedulerConfiguration` (`kubescheduler.config.k8s.io/v1`) when the spec configures the
 //! scheduler: then `--config` replaces the flags the file covers, and the deprecated flags the
 //! scheduler ignores next to `--config` (`--profiling=false` of the hardened profile among them)
 //! are written into the file.
@@ -12,7 +12,7 @@ use super::{KUBERNETES, yaml};
 use crate::cluster::{Cluster, Host};
 use crate::component::Component;
 
-/// Where the KubeSchedulerConfiguration goes.
+/// Where the `KubeSchedulerConfiguration` goes.
 pub const SCHEDULER_CONFIG: &str = "/etc/kubernetes/scheduler-config.yaml";
 
 /// The type of a configuration field a deprecated flag sets.
@@ -31,7 +31,7 @@ enum FieldType {
 /// The deprecated flags kube-scheduler applies only without `--config` (`ApplyTo` calls
 /// `ApplyDeprecated` only when `ConfigFile` is empty: kubernetes/kubernetes
 /// cmd/kube-scheduler/app/options/options.go, `ApplyDeprecated`, read at 7a7c0d87), and the
-/// KubeSchedulerConfiguration field each one sets. Leader election flags are applied with
+/// `KubeSchedulerConfiguration` field each one sets. Leader election flags are applied with
 /// `--config` too, so they are not here.
 const IGNORED_NEXT_TO_CONFIG: [(&str, &[&str], FieldType); 6] = [
     ("profiling", &["enableProfiling"], FieldType::Bool),
@@ -62,7 +62,7 @@ const IGNORED_NEXT_TO_CONFIG: [(&str, &[&str], FieldType); 6] = [
     ),
 ];
 
-/// The KubeSchedulerConfiguration for `host`, when the spec has `scheduler.config`: kcompile's
+/// The `KubeSchedulerConfiguration` for `host`, when the spec has `scheduler.config`: kcompile's
 /// fields, then the host's deprecated flags that `--config` would make the scheduler ignore (so
 /// the hardened profile's `--profiling=false` becomes `enableProfiling: false`), then the spec's
 /// fields.
@@ -155,7 +155,7 @@ pub fn pod<'a>(cluster: &Cluster, host: &'a Host) -> StaticPod<'a> {
             readiness: modern.then(|| "/readyz".to_owned()),
             startup: if modern { "/livez" } else { "/healthz" }.into(),
         }),
-        annotations: Default::default(),
+        annotations: std::collections::BTreeMap::default(),
         security: super::security_context::Security::Kubeadm,
         settings: &host.scheduler,
     }

@@ -1,6 +1,6 @@
 //! Checks the spec's `kubelet.config`, `hosts[].kubelet.config`, `kubeProxy.config` and
-//! `scheduler.config` against the schema of the target version's KubeletConfiguration,
-//! KubeProxyConfiguration and KubeSchedulerConfiguration: every key must be a field that version
+//! `scheduler.config` against the schema of the target version's `KubeletConfiguration`,
+//! `KubeProxyConfiguration` and `KubeSchedulerConfiguration`: every key must be a field that version
 //! has, and every value of the type the component decodes it as.
 //!
 //! All three are strict, although only kube-scheduler is: it refuses a file with an unknown field
@@ -360,7 +360,12 @@ fn whole(value: &Value) -> Option<i128> {
     }
     let float = number.as_f64()?;
     // Within ±2^63 a float converts exactly when it has no fraction.
-    (float.fract() == 0.0 && float.abs() < 9.2e18).then_some(float as i128)
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "checked whole and within range above"
+    )]
+    let whole = float as i128;
+    (float.fract() == 0.0 && float.abs() < 9.2e18).then_some(whole)
 }
 
 /// Whether Go's `time.ParseDuration` accepts `text`: an optional sign, then one or more decimal

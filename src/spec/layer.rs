@@ -201,12 +201,11 @@ pub fn overlay(
             origins.entry(path.to_owned()).or_insert(layer);
             for (key, value) in top {
                 let path = child(path, &key);
-                match base.get_mut(&key) {
-                    Some(existing) => overlay(existing, value, &path, layer, origins),
-                    None => {
-                        record(&value, &path, layer, origins);
-                        base.insert(key, value);
-                    }
+                if let Some(existing) = base.get_mut(&key) {
+                    overlay(existing, value, &path, layer, origins);
+                } else {
+                    record(&value, &path, layer, origins);
+                    base.insert(key, value);
                 }
             }
         }

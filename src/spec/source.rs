@@ -120,14 +120,15 @@ enum Frame {
 fn next_value_path(stack: &mut [Frame]) -> String {
     match stack.last_mut() {
         None => String::new(),
-        Some(Frame::Map { path, key }) => match key.take() {
-            Some(key) => child(path, &key),
-            // A collection used as a key: record it somewhere harmless.
-            None => {
+        Some(Frame::Map { path, key }) => {
+            if let Some(key) = key.take() {
+                child(path, &key)
+            } else {
+                // A collection used as a key: record it somewhere harmless.
                 *key = Some("?".to_owned());
                 child(path, "?")
             }
-        },
+        }
         Some(Frame::Seq { path, index }) => {
             *index += 1;
             element(path, *index - 1)

@@ -145,7 +145,7 @@ pub struct PkiSpec {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EncryptionSpec {
-    /// Write an EncryptionConfiguration and pass it to the apiserver.
+    /// Write an `EncryptionConfiguration` and pass it to the apiserver.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// The provider that encrypts new writes.
@@ -243,11 +243,11 @@ pub struct ApiServerSpec {
     pub resources: Option<ResourcesSpec>,
 }
 
-/// kube-scheduler: a component plus its KubeSchedulerConfiguration.
+/// kube-scheduler: a component plus its `KubeSchedulerConfiguration`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SchedulerSpec {
-    /// Fields of a KubeSchedulerConfiguration (`profiles`, `percentageOfNodesToScore`, ...); when
+    /// Fields of a `KubeSchedulerConfiguration` (`profiles`, `percentageOfNodesToScore`, ...); when
     /// set, kcompile writes the file and passes it with `--config`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<BTreeMap<String, serde_json::Value>>,
@@ -329,7 +329,7 @@ pub struct KubeProxySpec {
     /// The proxy mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<ProxyMode>,
-    /// Fields merged over the generated KubeProxyConfiguration.
+    /// Fields merged over the generated `KubeProxyConfiguration`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<BTreeMap<String, serde_json::Value>>,
     /// See [`ComponentSpec::image`].
@@ -360,7 +360,7 @@ pub struct KubeletSpec {
     /// CRI socket, `unix:///run/containerd/containerd.sock`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container_runtime_endpoint: Option<String>,
-    /// Fields merged over the generated KubeletConfiguration.
+    /// Fields merged over the generated `KubeletConfiguration`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<BTreeMap<String, serde_json::Value>>,
     /// Command-line flags, without leading dashes.

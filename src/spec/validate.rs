@@ -159,15 +159,15 @@ impl Checker<'_> {
         let aggregation = self.aggregation(spec);
         let kube_proxy = self.kube_proxy(spec, kubernetes_version);
         let hosts = self.hosts(spec, networking.as_ref());
-        let endpoint = self.endpoint(spec, &hosts, networking.as_ref());
+        let endpoint = self.endpoint(spec, hosts.as_deref(), networking.as_ref());
         let load_balancer = self.load_balancer(
             spec,
-            &hosts,
+            hosts.as_deref(),
             endpoint.as_ref(),
             api_server_port.copied(),
             image_repository.as_deref(),
         );
-        let etcd = self.etcd(spec, &hosts);
+        let etcd = self.etcd(spec, hosts.as_deref());
         let node = super::node::settings(spec).map_err(|problems| self.node_problems(problems));
         let rootless = super::rootless::settings(spec, api_server_port.copied())
             .map_err(|problems| self.rootless_problems(problems));

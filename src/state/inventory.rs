@@ -39,7 +39,7 @@ pub enum ItemKind {
     EncryptionKey,
     /// `secrets/encryption-key-next`: the encryption key being rotated in.
     IncomingEncryptionKey,
-    /// `secrets/encryption-adopted.json`: an adopted cluster's EncryptionConfiguration, its keys
+    /// `secrets/encryption-adopted.json`: an adopted cluster's `EncryptionConfiguration`, its keys
     /// and their order ([`crate::pki::adopted_encryption`]).
     AdoptedEncryption,
     /// `secrets/etcd-initial-cluster-token`.
@@ -287,7 +287,7 @@ impl Inventory {
             .filter(|(_, item)| item.retired_from.as_deref() == Some(path))
             .map(|(retired, item)| (item.since.as_str(), retired.as_str()))
             .collect();
-        copies.sort();
+        copies.sort_unstable();
         copies.into_iter().map(|(_, retired)| retired).collect()
     }
 }

@@ -265,7 +265,7 @@ pub fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
             size: metadata.len(),
         });
     }
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
     file.take(MAX_FILE + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| StateError::io("read", path, e))?;
@@ -285,7 +285,7 @@ fn sync_dirs(dirs: &mut std::collections::BTreeSet<std::path::PathBuf>) -> Resul
     Ok(())
 }
 
-/// Creates `path` (O_EXCL, never through a link) with `mode` whatever the umask; syncs it when
+/// Creates `path` (`O_EXCL`, never through a link) with `mode` whatever the umask; syncs it when
 /// `sync` (else the caller syncs many at once).
 fn write_new(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<(), StateError> {
     let mut file = OpenOptions::new()

@@ -54,7 +54,7 @@ pub struct State {
     /// Whether the state dir exists on disk.
     exists: bool,
     // Held for the lifetime of the value; the OS releases the lock when the file closes.
-    _lock: Option<File>,
+    held_lock: Option<File>,
 }
 
 impl State {
@@ -108,7 +108,7 @@ impl State {
             contents: Mutex::default(),
             pending: None,
             exists: false,
-            _lock: None,
+            held_lock: None,
         }
     }
 
@@ -147,7 +147,7 @@ impl State {
             contents: Mutex::default(),
             pending,
             exists: true,
-            _lock: lock,
+            held_lock: lock,
         };
         match state.read_file(inventory::PATH)? {
             Some(bytes) => {
@@ -314,8 +314,8 @@ impl State {
     /// kept one). Refuses a dir that already has an inventory.
     pub fn record_existing(root: &Path) -> Result<Vec<String>, StateError> {
         let mut state = State::absent(root);
-        state.root = root.to_owned();
-        state._lock = lock(root, Access::Write)?;
+        root.clone_into(&mut state.root);
+        state.held_lock = lock(root, Access::Write)?;
         state.exists = true;
         journal::recover(root)?;
         if read_bounded(&root.join(inventory::PATH))?.is_some() {
@@ -447,7 +447,7 @@ impl State {
         }
         let now = now_rfc3339();
         let mut inventory = self.inventory.clone();
-        let mut changed = Vec::new();
+        let mut written = Vec::new();
         for path in &changes.forgotten {
             inventory.items.remove(path);
         }
@@ -476,7 +476,7 @@ impl State {
                 continue;
             }
             if !unchanged {
-                changed.push(path.clone());
+                written.push(path.clone());
             }
             if ItemKind::of(path).is_some() {
                 let since = match inventory.items.get(path) {
@@ -524,7 +524,7 @@ impl State {
             }
         }
         self.inventory = inventory;
-        Ok(changed)
+        Ok(written)
     }
 
     /// A keyed fingerprint of a secret (`hmac:0123456789ab`): the key lives in the state, so a
@@ -660,7 +660,7 @@ impl Transaction<'_> {
         Changes {
             writes: self.writes,
             retirements: self.retirements,
-            forgotten: Default::default(),
+            forgotten: std::collections::BTreeSet::default(),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The apiserver's encryption-at-rest config (`--encryption-provider-config`): an
-//! `apiserver.config.k8s.io/v1` EncryptionConfiguration whose keys the apiserver accepts. A key
+//! `apiserver.config.k8s.io/v1` `EncryptionConfiguration` whose keys the apiserver accepts. A key
 //! that is not base64 of a length its provider takes stops every apiserver at start (and with it
 //! the cluster); it is reported by name, never shown.
 
@@ -41,17 +41,14 @@ impl Check<'_> {
                 continue;
             };
             let text = String::from_utf8_lossy(bytes).into_owned();
-            let config = match material::yaml(&text) {
-                Ok(config) => config,
-                Err(_) => {
-                    self.error(
-                        &path,
-                        format!(
-                            "the encryption config {pod_path} names cannot be read as YAML; the apiserver will not start (its content is not shown: it holds keys)"
-                        ),
-                    );
-                    continue;
-                }
+            let Ok(config) = material::yaml(&text) else {
+                self.error(
+                    &path,
+                    format!(
+                        "the encryption config {pod_path} names cannot be read as YAML; the apiserver will not start (its content is not shown: it holds keys)"
+                    ),
+                );
+                continue;
             };
             for problem in problems(&config) {
                 self.error(&path, problem);
@@ -60,7 +57,7 @@ impl Check<'_> {
     }
 }
 
-/// What the apiserver would refuse in an EncryptionConfiguration; keys are named, never shown.
+/// What the apiserver would refuse in an `EncryptionConfiguration`; keys are named, never shown.
 fn problems(config: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let text =
@@ -85,7 +82,7 @@ fn problems(config: &Value) -> Vec<String> {
                 continue;
             };
             let keys = settings.get("keys").and_then(Value::as_array);
-            if keys.is_none_or(|keys| keys.is_empty()) {
+            if keys.is_none_or(std::vec::Vec::is_empty) {
                 problems.push(format!(
                     "resources[{r}].providers[{p}] ({name}) has no keys; the apiserver will not start"
                 ));
@@ -100,7 +97,7 @@ fn problems(config: &Value) -> Vec<String> {
                         "is {length} bytes; {name} takes {}",
                         lengths
                             .iter()
-                            .map(|l| l.to_string())
+                            .map(std::string::ToString::to_string)
                             .collect::<Vec<_>>()
                             .join(", ")
                     )),

@@ -121,18 +121,17 @@ impl Check<'_> {
                  certificate-authority-data instead",
             );
         }
-        let ca = match &config.ca {
-            Some(source) => self.source_certs(path, &dir, source),
-            None => {
-                if !config.insecure {
-                    self.warn(
-                        path,
-                        "has no certificate-authority: clients check the apiserver against the \
-                         system's CAs, which did not sign a kubeadm or kcompile certificate",
-                    );
-                }
-                None
+        let ca = if let Some(source) = &config.ca {
+            self.source_certs(path, &dir, source)
+        } else {
+            if !config.insecure {
+                self.warn(
+                    path,
+                    "has no certificate-authority: clients check the apiserver against the \
+                     system's CAs, which did not sign a kubeadm or kcompile certificate",
+                );
             }
+            None
         };
         if let Some(ca) = &ca {
             self.serving_cert_trusted(path, ca);

@@ -527,17 +527,16 @@ pub fn flags<'a>(words: impl Iterator<Item = &'a str>) -> Vec<(String, String)> 
         let Some(flag) = word.strip_prefix("--").or_else(|| word.strip_prefix('-')) else {
             continue;
         };
-        match flag.split_once('=') {
-            Some((name, value)) => flags.push((name.to_owned(), value.to_owned())),
-            None => {
-                let next = words.get(index).copied();
-                match next.filter(|n| !n.starts_with('-') && !n.starts_with('$')) {
-                    Some(value) => {
-                        flags.push((flag.to_owned(), value.to_owned()));
-                        index += 1;
-                    }
-                    None => flags.push((flag.to_owned(), "true".to_owned())),
+        if let Some((name, value)) = flag.split_once('=') {
+            flags.push((name.to_owned(), value.to_owned()));
+        } else {
+            let next = words.get(index).copied();
+            match next.filter(|n| !n.starts_with('-') && !n.starts_with('$')) {
+                Some(value) => {
+                    flags.push((flag.to_owned(), value.to_owned()));
+                    index += 1;
                 }
+                None => flags.push((flag.to_owned(), "true".to_owned())),
             }
         }
     }
@@ -576,6 +575,7 @@ fn yaml_error(error: &serde_saphyr::Error) -> MaterialError {
 }
 
 /// What is wrong with a PEM text, without the bytes or header lines the decoder quotes.
+#[expect(clippy::needless_pass_by_value, reason = "a `map_err` callback")]
 fn pem_error(error: pem::PemError) -> MaterialError {
     let what = match error {
         pem::PemError::MismatchedTags(..) => "its BEGIN and END lines do not match",

@@ -418,7 +418,7 @@ mod tests {
         add(
             "etc/kubernetes/big.conf",
             tar::EntryType::Regular,
-            &vec![b'x'; MAX_FILE as usize + 1],
+            &vec![b'x'; usize::try_from(MAX_FILE).unwrap() + 1],
         );
         add(
             "etc/kubernetes/manifests/pipe.yaml",

@@ -16,8 +16,8 @@ pub enum KubeletClientAccess {
     /// The certificate carries `O=kubeadm:cluster-admins`, which `kubeadm:cluster-admins` binds to
     /// `cluster-admin` (kubeadm before #138957).
     ClusterAdminsGroup,
-    /// The certificate has no group; the ClusterRoleBinding `kubeadm:apiserver-kubelet-client`
-    /// binds its CN to the ClusterRole `system:kubelet-api-admin` (kubeadm #138957: v1.37.0, and
+    /// The certificate has no group; the `ClusterRoleBinding` `kubeadm:apiserver-kubelet-client`
+    /// binds its CN to the `ClusterRole` `system:kubelet-api-admin` (kubeadm #138957: v1.37.0, and
     /// backported to v1.36.1, v1.35.5, v1.34.8, v1.33.12).
     KubeletApiAdminRole,
 }

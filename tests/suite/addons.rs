@@ -84,6 +84,10 @@ fn discovery_cache(dir: &Path) {
         group("rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1"),
     ]});
     // Per group version: (plural, kind, namespaced).
+    #[expect(
+        clippy::items_after_statements,
+        reason = "the type belongs to the table below"
+    )]
     type Resources<'a> = &'a [(&'a str, &'a str, bool)];
     let resources: [(&str, Resources); 3] = [
         (

@@ -306,7 +306,7 @@ fn what_adopt_cannot_take_over_stops_it_naming_the_file_and_writing_nothing() {
     );
 }
 
-/// The providers of a rendered EncryptionConfiguration's first entry: (provider, key names).
+/// The providers of a rendered `EncryptionConfiguration`'s first entry: (provider, key names).
 fn providers(config: &str) -> Vec<(String, Vec<String>)> {
     let value: Value = serde_saphyr::from_str(config).unwrap();
     value["resources"][0]["providers"]

@@ -725,10 +725,10 @@ fn rsync_recipe_pushes_an_out_tree_and_leaves_nothing_in_the_manifests_dir() {
     let root = dir.join("root");
     fs::create_dir(&root).unwrap();
     fs::set_permissions(&root, fs::Permissions::from_mode(0o711)).unwrap();
-    let tmp = dir.join("rsync-tmp");
+    let rsync_tmp = dir.join("rsync-tmp");
     let host = "master01";
 
-    push(&out, host, &root, &tmp);
+    push(&out, host, &root, &rsync_tmp);
     assert_root_holds_bundle(host, &root, &out, Owners::Root);
     assert_no_diff(host, &state, &root);
 
@@ -747,7 +747,7 @@ fn rsync_recipe_pushes_an_out_tree_and_leaves_nothing_in_the_manifests_dir() {
         fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    push(&out, host, &root, &tmp);
+    push(&out, host, &root, &rsync_tmp);
     assert_root_holds_bundle(host, &root, &out, Owners::Root);
     assert_no_diff(host, &state, &root);
     assert_eq!(
@@ -756,8 +756,8 @@ fn rsync_recipe_pushes_an_out_tree_and_leaves_nothing_in_the_manifests_dir() {
         "the root directory's mode was changed"
     );
     assert!(
-        all_paths(&tmp).is_empty(),
+        all_paths(&rsync_tmp).is_empty(),
         "left in the temp dir: {:?}",
-        all_paths(&tmp)
+        all_paths(&rsync_tmp)
     );
 }

@@ -4,8 +4,8 @@
 //! - the committed tables pass `scripts/component_configs.py --check` (offline: the form the
 //!   script writes, every kind at every minor, parents, types, citations);
 //! - every example, under its own profiles and under `[kubeadm, hardened]`, validates at every
-//!   supported minor, and the KubeletConfiguration, KubeProxyConfiguration and
-//!   KubeSchedulerConfiguration kcompile renders for each host pass the same schema check (so
+//!   supported minor, and the `KubeletConfiguration`, `KubeProxyConfiguration` and
+//!   `KubeSchedulerConfiguration` kcompile renders for each host pass the same schema check (so
 //!   kcompile never writes a field the target version lacks);
 //! - a spec with valid nested fields in all three configs validates at every minor, and its
 //!   fields reach the rendered files.
@@ -134,7 +134,7 @@ fn every_example_validates_and_renders_schema_clean_configs_at_every_minor() {
     assert!(checked > 100, "only {checked} rendered configs checked");
 }
 
-const NESTED: &str = r#"apiVersion: kcompile.io/v1alpha1
+const NESTED: &str = r"apiVersion: kcompile.io/v1alpha1
 kind: Cluster
 profiles: [kubeadm]
 kubelet:
@@ -203,7 +203,7 @@ hosts:
       kubelet:
         config:
           maxPods: 50
-"#;
+";
 
 #[test]
 fn valid_nested_fields_are_accepted_at_every_minor_and_reach_the_rendered_files() {

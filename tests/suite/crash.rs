@@ -198,7 +198,7 @@ fn require_strace() -> String {
     }
 }
 
-/// `kcompile ARGS` in `cwd`, without the caller's KCOMPILE_STATE.
+/// `kcompile ARGS` in `cwd`, without the caller's `KCOMPILE_STATE`.
 fn kcompile(cwd: &Path, args: &[OsString]) -> Output {
     Command::new(KCOMPILE)
         .current_dir(cwd)
@@ -804,7 +804,7 @@ fn parse_log(log: &str) -> Vec<Call> {
                 (unfinished.remove(&tid), resumed.split_once(" resumed>"))
             {
                 let result = after.rsplit_once(" = ").map_or("", |(_, r)| r);
-                calls[index].result = result.trim().to_owned();
+                result.trim().clone_into(&mut calls[index].result);
             }
             continue;
         }
@@ -1776,7 +1776,7 @@ fn a_kill_at_any_state_write_loses_nothing_and_a_retry_recovers() {
         .collect();
     let next = AtomicUsize::new(0);
     let outcomes: Mutex<Vec<(usize, Vec<Failure>)>> = Mutex::new(Vec::new());
-    let workers = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = 2 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {

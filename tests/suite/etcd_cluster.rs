@@ -333,7 +333,7 @@ fn compiled_etcd_flags_run_a_healthy_three_member_cluster() {
     ];
     let etcdctl = |namespace: &str, command: &[&str]| {
         let mut all = client.to_vec();
-        all.extend(command.iter().map(|arg| arg.to_string()));
+        all.extend(command.iter().map(std::string::ToString::to_string));
         in_namespace(namespace, &etcd.etcdctl, &all)
     };
     for (_, address) in HOSTS {

@@ -343,7 +343,7 @@ fn retried(ctx: &Context, args: &[String], what: &str, applied: impl Fn() -> boo
             eprintln!("{what}: timed out, but etcd applied it");
             return;
         }
-        sleep(Duration::from_millis(1000));
+        sleep(Duration::from_secs(1));
     }
 }
 

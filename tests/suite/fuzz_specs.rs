@@ -117,14 +117,14 @@ fn apply(text: &str, mutation: &Mutation) -> String {
     lines.join("\n")
 }
 
-fn check(text: String) {
+fn check(text: &str) {
     let source = Source {
         name: "fuzz.yaml".into(),
-        text: text.clone(),
+        text: text.to_owned(),
     };
     if let Err(diagnostics) = load(source, Path::new(".")) {
         assert!(
-            diagnostics.iter().any(|d| d.is_error()),
+            diagnostics.iter().any(kcompile::spec::Diagnostic::is_error),
             "failure without an error for:\n{text}"
         );
         for diagnostic in &diagnostics {
@@ -143,7 +143,7 @@ proptest! {
         for mutation in &mutations {
             text = apply(&text, mutation);
         }
-        check(text);
+        check(&text);
     }
 }
 
@@ -152,11 +152,11 @@ proptest! {
 
     #[test]
     fn random_text_never_panics(text in "(\\PC|\n|\t){0,400}") {
-        check(text);
+        check(&text);
     }
 
     #[test]
     fn random_yaml_shapes_never_panic(text in "([a-zA-Z]{1,12}: ([-a-z0-9./:]{0,20}|\\[[a-z, ]{0,20}\\])\n( {2,4}- [a-z]{1,8}: [a-z0-9.]{0,12}\n){0,3}){1,12}") {
-        check(text);
+        check(&text);
     }
 }

@@ -308,9 +308,10 @@ const CHECKS: &[(&str, Check)] = &[
         if b.text("etc/kubernetes/pki/etcd/ca.crt")? == b.text("etc/kubernetes/pki/ca.crt")? {
             return Err("etcd/ca.crt is the cluster CA".into());
         }
-        match b.root.join("etc/kubernetes/pki/etcd/ca.key").exists() {
-            true => Err("etcd/ca.key is on the host".into()),
-            false => Ok(()),
+        if b.root.join("etc/kubernetes/pki/etcd/ca.key").exists() {
+            Err("etcd/ca.key is on the host".into())
+        } else {
+            Ok(())
         }
     }),
     // etcd's strong ciphers: no CIS item number.

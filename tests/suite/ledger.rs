@@ -167,7 +167,7 @@ fn a_missing_truncated_or_corrupted_item_stops_every_command_and_nothing_is_gene
                 None => fs::remove_file(&path).unwrap(),
                 Some(bytes) => fs::write(&path, bytes).unwrap(),
             }
-            let damaged = cluster.snapshot();
+            let after_damage = cluster.snapshot();
             for command in commands {
                 // `diff --host` reads and checks only what that host's bundle uses.
                 if command[0] == "diff" && item.starts_with("hosts/worker01/") {
@@ -177,7 +177,7 @@ fn a_missing_truncated_or_corrupted_item_stops_every_command_and_nothing_is_gene
                         "{command:?} with another host's {item} damaged: {}",
                         stderr(&output)
                     );
-                    assert_eq!(cluster.snapshot(), damaged);
+                    assert_eq!(cluster.snapshot(), after_damage);
                     continue;
                 }
                 let error = cluster.refused(command);
@@ -191,7 +191,7 @@ fn a_missing_truncated_or_corrupted_item_stops_every_command_and_nothing_is_gene
                 );
                 assert_eq!(
                     cluster.snapshot(),
-                    damaged,
+                    after_damage,
                     "{command:?} changed the state with {item} damaged"
                 );
             }
@@ -282,7 +282,7 @@ impl Drop for ReadOnlyMount {
 fn previews_work_on_a_read_only_state_and_writers_say_why_they_cannot() {
     let cluster = Cluster::built();
     let before = cluster.snapshot();
-    let _mount = ReadOnlyMount::new(&cluster.state());
+    let mount = ReadOnlyMount::new(&cluster.state());
     for command in [
         &["validate"][..],
         &["build", "--all", "--dry-run"],
@@ -300,7 +300,7 @@ fn previews_work_on_a_read_only_state_and_writers_say_why_they_cannot() {
         "{}",
         stderr(&output)
     );
-    drop(_mount);
+    drop(mount);
     assert_eq!(cluster.snapshot(), before);
 }
 

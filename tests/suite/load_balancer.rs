@@ -223,9 +223,9 @@ fn haproxy_accepts(path: &Path, what: &str) {
     );
 }
 
-/// `keepalived --config-test`. keepalived disables (and the test fails on) a vrrp_script whose
+/// `keepalived --config-test`. keepalived disables (and the test fails on) a `vrrp_script` whose
 /// script does not exist, so the check runs on a copy whose `script` line names a copy of the
-/// rendered check script; the rendered path, /etc/keepalived/check_apiserver.sh, is checked by
+/// rendered check script; the rendered path, /`etc/keepalived/check_apiserver.sh`, is checked by
 /// the caller.
 fn keepalived_accepts(build: &Build, host: &str, scratch: &Path) {
     let dir = scratch.join(format!("keepalived-{host}"));

@@ -554,7 +554,7 @@ fn the_real_root_is_read_and_every_check_reports() {
         );
     }
     let errors = json["errors"].as_u64().unwrap();
-    assert_eq!(output.status.code(), Some(if errors > 0 { 1 } else { 0 }));
+    assert_eq!(output.status.code(), Some(i32::from(errors > 0)));
     assert_eq!(json["root"], "/");
 }
 

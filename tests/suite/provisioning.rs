@@ -428,8 +428,10 @@ fn cloud_inits_own_write_files_writes_the_tars_tree() {
         .lines()
         .next()
         .and_then(|line| line.strip_prefix("#!"))
-        .map(|line| line.split_whitespace().collect::<Vec<_>>())
-        .unwrap_or_else(|| panic!("{}: no #! line: {INSTALL_HINT}", cloud_init.display()));
+        .map_or_else(
+            || panic!("{}: no #! line: {INSTALL_HINT}", cloud_init.display()),
+            |line| line.split_whitespace().collect::<Vec<_>>(),
+        );
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     fs::create_dir(&root).unwrap();

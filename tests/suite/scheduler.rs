@@ -1,4 +1,4 @@
-//! A spec that configures the scheduler gets a KubeSchedulerConfiguration, passed with --config in
+//! A spec that configures the scheduler gets a `KubeSchedulerConfiguration`, passed with --config in
 //! place of the flags it covers.
 
 use crate::common;

@@ -6,7 +6,7 @@
 //!   `kubernetes-validate --strict` against that minor's schemas, one validator run per build;
 //! - parse every rendered YAML file (configs, kubeconfigs, manifests) and check that it carries
 //!   the apiVersion and kind expected at its path. kubernetes-validate ships no schema for
-//!   KubeletConfiguration, KubeProxyConfiguration, EncryptionConfiguration, the audit Policy or
+//!   `KubeletConfiguration`, `KubeProxyConfiguration`, `EncryptionConfiguration`, the audit Policy or
 //!   kubeconfigs, so those get this check only.
 //!
 //! kubernetes-validate is installed by `.ci/install-python-tools.sh`. When it lacks the schemas
@@ -62,8 +62,7 @@ fn validator() -> Validator {
     let newest = help
         .split_once("Defaults to ")
         .map(|(_, rest)| rest.split([' ', ')']).next().unwrap_or(""))
-        .map(|v| v.trim_end_matches('.'))
-        .unwrap_or("");
+        .map_or("", |v| v.trim_end_matches('.'));
     let newest_minor = newest
         .strip_prefix("1.")
         .and_then(|rest| rest.split('.').next())
@@ -318,7 +317,7 @@ fn validate(
         match info {
             Some((file, against)) if against == schema => *passed.entry(file).or_default() += 1,
             Some((file, against)) => {
-                problems.push(format!("{file}: validated against {against}, not {schema}"))
+                problems.push(format!("{file}: validated against {against}, not {schema}"));
             }
             None if line.trim().is_empty() => {}
             None => problems.push(line.to_owned()),

@@ -134,6 +134,10 @@ impl<'de> de::SeqAccess<'de> for OneElement<'_> {
     }
 }
 
+#[expect(
+    clippy::struct_field_names,
+    reason = "the spec section's own field names"
+)]
 struct Fields<'a> {
     names: &'static [&'static str],
     path: String,

@@ -48,9 +48,9 @@ fn one_minor_up_diffs_per_host() {
             // The first control plane gets the CoreDNS image kubeadm pins for 1.37.
             expected.push("etc/kubernetes/addons/coredns.yaml");
         }
-        expected.sort();
+        expected.sort_unstable();
         let mut got: Vec<&str> = names.lines().collect();
-        got.sort();
+        got.sort_unstable();
         assert_eq!(got, expected, "{host}");
         let full = kcompile(temp.path())
             .args(["diff", "--host", host, "--root", &root])

@@ -575,7 +575,7 @@ fn json_output_has_every_finding_and_the_counts() {
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     let findings = report["findings"].as_array().unwrap();
     assert_eq!(
-        report["errors"].as_u64().unwrap() as usize,
+        usize::try_from(report["errors"].as_u64().unwrap()).unwrap(),
         findings.iter().filter(|f| f["severity"] == "error").count()
     );
     for finding in findings {

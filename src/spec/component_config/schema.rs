@@ -13,11 +13,11 @@ use crate::versions::{NEWEST_MINOR, OLDEST_MINOR, tsv_rows};
 /// A component configuration file kcompile writes and merges the spec's `config` into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConfigKind {
-    /// KubeletConfiguration, `kubelet.config.k8s.io/v1beta1`.
+    /// `KubeletConfiguration`, `kubelet.config.k8s.io/v1beta1`.
     Kubelet,
-    /// KubeProxyConfiguration, `kubeproxy.config.k8s.io/v1alpha1`.
+    /// `KubeProxyConfiguration`, `kubeproxy.config.k8s.io/v1alpha1`.
     KubeProxy,
-    /// KubeSchedulerConfiguration, `kubescheduler.config.k8s.io/v1`.
+    /// `KubeSchedulerConfiguration`, `kubescheduler.config.k8s.io/v1`.
     Scheduler,
 }
 

@@ -55,8 +55,7 @@ impl Checker<'_> {
                 Component::ControllerManager,
                 spec.controller_manager
                     .as_ref()
-                    .map(PodFields::from)
-                    .unwrap_or(PodFields::from(&EMPTY)),
+                    .map_or(PodFields::from(&EMPTY), PodFields::from),
             ),
             (
                 Component::Scheduler,
@@ -161,7 +160,7 @@ impl Checker<'_> {
                     ),
                 );
             }
-            settings.image = image.clone();
+            settings.image.clone_from(image);
         }
         let args_path = child(path, "extraArgs");
         for (flag, value) in fields.extra_args.into_iter().flatten() {
@@ -237,7 +236,7 @@ impl Checker<'_> {
                     "systemd needs an absolute ExecStart path, e.g. `/usr/bin/kubelet`",
                 );
             }
-            settings.binary_path = binary.clone();
+            settings.binary_path.clone_from(binary);
         }
         if let Some(endpoint) = &spec.container_runtime_endpoint {
             if !(endpoint.starts_with("unix:///") || endpoint.starts_with("npipe://")) {
@@ -247,7 +246,7 @@ impl Checker<'_> {
                     "write `unix:///run/containerd/containerd.sock` or `unix:///var/run/crio/crio.sock`",
                 );
             }
-            settings.container_runtime_endpoint = endpoint.clone();
+            settings.container_runtime_endpoint.clone_from(endpoint);
         }
         if let Some(config) = &spec.config {
             let owned = |field: &str| owned_kubelet_config_field(field).is_some();
@@ -412,7 +411,7 @@ pub(super) static EMPTY: ComponentSpec = ComponentSpec {
     resources: None,
 };
 
-/// KubeletConfiguration fields kcompile derives, with where they come from.
+/// `KubeletConfiguration` fields kcompile derives, with where they come from.
 pub(super) fn owned_kubelet_config_field(field: &str) -> Option<&'static str> {
     match field {
         "apiVersion" | "kind" => {

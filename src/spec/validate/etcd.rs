@@ -6,10 +6,10 @@ use crate::spec::source::{child, element};
 use crate::spec::types::{Role, Spec};
 
 impl Checker<'_> {
-    pub(super) fn etcd(&mut self, spec: &Spec, hosts: &Option<Vec<Host>>) -> Option<EtcdTopology> {
+    pub(super) fn etcd(&mut self, spec: &Spec, hosts: Option<&[Host]>) -> Option<EtcdTopology> {
         let etcd = spec.etcd.clone().unwrap_or_default();
         let members: Vec<&Host> = hosts
-            .iter()
+            .into_iter()
             .flatten()
             .filter(|host| host.has(Role::Etcd))
             .collect();
@@ -19,7 +19,7 @@ impl Checker<'_> {
             }
             if let Some(host) = members.first() {
                 let index = hosts
-                    .iter()
+                    .into_iter()
                     .flatten()
                     .position(|h| h.name == host.name)
                     .unwrap_or(0);

@@ -250,23 +250,22 @@ impl Checker<'_> {
                 );
                 ok = false;
             }
-            match taint.effect {
-                Some(effect) => taints.push(Taint { key, value, effect }),
-                None => {
-                    self.error(
-                        &at,
-                        "taint has no `effect`",
-                        "`NoSchedule`, `PreferNoSchedule` or `NoExecute`",
-                    );
-                    ok = false;
-                }
+            if let Some(effect) = taint.effect {
+                taints.push(Taint { key, value, effect });
+            } else {
+                self.error(
+                    &at,
+                    "taint has no `effect`",
+                    "`NoSchedule`, `PreferNoSchedule` or `NoExecute`",
+                );
+                ok = false;
             }
         }
         ok.then_some(taints)
     }
 }
 
-/// Labels under `kubernetes.io` / `k8s.io` that the NodeRestriction admission plugin refuses to
+/// Labels under `kubernetes.io` / `k8s.io` that the `NodeRestriction` admission plugin refuses to
 /// let a kubelet set on itself (the kubelet then fails to start).
 pub(super) fn restricted_node_label(key: &str) -> Option<String> {
     let (prefix, _) = key.rsplit_once('/')?;

@@ -1,4 +1,4 @@
-//! `kubeProxy`: the mode and the KubeProxyConfiguration, with the fields kcompile derives refused.
+//! `kubeProxy`: the mode and the `KubeProxyConfiguration`, with the fields kcompile derives refused.
 
 use std::collections::BTreeMap;
 
@@ -60,7 +60,7 @@ impl Checker<'_> {
     }
 }
 
-/// KubeProxyConfiguration fields kcompile derives, with where they come from.
+/// `KubeProxyConfiguration` fields kcompile derives, with where they come from.
 pub(super) fn owned_kube_proxy_config_field(field: &str) -> Option<&'static str> {
     match field {
         "apiVersion" | "kind" => {

@@ -13,11 +13,11 @@ impl Checker<'_> {
     pub(super) fn endpoint(
         &mut self,
         spec: &Spec,
-        hosts: &Option<Vec<Host>>,
+        hosts: Option<&[Host]>,
         networking: Option<&Networking>,
     ) -> Option<Option<Endpoint>> {
         let control_planes = hosts
-            .iter()
+            .into_iter()
             .flatten()
             .filter(|host| host.has(Role::ControlPlane))
             .count();
@@ -68,7 +68,7 @@ impl Checker<'_> {
                 }
                 if control_planes > 1
                     && hosts
-                        .iter()
+                        .into_iter()
                         .flatten()
                         .any(|host| host.has(Role::ControlPlane) && host.address == ip)
                 {
@@ -110,7 +110,7 @@ impl Checker<'_> {
     pub(super) fn load_balancer(
         &mut self,
         spec: &Spec,
-        hosts: &Option<Vec<Host>>,
+        hosts: Option<&[Host]>,
         endpoint: Option<&Option<Endpoint>>,
         api_port: Option<u16>,
         repository: Option<&str>,
@@ -127,7 +127,7 @@ impl Checker<'_> {
                     host: EndpointHost::Ip(ip),
                     port,
                 })) => {
-                    if hosts.iter().flatten().any(|host| host.address == *ip) {
+                    if hosts.into_iter().flatten().any(|host| host.address == *ip) {
                         self.error(
                             "controlPlaneEndpoint.host",
                             format!("the VIP {ip} is a host's own address"),

@@ -122,17 +122,14 @@ impl Checker<'_> {
         let text = self.required(text, path)?;
         let mut nets = Vec::new();
         for part in text.split(',').map(str::trim) {
-            let net = match part.parse::<IpNet>() {
-                Ok(net) => net,
-                Err(_) => {
-                    let hint = if part.parse::<IpAddr>().is_ok() {
-                        format!("add the prefix length, e.g. `{part}/16`")
-                    } else {
-                        "write a CIDR such as `10.96.0.0/12`".to_owned()
-                    };
-                    self.error(path, format!("`{part}` is not a CIDR"), hint);
-                    return None;
-                }
+            let Ok(net) = part.parse::<IpNet>() else {
+                let hint = if part.parse::<IpAddr>().is_ok() {
+                    format!("add the prefix length, e.g. `{part}/16`")
+                } else {
+                    "write a CIDR such as `10.96.0.0/12`".to_owned()
+                };
+                self.error(path, format!("`{part}` is not a CIDR"), hint);
+                return None;
             };
             if net.addr() != net.network() {
                 self.error(

@@ -1,4 +1,4 @@
-//! `scheduler.config`: the KubeSchedulerConfiguration, with the fields kcompile derives refused.
+//! `scheduler.config`: the `KubeSchedulerConfiguration`, with the fields kcompile derives refused.
 
 use std::collections::BTreeMap;
 

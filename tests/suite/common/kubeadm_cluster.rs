@@ -23,7 +23,7 @@ pub const CONTROL_PLANES: [(&str, &str); 3] = [
     ("cp-3", "192.168.56.23"),
 ];
 pub const WORKERS: [(&str, &str); 2] = [("node-1", "192.168.56.31"), ("node-2", "192.168.56.32")];
-/// Where the cluster's EncryptionConfiguration lives (not kcompile's path).
+/// Where the cluster's `EncryptionConfiguration` lives (not kcompile's path).
 pub const ENCRYPTION_CONFIG: &str = "etc/kubernetes/enc/enc.yaml";
 /// The cluster's encryption keys (name, base64 of 32 bytes), the one that encrypts first: test
 /// data, fixed so that a test can look for them.
@@ -32,7 +32,7 @@ pub const ENCRYPTION_KEYS: [(&str, &str); 2] = [
     ("key1", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
 ];
 
-/// The EncryptionConfiguration of a cluster whose key was rotated once by hand, as the
+/// The `EncryptionConfiguration` of a cluster whose key was rotated once by hand, as the
 /// Kubernetes documentation "Encrypting Confidential Data at Rest" shows it: aescbc with the new
 /// key first, the old one second, `identity` last.
 pub fn encryption_config() -> String {

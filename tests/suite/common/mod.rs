@@ -22,7 +22,7 @@ pub fn heavy() -> MutexGuard<'static, ()> {
     static HEAVY: Mutex<()> = Mutex::new(());
     HEAVY
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Runs the built `kcompile` with `args` in `dir`; its output, whatever its exit status.
@@ -64,7 +64,7 @@ pub fn ensure_pseudo_terminals() {
     static CHECKED: Mutex<()> = Mutex::new(());
     let _one_at_a_time = CHECKED
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let present = std::fs::read_dir("/dev/pts").is_ok_and(|mut entries| entries.next().is_some());
     if !present {
         let status = std::process::Command::new("mount")

@@ -79,17 +79,14 @@ impl Drop for Guard {
 /// remount `/` as a slave first, which fails in a chroot (a fresh machine's test run); entering
 /// only the network namespace needs nothing of the mount tree.
 pub fn ip_command(args: &[&str]) -> Command {
-    match args {
-        ["-n", namespace, rest @ ..] => {
-            let mut command = in_netns(namespace);
-            command.arg("ip").args(rest);
-            command
-        }
-        _ => {
-            let mut command = Command::new("ip");
-            command.args(args);
-            command
-        }
+    if let ["-n", namespace, rest @ ..] = args {
+        let mut command = in_netns(namespace);
+        command.arg("ip").args(rest);
+        command
+    } else {
+        let mut command = Command::new("ip");
+        command.args(args);
+        command
     }
 }
 
@@ -150,6 +147,10 @@ pub fn missing_precondition(pid: u32) -> Option<String> {
     }
     // Root in a container may still lack the right to make namespaces.
     // The tests share a process, so the probe's name is unique to this call, not just to `pid`.
+    #[expect(
+        clippy::items_after_statements,
+        reason = "the counter is this function's alone"
+    )]
     static PROBES: AtomicUsize = AtomicUsize::new(0);
     let probe = format!(
         "kc-etcd-{pid}-probe{}",
@@ -183,6 +184,7 @@ fn hold_heavy_until_the_test_ends() {
 }
 
 /// The etcd and etcdctl the test runs, and the etcd's version.
+#[expect(clippy::struct_field_names, reason = "`etcd` is the binary's name")]
 pub struct Etcd {
     /// The etcd binary.
     pub etcd: PathBuf,
@@ -266,8 +268,7 @@ pub fn flag<'a>(flags: &'a [(String, String)], name: &str) -> &'a str {
     flags
         .iter()
         .find(|(flag, _)| flag == name)
-        .map(|(_, value)| value.as_str())
-        .unwrap_or_else(|| panic!("no --{name} flag"))
+        .map_or_else(|| panic!("no --{name} flag"), |(_, value)| value.as_str())
 }
 
 /// A path on the host mapped into that host's compiled tree (it must be there).

@@ -61,7 +61,7 @@ impl Expect {
                 assert!(
                     text == want,
                     "{run}: {stream} is\n{text}\n--- but should be\n{want}"
-                )
+                );
             }
             Expect::Contains(pieces) => {
                 for piece in pieces {
