@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# checkov: tests/checkov.rs runs its Kubernetes checks (CIS-derived) on the hardened static pods of
+# checkov: tests/suite/checkov.rs runs its Kubernetes checks (CIS-derived) on the hardened static pods of
 # every example and fails on any finding not listed in docs/hardening.md. Pinned: its checks decide
 # what passes. Installed in its own virtualenv (/opt/kcompile-checkov) so its many dependencies do not
 # meet the other Python tools', with `checkov` linked into /usr/local/bin.
