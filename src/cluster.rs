@@ -174,6 +174,21 @@ pub struct LoadBalancer {
     pub keepalived_image: String,
     /// kube-vip image.
     pub kube_vip_image: String,
+    /// Requests and limits of the haproxy container.
+    pub haproxy_resources: Resources,
+    /// Requests and limits of the keepalived container.
+    pub keepalived_resources: Resources,
+    /// Requests and limits of the kube-vip container.
+    pub kube_vip_resources: Resources,
+}
+
+/// Resource requests and limits of one container, as Kubernetes quantities by resource name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Resources {
+    /// Resource requests.
+    pub requests: BTreeMap<String, String>,
+    /// Resource limits.
+    pub limits: BTreeMap<String, String>,
 }
 
 /// Address ranges and DNS of the cluster.
@@ -327,10 +342,8 @@ pub struct PodSettings {
     pub extra_volumes: Vec<Volume>,
     /// Extra environment.
     pub extra_env: Vec<(String, String)>,
-    /// Resource requests.
-    pub requests: BTreeMap<String, String>,
-    /// Resource limits.
-    pub limits: BTreeMap<String, String>,
+    /// Resource requests and limits.
+    pub resources: Resources,
 }
 
 /// A hostPath volume.

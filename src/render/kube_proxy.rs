@@ -67,13 +67,18 @@ pub fn pod<'a>(cluster: &Cluster, host: &'a Host) -> StaticPod<'a> {
             Mount::same("lib-modules", "/lib/modules", true, "DirectoryOrCreate"),
             Mount::same("xtables-lock", "/run/xtables.lock", false, "FileOrCreate"),
         ],
+        // kube-proxy's health server serves `/livez` (the proxier's rules are in sync) and
+        // `/healthz` (that, and the node is not being deleted), since v1.28 (kubernetes/kubernetes
+        // #116470; `ProxyHealthServer.Run` in pkg/proxy/healthcheck/proxy_health.go at
+        // 0645f0e50ec848af731c8f5a33b86f9e1aa39879). Both probes ask `/livez`: a kube-proxy on a
+        // node being drained is healthy and must be neither restarted nor reported unready.
         probes: Some(Probes {
             host: "127.0.0.1".into(),
             port: 10256,
             scheme: "HTTP",
-            liveness: "/healthz".into(),
-            readiness: None,
-            startup: "/healthz".into(),
+            liveness: "/livez".into(),
+            readiness: Some("/livez".into()),
+            startup: "/livez".into(),
         }),
         annotations: BTreeMap::new(),
         security: super::security_context::Security::Privileged,

@@ -30,12 +30,13 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::pod::{CONFIG_HASH, Mount, config_hash, node_critical_pod};
+use super::pod::{CONFIG_HASH, Mount, config_hash, node_critical_pod, requirements};
 use super::{KUBERNETES, MANIFESTS, yaml};
 use crate::bundle::{FileSet, PUBLIC, SECRET};
-use crate::cluster::{Cluster, EndpointHost, Host, LoadBalancer};
+use crate::cluster::{Cluster, EndpointHost, Host, Identity, LoadBalancer, Resources};
 use crate::pki::secrets::Secrets;
 use crate::spec::{AnonymousAuth, LoadBalancerKind, Role};
+use crate::versions;
 
 /// haproxy's config on the host (keepalived-haproxy: control planes; local-proxy: the others).
 pub const HAPROXY_CONFIG: &str = "/etc/haproxy/haproxy.cfg";
@@ -301,15 +302,12 @@ struct LbPod {
     capabilities: Vec<&'static str>,
     /// How the container runs beyond `capabilities`.
     confinement: Confinement,
-    /// A TCP liveness probe on this 127.0.0.1 port.
-    liveness_port: Option<u16>,
+    /// A TCP liveness and readiness probe on this 127.0.0.1 port: where the pod serves.
+    probe_port: Option<u16>,
+    /// Requests and limits.
+    resources: Resources,
     host_aliases: Vec<HostAlias>,
 }
-
-/// The user of the haproxy image (`USER haproxy`, uid and gid 99: docker-library/haproxy
-/// `2.8/Dockerfile`, commit 01b3b0d48c75a815148d46ae86b409507e232e1c, the `groupadd --gid 99` and
-/// `useradd --uid 99` lines), which a rootless haproxy runs as by number.
-pub const HAPROXY_USER: u32 = 99;
 
 /// The lowest port a process without `CAP_NET_BIND_SERVICE` may bind.
 const UNPRIVILEGED_PORTS: u16 = 1024;
@@ -324,18 +322,22 @@ enum Confinement {
     RootWithFewestCapabilities,
     /// With `rootless` on, haproxy on an unprivileged port: as the image's own user, every
     /// capability dropped, no privilege escalation, a read-only root filesystem.
-    NonRoot(u32),
+    NonRoot(Identity),
 }
 
-/// haproxy; its liveness is haproxy's own listening port (not the apiservers behind it, so it is
-/// not restarted while they are all down, as during bootstrap). With `rootless` on it runs as
-/// the image's user, unless it listens on a port below 1024 (which needs root's
-/// `CAP_NET_BIND_SERVICE`: Kubernetes gives a non-root container no ambient capability).
+/// haproxy; its liveness and readiness are haproxy's own listening port (not the apiservers
+/// behind it, so it is not restarted while they are all down, as during bootstrap). With
+/// `rootless` on it runs as the pinned image's user, by number
+/// ([`versions::load_balancer::haproxy_user`]; an image the spec names runs as that same user),
+/// unless it listens on a port below 1024 (which needs root's `CAP_NET_BIND_SERVICE`: Kubernetes
+/// gives a non-root container no ambient capability).
 fn haproxy_pod(lb: &LoadBalancer, port: u16, rootless: bool) -> LbPod {
-    let confinement = match (rootless, port >= UNPRIVILEGED_PORTS) {
-        (true, true) => Confinement::NonRoot(HAPROXY_USER),
-        (true, false) => Confinement::RootWithFewestCapabilities,
-        (false, _) => Confinement::Image,
+    let image_user =
+        versions::load_balancer::haproxy_user().map(|(uid, gid)| Identity { uid, gid });
+    let confinement = match (rootless, port >= UNPRIVILEGED_PORTS, image_user) {
+        (true, true, Some(user)) => Confinement::NonRoot(user),
+        (true, _, _) => Confinement::RootWithFewestCapabilities,
+        (false, _, _) => Confinement::Image,
     };
     let capabilities = if confinement == Confinement::RootWithFewestCapabilities {
         vec!["NET_BIND_SERVICE"]
@@ -356,7 +358,8 @@ fn haproxy_pod(lb: &LoadBalancer, port: u16, rootless: bool) -> LbPod {
         }],
         capabilities,
         confinement,
-        liveness_port: Some(port),
+        probe_port: Some(port),
+        resources: lb.haproxy_resources.clone(),
         host_aliases: Vec::new(),
     }
 }
@@ -385,7 +388,8 @@ fn keepalived_pod(lb: &LoadBalancer, rootless: bool) -> LbPod {
         } else {
             Confinement::Image
         },
-        liveness_port: None,
+        probe_port: None,
+        resources: lb.keepalived_resources.clone(),
         host_aliases: Vec::new(),
     }
 }
@@ -450,7 +454,8 @@ fn kube_vip_pod(cluster: &Cluster, lb: &LoadBalancer, host: &Host) -> LbPod {
         }],
         capabilities: vec!["NET_ADMIN", "NET_RAW"],
         confinement: Confinement::Image,
-        liveness_port: None,
+        probe_port: None,
+        resources: lb.kube_vip_resources.clone(),
         // kube-vip dials `kubernetes:<port>` on a control plane: the local apiserver, which holds
         // the DNS SAN `kubernetes`, reachable before the VIP is up.
         host_aliases: vec![HostAlias {
@@ -491,9 +496,9 @@ impl LbPod {
                 }),
                 privileged: Some(false),
                 read_only_root_filesystem: Some(true),
-                run_as_group: Some(i64::from(user)),
+                run_as_group: Some(i64::from(user.gid)),
                 run_as_non_root: Some(true),
-                run_as_user: Some(i64::from(user)),
+                run_as_user: Some(i64::from(user.uid)),
                 ..SecurityContext::default()
             }),
         }
@@ -509,29 +514,44 @@ impl LbPod {
             image_pull_policy: Some("IfNotPresent".into()),
             args: (!self.args.is_empty()).then(|| self.args.clone()),
             env: (!self.env.is_empty()).then(|| self.env.clone()),
-            liveness_probe: self.liveness_port.map(|port| Probe {
-                tcp_socket: Some(TCPSocketAction {
-                    host: Some("127.0.0.1".into()),
-                    port: IntOrString::Int(i32::from(port)),
-                }),
+            liveness_probe: self.probe_port.map(|port| Probe {
                 initial_delay_seconds: Some(10),
                 period_seconds: Some(10),
                 timeout_seconds: Some(15),
                 failure_threshold: Some(8),
-                ..Probe::default()
+                ..tcp_probe(port)
             }),
+            readiness_probe: self.probe_port.map(|port| Probe {
+                period_seconds: Some(1),
+                timeout_seconds: Some(15),
+                failure_threshold: Some(3),
+                ..tcp_probe(port)
+            }),
+            resources: requirements(&self.resources),
             security_context: self.security_context(),
             ..Container::default()
         };
         let annotations =
             BTreeMap::from([(CONFIG_HASH.to_owned(), config_hash(&[], &mounts, files))]);
         let aliases = (!self.host_aliases.is_empty()).then(|| self.host_aliases.clone());
-        yaml(&node_critical_pod(
-            self.name,
-            container,
-            &mounts,
-            annotations,
-            aliases,
-        ))
+        let mut pod = node_critical_pod(self.name, container, &mounts, annotations, aliases);
+        if self.confinement != Confinement::Image
+            && let Some(spec) = pod.spec.as_mut()
+        {
+            // A static pod cannot name a service account; say so, as the rootless pods do.
+            spec.automount_service_account_token = Some(false);
+        }
+        yaml(&pod)
+    }
+}
+
+/// A TCP probe of `127.0.0.1:<port>`.
+fn tcp_probe(port: u16) -> Probe {
+    Probe {
+        tcp_socket: Some(TCPSocketAction {
+            host: Some("127.0.0.1".into()),
+            port: IntOrString::Int(i32::from(port)),
+        }),
+        ..Probe::default()
     }
 }

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::security_context::Security;
 use crate::bundle::FileSet;
-use crate::cluster::PodSettings;
+use crate::cluster::{PodSettings, Resources};
 use crate::component::Component;
 use crate::digest::hex;
 use crate::versions::KubeVersion;
@@ -216,7 +216,7 @@ impl StaticPod<'_> {
                 .and_then(|p| p.readiness.as_deref())
                 .and_then(|path| probe(path, None, 1, 3)),
             startup_probe: probes.and_then(|p| probe(&p.startup, Some(10), 10, 24)),
-            resources: resources(self.settings),
+            resources: requirements(&self.settings.resources),
             security_context: self.security.container(),
             ..Container::default()
         };
@@ -298,7 +298,8 @@ pub fn node_critical_pod(
     }
 }
 
-fn resources(settings: &PodSettings) -> Option<ResourceRequirements> {
+/// A container's `resources`, or `None` when it names no request and no limit.
+pub fn requirements(resources: &Resources) -> Option<ResourceRequirements> {
     let quantities = |map: &BTreeMap<String, String>| {
         (!map.is_empty()).then(|| {
             map.iter()
@@ -307,8 +308,8 @@ fn resources(settings: &PodSettings) -> Option<ResourceRequirements> {
         })
     };
     let requirements = ResourceRequirements {
-        requests: quantities(&settings.requests),
-        limits: quantities(&settings.limits),
+        requests: quantities(&resources.requests),
+        limits: quantities(&resources.limits),
         ..ResourceRequirements::default()
     };
     (requirements.requests.is_some() || requirements.limits.is_some()).then_some(requirements)

@@ -67,9 +67,14 @@ impl Security {
     }
 
     /// Sets the pod-level fields on `pod` (whose `securityContext` already names seccomp
-    /// `RuntimeDefault`): the user, group and supplemental groups, and no service-account token
-    /// (a static pod has none to mount).
+    /// `RuntimeDefault`): for a rootless pod the user, group and supplemental groups; for a
+    /// rootless or privileged pod no service-account token (a static pod has none to mount).
     pub fn apply_to_pod(&self, pod: &mut Pod) {
+        if *self == Security::Privileged
+            && let Some(spec) = pod.spec.as_mut()
+        {
+            spec.automount_service_account_token = Some(false);
+        }
         let Security::Rootless {
             user,
             supplemental_groups,

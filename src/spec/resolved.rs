@@ -86,6 +86,10 @@ pub fn render(layered: &Layered, cluster: &Cluster) -> String {
             default(Component::KubeProxy),
         );
     }
+    if cluster.load_balancer.is_none() {
+        // A profile's resources for load-balancer pods the cluster does not run.
+        spec.load_balancer = None;
+    }
     if let Some(load_balancer) = spec.load_balancer.as_mut() {
         for image in LoadBalancerImage::ALL {
             let slot = match image {

@@ -453,6 +453,31 @@ pub struct LoadBalancerSpec {
     /// kube-vip image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kube_vip_image: Option<String>,
+    /// Resource requests and limits of the haproxy container (`keepalived-haproxy`,
+    /// `local-proxy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub haproxy_resources: Option<ResourcesSpec>,
+    /// Resource requests and limits of the keepalived container (`keepalived-haproxy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keepalived_resources: Option<ResourcesSpec>,
+    /// Resource requests and limits of the kube-vip container (`kube-vip`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube_vip_resources: Option<ResourcesSpec>,
+}
+
+impl LoadBalancerSpec {
+    /// Whether the section asks for a load balancer: it sets a field other than the pods'
+    /// resources. A profile gives the load-balancer pods resources (`hardened` does) for the
+    /// clusters that have one, without giving one to those that do not.
+    pub fn names_a_load_balancer(&self) -> bool {
+        self.kind.is_some()
+            || self.interface.is_some()
+            || self.virtual_router_id.is_some()
+            || self.local_port.is_some()
+            || self.haproxy_image.is_some()
+            || self.keepalived_image.is_some()
+            || self.kube_vip_image.is_some()
+    }
 }
 
 /// A hostPath volume added to a pod.

@@ -658,3 +658,112 @@ fn rootless_load_balancer_pods_run_with_the_fewest_privileges() {
         "{keepalived}"
     );
 }
+
+/// The container of `pod` on `host`.
+fn container(build: &Build, host: &str, pod: &str) -> Value {
+    build.yaml(host, &format!("{MANIFESTS}/{pod}.yaml"))["spec"]["containers"][0].clone()
+}
+
+#[test]
+fn load_balancer_pods_take_their_resources_and_probes_from_the_spec() {
+    // The example's hardened profile gives haproxy and keepalived requests and limits.
+    let workspace = Workspace::new(&keepalived_spec());
+    let build = workspace.build("out");
+    let haproxy = container(&build, "master01", "haproxy");
+    assert_eq!(
+        haproxy["resources"],
+        serde_json::json!({"requests": {"cpu": "25m", "memory": "32Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}})
+    );
+    // Readiness and liveness are haproxy's own port, not the apiservers behind it.
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert_eq!(
+            haproxy[probe]["tcpSocket"],
+            serde_json::json!({"host": "127.0.0.1", "port": 8443}),
+            "{probe}"
+        );
+    }
+    let keepalived = container(&build, "master01", "keepalived");
+    assert_eq!(
+        keepalived["resources"]["limits"],
+        serde_json::json!({"cpu": "100m", "memory": "128Mi"})
+    );
+    // keepalived serves nothing a probe could ask.
+    assert!(keepalived["readinessProbe"].is_null(), "{keepalived}");
+
+    // The spec tunes them, key by key over the profile's.
+    let tuned = keepalived_spec()
+        .set("loadBalancer.haproxyResources.limits.memory", "1Gi")
+        .set("loadBalancer.keepalivedResources.requests.cpu", "50m");
+    let workspace = Workspace::new(&tuned);
+    let build = workspace.build("out");
+    assert_eq!(
+        container(&build, "master01", "haproxy")["resources"]["limits"],
+        serde_json::json!({"cpu": "500m", "memory": "1Gi"})
+    );
+    assert_eq!(
+        container(&build, "master01", "keepalived")["resources"]["requests"],
+        serde_json::json!({"cpu": "50m", "memory": "16Mi"})
+    );
+
+    // kube-vip and the local proxy get theirs too.
+    let workspace = Workspace::new(&kube_vip_spec());
+    let build = workspace.build("out");
+    assert_eq!(
+        container(&build, "master01", "kube-vip")["resources"]["requests"],
+        serde_json::json!({"cpu": "25m", "memory": "32Mi"})
+    );
+    let workspace = Workspace::new(&local_proxy_spec());
+    let build = workspace.build("out");
+    let proxy = container(&build, "worker01", "haproxy");
+    assert_eq!(proxy["resources"]["limits"]["memory"], "256Mi", "{proxy}");
+    assert_eq!(
+        proxy["readinessProbe"]["tcpSocket"]["port"], 7443,
+        "{proxy}"
+    );
+
+    // Without the hardened profile, no resources: kubeadm's HA guide sets none.
+    let workspace = Workspace::new(&keepalived_spec().set("profiles", ["kubeadm"]));
+    let build = workspace.build("out");
+    assert!(container(&build, "master01", "haproxy")["resources"].is_null());
+}
+
+#[test]
+fn a_profiles_load_balancer_resources_give_no_cluster_a_load_balancer() {
+    // ha-3-masters without `loadBalancer`, on the hardened profile (which names the pods'
+    // resources): no load-balancer pod, and `--show-resolved` shows no load balancer.
+    let workspace = Workspace::new(&Spec::example("ha-3-masters"));
+    let build = workspace.build("out");
+    for (host, _) in MASTERS {
+        assert!(
+            !build.has(host, &format!("{MANIFESTS}/haproxy.yaml")),
+            "{host}"
+        );
+    }
+    let resolved = common::kcompile(workspace.dir.path())
+        .args(["validate", "-f", "cluster.yaml", "--show-resolved"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&resolved.get_output().stdout).into_owned();
+    assert!(text.contains("profiles:"), "{text}");
+    assert!(!text.contains("loadBalancer"), "{text}");
+}
+
+#[test]
+fn the_image_user_table_is_what_the_script_makes_of_its_saved_reads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new("python3")
+        .arg(root.join("scripts/image_users.py"))
+        .output()
+        .expect("python3 runs scripts/image_users.py");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let committed = fs::read_to_string(root.join("src/versions/image_users.tsv")).unwrap();
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        committed,
+        "src/versions/image_users.tsv differs from `python3 scripts/image_users.py`: regenerate it"
+    );
+}

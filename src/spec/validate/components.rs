@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{Checker, image_problem};
-use crate::cluster::{Host, KubeletSettings, PodSettings, Volume};
+use crate::cluster::{Host, KubeletSettings, PodSettings, Resources, Volume};
 use crate::component::Component;
 use crate::images::component_default;
 use crate::spec::component_config::{self, ConfigKind};
@@ -189,33 +189,47 @@ impl Checker<'_> {
             settings.extra_env.retain(|(known, _)| *known != name);
             settings.extra_env.push((name, value));
         }
-        if let Some(resources) = fields.resources {
-            let resources_path = child(path, "resources");
-            for (kind, list, target) in [
-                ("requests", &resources.requests, &mut settings.requests),
-                ("limits", &resources.limits, &mut settings.limits),
-            ] {
-                for (name, quantity) in list.iter().flatten() {
-                    let at = child(&child(&resources_path, kind), name);
-                    if !is_quantity(&quantity.0) {
-                        self.error(
-                            &at,
-                            format!("`{}` is not a resource quantity", quantity.0),
-                            "e.g. `250m` CPU or `512Mi` memory",
-                        );
-                    }
-                    if !matches!(name.as_str(), "cpu" | "memory" | "ephemeral-storage")
-                        && !name.starts_with("hugepages-")
-                        && !name.contains('/')
-                    {
-                        self.error_at_key(
-                            &at,
-                            format!("unknown resource `{name}`"),
-                            "use `cpu`, `memory`, `ephemeral-storage`, `hugepages-<size>` or a domain-prefixed extended resource",
-                        );
-                    }
-                    target.insert(name.clone(), quantity.0.clone());
+        self.resources(
+            fields.resources,
+            &child(path, "resources"),
+            &mut settings.resources,
+        );
+    }
+
+    /// Checks `spec` (at `path`) and writes its requests and limits over `resources`, key by key.
+    pub(super) fn resources(
+        &mut self,
+        spec: Option<&ResourcesSpec>,
+        path: &str,
+        resources: &mut Resources,
+    ) {
+        let Some(spec) = spec else {
+            return;
+        };
+        for (kind, list, target) in [
+            ("requests", &spec.requests, &mut resources.requests),
+            ("limits", &spec.limits, &mut resources.limits),
+        ] {
+            for (name, quantity) in list.iter().flatten() {
+                let at = child(&child(path, kind), name);
+                if !is_quantity(&quantity.0) {
+                    self.error(
+                        &at,
+                        format!("`{}` is not a resource quantity", quantity.0),
+                        "e.g. `250m` CPU or `512Mi` memory",
+                    );
                 }
+                if !matches!(name.as_str(), "cpu" | "memory" | "ephemeral-storage")
+                    && !name.starts_with("hugepages-")
+                    && !name.contains('/')
+                {
+                    self.error_at_key(
+                        &at,
+                        format!("unknown resource `{name}`"),
+                        "use `cpu`, `memory`, `ephemeral-storage`, `hugepages-<size>` or a domain-prefixed extended resource",
+                    );
+                }
+                target.insert(name.clone(), quantity.0.clone());
             }
         }
     }

@@ -3,11 +3,11 @@
 use std::net::IpAddr;
 
 use super::{Checker, image_problem};
-use crate::cluster::{Endpoint, EndpointHost, Host, LoadBalancer, Networking};
+use crate::cluster::{Endpoint, EndpointHost, Host, LoadBalancer, Networking, Resources};
 use crate::images::{LoadBalancerImage, PUBLIC_REPOSITORY};
 use crate::spec::LoadBalancerKind;
 use crate::spec::names::parse_san;
-use crate::spec::types::{Role, Spec};
+use crate::spec::types::{ResourcesSpec, Role, Spec};
 
 impl Checker<'_> {
     pub(super) fn endpoint(
@@ -115,7 +115,11 @@ impl Checker<'_> {
         api_port: Option<u16>,
         repository: Option<&str>,
     ) -> Option<Option<LoadBalancer>> {
-        let Some(lb) = &spec.load_balancer else {
+        let Some(lb) = spec
+            .load_balancer
+            .as_ref()
+            .filter(|lb| lb.names_a_load_balancer())
+        else {
             return Some(None);
         };
         let kind = *self.required(lb.kind.as_ref(), "loadBalancer.kind")?;
@@ -220,14 +224,29 @@ impl Checker<'_> {
             }
             None => which.default_under(repository),
         };
+        let haproxy_image = image(LoadBalancerImage::Haproxy, &lb.haproxy_image);
+        let keepalived_image = image(LoadBalancerImage::Keepalived, &lb.keepalived_image);
+        let kube_vip_image = image(LoadBalancerImage::KubeVip, &lb.kube_vip_image);
+        let mut resources = |field: &str, spec: Option<&ResourcesSpec>| {
+            let mut resources = Resources::default();
+            self.resources(spec, &format!("loadBalancer.{field}"), &mut resources);
+            resources
+        };
+        let haproxy_resources = resources("haproxyResources", lb.haproxy_resources.as_ref());
+        let keepalived_resources =
+            resources("keepalivedResources", lb.keepalived_resources.as_ref());
+        let kube_vip_resources = resources("kubeVipResources", lb.kube_vip_resources.as_ref());
         Some(Some(LoadBalancer {
             kind,
             interface,
             virtual_router_id,
             local_port,
-            haproxy_image: image(LoadBalancerImage::Haproxy, &lb.haproxy_image),
-            keepalived_image: image(LoadBalancerImage::Keepalived, &lb.keepalived_image),
-            kube_vip_image: image(LoadBalancerImage::KubeVip, &lb.kube_vip_image),
+            haproxy_image,
+            keepalived_image,
+            kube_vip_image,
+            haproxy_resources,
+            keepalived_resources,
+            kube_vip_resources,
         }))
     }
 }
