@@ -25,8 +25,8 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, EnvVarSource, HostAlias, ObjectFieldSelector, Probe,
-    SecurityContext, TCPSocketAction,
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, HostAlias,
+    ObjectFieldSelector, Pod, Probe, SecurityContext, TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -296,6 +296,8 @@ fn host_pods(cluster: &Cluster, host: &Host) -> Vec<LbPod> {
 struct LbPod {
     name: &'static str,
     image: String,
+    /// The container's command; empty: the image's entrypoint.
+    command: Vec<String>,
     args: Vec<String>,
     env: Vec<EnvVar>,
     mounts: Vec<Mount>,
@@ -307,7 +309,32 @@ struct LbPod {
     /// Requests and limits.
     resources: Resources,
     host_aliases: Vec<HostAlias>,
+    /// Writable scratch directories (an `emptyDir` in memory each), for a read-only root
+    /// filesystem.
+    scratch: Vec<&'static str>,
 }
+
+/// Where a read-only keepalived writes: its pid files, in memory.
+const RUN_DIR: &str = "/run";
+
+/// keepalived in the foreground, logging to the console, reading kcompile's config: the command
+/// the keepalived image's `process.sh` runs (osixia/docker-keepalived v2.0.20
+/// `image/service/keepalived/process.sh`, `exec /usr/local/sbin/keepalived -f
+/// /usr/local/etc/keepalived/keepalived.conf --dont-fork --log-console`), with its pid files
+/// named in [`RUN_DIR`] (`-p`, `-r`, `-c`) whatever the build's default directory.
+const KEEPALIVED_COMMAND: [&str; 11] = [
+    "/usr/local/sbin/keepalived",
+    "-f",
+    KEEPALIVED_CONFIG_IN_POD,
+    "--dont-fork",
+    "--log-console",
+    "-p",
+    "/run/keepalived.pid",
+    "-r",
+    "/run/vrrp.pid",
+    "-c",
+    "/run/checkers.pid",
+];
 
 /// The lowest port a process without `CAP_NET_BIND_SERVICE` may bind.
 const UNPRIVILEGED_PORTS: u16 = 1024;
@@ -347,6 +374,7 @@ fn haproxy_pod(lb: &LoadBalancer, port: u16, rootless: bool) -> LbPod {
     LbPod {
         name: "haproxy",
         image: lb.haproxy_image.clone(),
+        command: Vec::new(),
         args: Vec::new(),
         env: Vec::new(),
         mounts: vec![Mount {
@@ -361,15 +389,29 @@ fn haproxy_pod(lb: &LoadBalancer, port: u16, rootless: bool) -> LbPod {
         probe_port: Some(port),
         resources: lb.haproxy_resources.clone(),
         host_aliases: Vec::new(),
+        scratch: Vec::new(),
     }
 }
 
 /// keepalived, with the capabilities VRRP and the VIP need (root: a non-root container gets no
-/// ambient capability); with `rootless` on, every other capability dropped.
+/// ambient capability). With `rootless` on, every other capability is dropped and the root
+/// filesystem is read-only: keepalived then runs as the image's own `process.sh` starts it
+/// ([`KEEPALIVED_COMMAND`]), without the image's first-start script, which edits a template
+/// config inside the image (osixia/docker-keepalived v2.0.20 `image/service/keepalived/
+/// startup.sh`, `sed -i` on `assets/keepalived.conf`) that kcompile's mounted config replaces;
+/// its pid files go to an in-memory `/run`.
 fn keepalived_pod(lb: &LoadBalancer, rootless: bool) -> LbPod {
     LbPod {
         name: "keepalived",
         image: lb.keepalived_image.clone(),
+        command: if rootless {
+            KEEPALIVED_COMMAND
+                .iter()
+                .map(|word| (*word).to_owned())
+                .collect()
+        } else {
+            Vec::new()
+        },
         args: Vec::new(),
         env: Vec::new(),
         mounts: vec![
@@ -391,6 +433,7 @@ fn keepalived_pod(lb: &LoadBalancer, rootless: bool) -> LbPod {
         probe_port: None,
         resources: lb.keepalived_resources.clone(),
         host_aliases: Vec::new(),
+        scratch: if rootless { vec![RUN_DIR] } else { Vec::new() },
     }
 }
 
@@ -443,6 +486,7 @@ fn kube_vip_pod(cluster: &Cluster, lb: &LoadBalancer, host: &Host) -> LbPod {
     LbPod {
         name: "kube-vip",
         image: lb.kube_vip_image.clone(),
+        command: Vec::new(),
         args: vec!["manager".into()],
         env,
         mounts: vec![Mount {
@@ -462,6 +506,7 @@ fn kube_vip_pod(cluster: &Cluster, lb: &LoadBalancer, host: &Host) -> LbPod {
             hostnames: Some(vec!["kubernetes".into()]),
             ip: "127.0.0.1".into(),
         }],
+        scratch: Vec::new(),
     }
 }
 
@@ -486,6 +531,7 @@ impl LbPod {
                     drop: drop_all,
                 }),
                 privileged: Some(false),
+                read_only_root_filesystem: Some(true),
                 ..SecurityContext::default()
             }),
             Confinement::NonRoot(user) => Some(SecurityContext {
@@ -512,6 +558,7 @@ impl LbPod {
             name: self.name.to_owned(),
             image: Some(self.image.clone()),
             image_pull_policy: Some("IfNotPresent".into()),
+            command: (!self.command.is_empty()).then(|| self.command.clone()),
             args: (!self.args.is_empty()).then(|| self.args.clone()),
             env: (!self.env.is_empty()).then(|| self.env.clone()),
             liveness_probe: self.probe_port.map(|port| Probe {
@@ -535,6 +582,7 @@ impl LbPod {
             BTreeMap::from([(CONFIG_HASH.to_owned(), config_hash(&[], &mounts, files))]);
         let aliases = (!self.host_aliases.is_empty()).then(|| self.host_aliases.clone());
         let mut pod = node_critical_pod(self.name, container, &mounts, annotations, aliases);
+        add_scratch(&mut pod, &self.scratch);
         if self.confinement != Confinement::Image
             && let Some(spec) = pod.spec.as_mut()
         {
@@ -542,6 +590,34 @@ impl LbPod {
             spec.automount_service_account_token = Some(false);
         }
         yaml(&pod)
+    }
+}
+
+/// Mounts an in-memory `emptyDir` at each of `dirs` in `pod`'s container.
+fn add_scratch(pod: &mut Pod, dirs: &[&str]) {
+    let Some(spec) = pod.spec.as_mut() else {
+        return;
+    };
+    for dir in dirs {
+        let name = format!("scratch{}", dir.replace('/', "-"));
+        spec.volumes.get_or_insert_with(Vec::new).push(Volume {
+            name: name.clone(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                medium: Some("Memory".into()),
+                ..EmptyDirVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        for container in &mut spec.containers {
+            container
+                .volume_mounts
+                .get_or_insert_with(Vec::new)
+                .push(VolumeMount {
+                    name: name.clone(),
+                    mount_path: (*dir).to_owned(),
+                    ..VolumeMount::default()
+                });
+        }
     }
 }
 

@@ -9,7 +9,11 @@
 //!   router id and password, kube-vip's kubeconfig (super-admin.conf on the first control plane);
 //! - local-proxy: the workers' kubelet and kube-proxy dial 127.0.0.1, and every apiserver
 //!   certificate holds the IP SAN 127.0.0.1;
-//! - a config change changes only the files that depend on it, the pod's config hash among them.
+//! - a config change changes only the files that depend on it, the pod's config hash among them;
+//! - with `rootless`, the pods' confinement, resources and probes, and a rootless keepalived run
+//!   as its manifest says (command, capabilities, read-only root, tmpfs `/run`) in a network
+//!   namespace takes the VIP (needs root, `ip netns`, `unshare`, `setpriv`);
+//! - `src/versions/image_users.tsv` is what `scripts/image_users.py` makes of its saved reads.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -17,7 +21,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{self, Spec};
+use crate::common::{self, Spec, netns};
 use serde_json::Value;
 use tempfile::TempDir;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
@@ -396,19 +400,21 @@ fn keepalived_haproxy_on_every_control_plane() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| v["hostPath"]["path"].as_str().unwrap())
+            .filter_map(|v| v["hostPath"]["path"].as_str())
             .collect();
         assert_eq!(
             paths,
             [format!("/{CHECK_SCRIPT}"), format!("/{KEEPALIVED_CONF}")]
         );
-        assert!(
-            pod["spec"]["containers"][0]["volumeMounts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|m| m["readOnly"] == true)
-        );
+        // Every host path read-only; the one writable mount is the in-memory /run.
+        let writable: Vec<&Value> = pod["spec"]["containers"][0]["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["readOnly"] != true)
+            .map(|m| &m["mountPath"])
+            .collect();
+        assert_eq!(writable, [&serde_json::json!("/run")]);
         let pod = build.yaml(host, &format!("{MANIFESTS}/haproxy.yaml"));
         assert_eq!(
             pod.pointer("/spec/volumes/0/hostPath/path")
@@ -617,6 +623,7 @@ fn rootless_load_balancer_pods_run_with_the_fewest_privileges() {
     assert!(haproxy["capabilities"]["add"].is_null(), "{haproxy}");
     let keepalived = security_context(&build, "master01", "keepalived");
     assert!(keepalived["runAsUser"].is_null(), "{keepalived}");
+    assert_eq!(keepalived["readOnlyRootFilesystem"], true, "{keepalived}");
     assert_eq!(
         keepalived["allowPrivilegeEscalation"], false,
         "{keepalived}"
@@ -653,6 +660,8 @@ fn rootless_load_balancer_pods_run_with_the_fewest_privileges() {
     assert!(security_context(&build, "master01", "haproxy").is_null());
     let keepalived = security_context(&build, "master01", "keepalived");
     assert!(keepalived["capabilities"]["drop"].is_null(), "{keepalived}");
+    // The image's own entrypoint, as the Kubernetes HA guide runs it.
+    assert!(container(&build, "master01", "keepalived")["command"].is_null());
     assert!(
         keepalived["allowPrivilegeEscalation"].is_null(),
         "{keepalived}"
@@ -765,5 +774,139 @@ fn the_image_user_table_is_what_the_script_makes_of_its_saved_reads() {
         String::from_utf8(output.stdout).unwrap(),
         committed,
         "src/versions/image_users.tsv differs from `python3 scripts/image_users.py`: regenerate it"
+    );
+}
+
+#[test]
+fn a_rootless_keepalived_holds_the_vip_on_a_read_only_root_with_only_its_capabilities() {
+    // The manifest's keepalived, run as its container would run: Debian's keepalived (the image's
+    // is the same program, an older release) with the manifest's command and kcompile's config,
+    // as root with only the manifest's added capabilities and no new privileges, on a read-only
+    // root (and, as a container runtime mounts them, a read-only /sys and /proc/sys), with a
+    // fresh tmpfs at each of the manifest's emptyDir mounts; in a network namespace whose `eth0`
+    // has master01's address. It must take the VIP.
+    if let Some(reason) = netns::missing_precondition(std::process::id()) {
+        panic!("cannot run keepalived in a network namespace here: {reason}");
+    }
+    let workspace = Workspace::new(&keepalived_spec());
+    let build = workspace.build("out");
+    let pod = build.yaml("master01", &format!("{MANIFESTS}/keepalived.yaml"));
+    let container = &pod["spec"]["containers"][0];
+    let context = &container["securityContext"];
+    assert_eq!(context["readOnlyRootFilesystem"], true, "{context}");
+    assert_eq!(context["allowPrivilegeEscalation"], false, "{context}");
+    assert_eq!(context["capabilities"]["drop"], serde_json::json!(["ALL"]));
+    let capabilities: Vec<String> = context["capabilities"]["add"]
+        .as_array()
+        .expect("added capabilities")
+        .iter()
+        .map(|c| format!("+{}", c.as_str().unwrap().to_lowercase()))
+        .collect();
+    let scratch: Vec<String> = pod["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|volume| !volume["emptyDir"].is_null())
+        .map(|volume| {
+            container["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|mount| mount["name"] == volume["name"])
+                .expect("a mount of the emptyDir")["mountPath"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(scratch, ["/run"]);
+    let config = workspace.path("keepalived.conf");
+    fs::write(
+        &config,
+        build.text("master01", "etc/keepalived/keepalived.conf"),
+    )
+    .unwrap();
+    let mut command: Vec<String> = container["command"]
+        .as_array()
+        .expect("a command")
+        .iter()
+        .map(|word| word.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(command[0], "/usr/local/sbin/keepalived");
+    command[0] = "keepalived".into();
+    for word in &mut command {
+        if word == "/usr/local/etc/keepalived/keepalived.conf" {
+            *word = config.display().to_string();
+        }
+    }
+
+    let mut guard = netns::Guard::default();
+    let namespace = format!("kc-ka-{}", std::process::id());
+    netns::add_namespace(&mut guard, &namespace);
+    guard.links.push((namespace.clone(), "eth0".into()));
+    netns::ip(&[
+        "-n", &namespace, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
+    ]);
+    netns::ip(&[
+        "-n",
+        &namespace,
+        "addr",
+        "add",
+        "10.0.0.11/24",
+        "dev",
+        "eth0",
+    ]);
+    netns::ip(&["-n", &namespace, "link", "set", "eth0p", "up"]);
+    netns::ip(&["-n", &namespace, "link", "set", "eth0", "up"]);
+    let mut script = String::from("set -e\n");
+    for dir in &scratch {
+        script.push_str(&format!("mount -t tmpfs -o mode=0755 tmpfs {dir}\n"));
+    }
+    script.push_str(
+        "mount -o remount,bind,ro /\n\
+         mount -o remount,bind,ro /sys\n\
+         mount --bind /proc/sys /proc/sys\n\
+         mount -o remount,bind,ro /proc/sys\n\
+         if touch /var/lib/kcompile-read-only-probe 2>/dev/null; then echo 'the root is writable'; exit 97; fi\n",
+    );
+    script.push_str(&format!(
+        "exec setpriv --bounding-set -all,{} --inh-caps -all --no-new-privs \"$@\"\n",
+        capabilities.join(",")
+    ));
+    let log = workspace.path("keepalived.log");
+    let output = fs::File::create(&log).unwrap();
+    let child = netns::in_netns(&namespace)
+        .args(["unshare", "--mount", "--propagation", "private"])
+        .args(["sh", "-c", &script, "keepalived-pod"])
+        .args(&command)
+        .stdin(std::process::Stdio::null())
+        .stdout(output.try_clone().unwrap())
+        .stderr(output)
+        .spawn()
+        .expect("nsenter runs");
+    guard
+        .members
+        .push(("keepalived".into(), child, log.clone()));
+    let vip = "10.0.0.100/32";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let held = loop {
+        let out = netns::ip_command(&["-n", &namespace, "addr", "show", "dev", "eth0"])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).contains(vip) {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    assert!(held, "keepalived did not take {vip}:\n{text}");
+    assert!(text.contains("Entering MASTER STATE"), "{text}");
+    // Still running: nothing it needed to write was refused.
+    assert!(
+        guard.members[0].1.try_wait().unwrap().is_none(),
+        "keepalived exited:\n{text}"
     );
 }
