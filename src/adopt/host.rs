@@ -98,6 +98,8 @@ pub struct HostFiles {
     pub kubelet_config: Option<Value>,
     /// The server the kubelet's kubeconfig dials.
     pub server: Option<String>,
+    /// What a tutorial-style host holds beyond this shape ([`super::tutorial`]).
+    pub tutorial: Option<super::tutorial::Tutorial>,
 }
 
 impl HostFiles {
@@ -151,6 +153,7 @@ impl HostFiles {
             kubelet_flags,
             kubelet_config,
             server,
+            tutorial: None,
         })
     }
 
@@ -173,6 +176,9 @@ impl HostFiles {
     /// The node's address: the kubelet's `--node-ip`, else the apiserver's
     /// `--advertise-address`, else etcd's advertised client URL.
     pub fn address(&self) -> Result<IpAddr, AdoptError> {
+        if let Some((_, address)) = self.tutorial.as_ref().and_then(|t| t.address.as_ref()) {
+            return Ok(*address);
+        }
         let candidates = [
             (
                 KUBEADM_FLAGS,
