@@ -318,6 +318,20 @@ fn a_tutorial_cluster_is_adopted_and_diff_shows_exactly_the_reported_changes() {
     ] {
         assert!(first.contains(action), "{action}: {first}");
     }
+    // kcompile's own plan rolls the controllers one at a time too.
+    let plan = run_kcompile(temp.path(), &["plan", "--roots", "roots", "-o", "json"]);
+    assert_eq!(plan.status.code(), Some(1), "{}", stderr(&plan));
+    for wave in json(&plan)["waves"].as_array().unwrap() {
+        let hosts: Vec<&str> = wave["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|host| host["host"].as_str().unwrap())
+            .collect();
+        if hosts.iter().any(|host| host.starts_with("controller-")) {
+            assert_eq!(hosts.len(), 1, "one controller at a time: {wave}");
+        }
+    }
     let worker = cutover[3]["actions"].to_string();
     assert!(
         worker.contains("systemctl disable --now kube-proxy.service"),
@@ -365,6 +379,36 @@ fn what_adopt_cannot_take_over_from_a_tutorial_cluster_stops_it_naming_the_file(
         "controller-0/var/lib/kubernetes/ca-key.pem: cannot be read: absent; it is the cluster CA's key",
     );
     write(&ca_key, &saved);
+    // A unit without a command, a scheduler configuration its unit names but the copy lacks.
+    let unit = roots.join("controller-1/etc/systemd/system/kube-scheduler.service");
+    let saved = read(&unit);
+    write(&unit, "[Unit]\nDescription=Kubernetes Scheduler\n");
+    refused(
+        adopt(temp.path(), "cluster.yaml", false),
+        "controller-1/etc/systemd/system/kube-scheduler.service: cannot be adopted: no ExecStart= command",
+    );
+    write(&unit, &saved);
+    let config = roots.join("controller-2/etc/kubernetes/config/kube-scheduler.yaml");
+    let saved = read(&config);
+    std::fs::remove_file(&config).unwrap();
+    refused(
+        adopt(temp.path(), "cluster.yaml", false),
+        "controller-2/etc/kubernetes/config/kube-scheduler.yaml: cannot be read: absent, though its unit passes it with --config",
+    );
+    write(&config, &saved);
+    // A service-account verifying key that is not the signing key's.
+    let verifying = roots.join("controller-0/var/lib/kubernetes/service-account.pem");
+    let saved = read(&verifying);
+    std::fs::copy(
+        roots.join("controller-0/var/lib/kubernetes/kubernetes.pem"),
+        &verifying,
+    )
+    .unwrap();
+    refused(
+        adopt(temp.path(), "cluster.yaml", false),
+        "controller-0/var/lib/kubernetes/service-account.pem: cannot be adopted: the kube-apiserver verifies service-account tokens with a key other than var/lib/kubernetes/service-account-key.pem",
+    );
+    write(&verifying, &saved);
     // etcd trusting another CA.
     let other = temp.path().join("other");
     std::fs::create_dir_all(&other).unwrap();
@@ -397,6 +441,40 @@ fn what_adopt_cannot_take_over_from_a_tutorial_cluster_stops_it_naming_the_file(
         "-out",
         "other.pem",
     ]);
+    // A CA key that is not the CA's.
+    let ca_key_saved = read(&ca_key);
+    std::fs::copy(other.join("other-key.pem"), &ca_key).unwrap();
+    refused(
+        adopt(temp.path(), "cluster.yaml", false),
+        "controller-0/var/lib/kubernetes/ca-key.pem: cannot be adopted: not the key of var/lib/kubernetes/ca.pem",
+    );
+    write(&ca_key, &ca_key_saved);
+    // A worker whose certificate names no private address (and whose unit passes no --node-ip).
+    let lib = roots.join("controller-0/var/lib/kubernetes");
+    for file in ["ca.pem", "ca-key.pem"] {
+        std::fs::copy(lib.join(file), other.join(file)).unwrap();
+    }
+    leaf(
+        &other,
+        "ca",
+        "worker-1",
+        "/O=system:nodes/CN=system:node:worker-1",
+        &["worker-1", "198.51.100.21"],
+    );
+    let kubelet = roots.join("worker-1/var/lib/kubelet");
+    let saved_pair = (
+        read(&kubelet.join("worker-1.pem")),
+        read(&kubelet.join("worker-1-key.pem")),
+    );
+    for file in ["worker-1.pem", "worker-1-key.pem"] {
+        std::fs::copy(other.join(file), kubelet.join(file)).unwrap();
+    }
+    refused(
+        adopt(temp.path(), "cluster.yaml", false),
+        "worker-1/var/lib/kubelet/worker-1.pem: cannot be adopted: no node address: its SANs hold 0 private IP addresses, not one; add --node-ip=ADDRESS to the kubelet's unit",
+    );
+    write(&kubelet.join("worker-1.pem"), &saved_pair.0);
+    write(&kubelet.join("worker-1-key.pem"), &saved_pair.1);
     let etcd_ca = roots.join("controller-0/etc/etcd/ca.pem");
     let saved = read(&etcd_ca);
     std::fs::copy(other.join("other.pem"), &etcd_ca).unwrap();
