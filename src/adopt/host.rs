@@ -242,7 +242,8 @@ pub fn version_of(pod: &Pod) -> Option<&str> {
     image_tag(&pod.image)
 }
 
-fn read_text(root: &Root, host: &str, file: &str) -> Result<Option<String>, AdoptError> {
+/// The text of `file` in `host`'s copy, if it has one; an error names `host/file`.
+pub(super) fn read_text(root: &Root, host: &str, file: &str) -> Result<Option<String>, AdoptError> {
     let bytes = root.read(file).map_err(|e| AdoptError::Unreadable {
         file: format!("{host}/{file}"),
         reason: e.reason(),

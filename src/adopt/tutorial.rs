@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use super::AdoptError;
 use super::changes::{Planned, is_key_material};
-use super::host::HostFiles;
+use super::host::{HostFiles, read_text as text};
 use super::spec::Discovered;
 use super::systemd::exec_start;
 use crate::bundle::FileSet;
@@ -104,17 +104,21 @@ pub struct Tutorial {
 }
 
 /// Whether the host copied to `root` runs its components from systemd units the tutorial's way
-/// (looked up through [`Root`], so a link never leads out of the copy).
+/// and holds none of kubeadm's marks (its apiserver manifest, its kubelet flags file); looked up
+/// through [`Root`], so a link never leads out of the copy.
 pub fn is_tutorial(root: &Path) -> bool {
     let Ok(root) = Root::open(root) else {
         return false;
     };
-    UNITS.iter().any(|(_, unit)| {
-        root.stat(unit)
+    let has = |file: &str| {
+        root.stat(file)
             .ok()
             .flatten()
             .is_some_and(|found| found.kind == crate::root::Kind::File)
-    })
+    };
+    UNITS.iter().any(|(_, unit)| has(unit))
+        && !has("etc/kubernetes/manifests/kube-apiserver.yaml")
+        && !has(super::host::KUBEADM_FLAGS)
 }
 
 /// Reads a tutorial-style host. `version` is the Kubernetes release its binaries run (a copy of
@@ -589,9 +593,19 @@ pub fn amend(discovered: &mut Discovered, hosts: &[HostFiles]) {
             ));
         }
     }
-    warnings.push(
-        "the cluster has no aggregation layer (front-proxy) CA: kcompile makes one and adds the kube-apiserver's --requestheader-* and --proxy-client-* flags".into(),
-    );
+    match tutorials.iter().find_map(|(host, _)| {
+        host.pods
+            .get(&Component::ApiServer)
+            .and_then(|pod| pod.flag("requestheader-client-ca-file").map(|file| (host, pod, file)))
+    }) {
+        Some((host, pod, file)) => warnings.push(format!(
+            "{}: its front-proxy CA ({file}) is not adopted: kcompile makes its own; extension API servers that trust the old one must be given the new front-proxy-ca.crt",
+            host.file(pod.file)
+        )),
+        None => warnings.push(
+            "the cluster has no aggregation layer (front-proxy) CA: kcompile makes one and adds the kube-apiserver's --requestheader-* and --proxy-client-* flags".into(),
+        ),
+    }
     warnings.push(
         "etc/kubernetes/addons/ on the first controller holds kcompile's CoreDNS and RBAC objects: apply the RBAC ones before the first kube-apiserver switches (kcompile's kube-apiserver-kubelet-client and kubernetes-admin need them); the tutorial's CoreDNS Deployment keeps running, apply kcompile's only to replace it".into(),
     );
@@ -774,21 +788,6 @@ pub fn cutover(hosts: &[HostFiles], first_control_plane: &str) -> Vec<Step> {
 
 fn relative(path: &str) -> String {
     path.trim_start_matches('/').to_owned()
-}
-
-fn text(root: &Root, host: &str, file: &str) -> Result<Option<String>, AdoptError> {
-    let bytes = root.read(file).map_err(|e| AdoptError::Unreadable {
-        file: format!("{host}/{file}"),
-        reason: e.reason(),
-    })?;
-    bytes
-        .map(|bytes| {
-            String::from_utf8(bytes).map_err(|_| AdoptError::Unreadable {
-                file: format!("{host}/{file}"),
-                reason: "not UTF-8 text".into(),
-            })
-        })
-        .transpose()
 }
 
 fn required(host: &HostFiles, file: &str, what: &str) -> Result<String, AdoptError> {
