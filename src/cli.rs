@@ -516,6 +516,10 @@ pub(crate) struct AdoptArgs {
     /// One folder per host, named after it, holding a copy of the host's files.
     #[arg(long, value_name = "DIR")]
     pub(crate) roots: PathBuf,
+    /// The Kubernetes release the hosts' binaries run (`v1.33.4`), for a tutorial-style cluster
+    /// whose control plane runs from systemd units: a copy of its files cannot tell.
+    #[arg(long, value_name = "VERSION")]
+    pub(crate) kubernetes_version: Option<String>,
     /// Output format (`json`: the changes a build would still make, `formatVersion` 1).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
     pub(crate) output: OutputFormat,

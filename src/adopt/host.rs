@@ -98,6 +98,8 @@ pub struct HostFiles {
     pub kubelet_config: Option<Value>,
     /// The server the kubelet's kubeconfig dials.
     pub server: Option<String>,
+    /// What a tutorial-style host holds beyond this shape ([`super::tutorial`]).
+    pub tutorial: Option<super::tutorial::Tutorial>,
 }
 
 impl HostFiles {
@@ -151,6 +153,7 @@ impl HostFiles {
             kubelet_flags,
             kubelet_config,
             server,
+            tutorial: None,
         })
     }
 
@@ -173,6 +176,9 @@ impl HostFiles {
     /// The node's address: the kubelet's `--node-ip`, else the apiserver's
     /// `--advertise-address`, else etcd's advertised client URL.
     pub fn address(&self) -> Result<IpAddr, AdoptError> {
+        if let Some((_, address)) = self.tutorial.as_ref().and_then(|t| t.address.as_ref()) {
+            return Ok(*address);
+        }
         let candidates = [
             (
                 KUBEADM_FLAGS,
@@ -236,7 +242,8 @@ pub fn version_of(pod: &Pod) -> Option<&str> {
     image_tag(&pod.image)
 }
 
-fn read_text(root: &Root, host: &str, file: &str) -> Result<Option<String>, AdoptError> {
+/// The text of `file` in `host`'s copy, if it has one; an error names `host/file`.
+pub(super) fn read_text(root: &Root, host: &str, file: &str) -> Result<Option<String>, AdoptError> {
     let bytes = root.read(file).map_err(|e| AdoptError::Unreadable {
         file: format!("{host}/{file}"),
         reason: e.reason(),

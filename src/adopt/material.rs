@@ -43,13 +43,19 @@ pub fn stage(
         roots: String::new(),
         reason: "no host to adopt from".into(),
     })?;
-    let imported =
-        crate::pki::import::from_pki(state, &first.root.path().join("etc/kubernetes/pki"))
-            .map_err(|source| AdoptError::Import {
-                host: first.name.clone(),
-                source,
-            })?;
-    staged.adopted.extend(imported.adopted);
+    if first.tutorial.is_some() {
+        staged
+            .adopted
+            .extend(super::tutorial::import_authorities(state, first)?);
+    } else {
+        let imported =
+            crate::pki::import::from_pki(state, &first.root.path().join("etc/kubernetes/pki"))
+                .map_err(|source| AdoptError::Import {
+                    host: first.name.clone(),
+                    source,
+                })?;
+        staged.adopted.extend(imported.adopted);
+    }
     for leaf in catalog(cluster) {
         let host = match &leaf.host {
             Some(name) => hosts.iter().find(|host| &host.name == name),
@@ -113,7 +119,7 @@ pub fn stage(
 
 /// Stages `text` at `path` unless the state holds it already; refuses to replace anything else
 /// there (a run of adopt interrupted after its commit is retried over its own state).
-fn keep(
+pub(super) fn keep(
     state: &mut Transaction<'_>,
     path: &str,
     text: String,
@@ -170,6 +176,9 @@ enum NotKept {
     /// kcompile's catalog has a certificate kubeadm does not make.
     #[error("kubeadm keeps no `{0}` certificate")]
     NotKubeadms(String),
+    /// A tutorial-style host keeps no such certificate ([`super::tutorial::location`]).
+    #[error("{0}")]
+    NotTutorials(&'static str),
     /// The certificate does not parse.
     #[error(transparent)]
     Certificate(#[from] crate::pki::inspect::CertificateError),
@@ -203,6 +212,13 @@ fn found(host: &HostFiles, leaf: &CertSpec) -> Result<(String, String, String), 
         let key = read(host, key)?.ok_or_else(|| NotKept::Absent(host.file(key)))?;
         Ok((crt.to_owned(), cert, key))
     };
+    if host.tutorial.is_some() {
+        return match super::tutorial::location(host, file) {
+            super::tutorial::Location::Pair { cert, key } => pair(&cert, &key),
+            super::tutorial::Location::Embedded(kubeconfig) => embedded(host, &kubeconfig),
+            super::tutorial::Location::NotKept(why) => Err(NotKept::NotTutorials(why)),
+        };
+    }
     match file {
         "apiserver"
         | "apiserver-kubelet-client"

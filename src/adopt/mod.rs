@@ -12,6 +12,8 @@ pub mod encryption;
 pub mod host;
 pub mod material;
 pub mod spec;
+pub mod systemd;
+pub mod tutorial;
 
 use std::path::Path;
 
@@ -65,7 +67,9 @@ pub enum AdoptError {
 
 /// Every host of the roots directory, read: one folder per host, named after it, in name order
 /// with control planes first (the first control plane is where the addons and CAs come from).
-pub fn read_roots(roots: &Path) -> Result<Vec<HostFiles>, AdoptError> {
+/// A host whose components run from systemd units is read the tutorial's way
+/// ([`tutorial::read_host`]); `version` is then the release its binaries run.
+pub fn read_roots(roots: &Path, version: Option<&str>) -> Result<Vec<HostFiles>, AdoptError> {
     let no_hosts = |reason: String| AdoptError::NoHosts {
         roots: roots.display().to_string(),
         reason,
@@ -90,7 +94,14 @@ pub fn read_roots(roots: &Path) -> Result<Vec<HostFiles>, AdoptError> {
     }
     let mut hosts = names
         .iter()
-        .map(|name| HostFiles::read(name, &roots.join(name)))
+        .map(|name| {
+            let root = roots.join(name);
+            if tutorial::is_tutorial(&root) {
+                tutorial::read_host(name, &root, version)
+            } else {
+                HostFiles::read(name, &root)
+            }
+        })
         .collect::<Result<Vec<_>, _>>()?;
     hosts.sort_by_key(|host| !host.roles().contains(&crate::spec::Role::ControlPlane));
     if !hosts
@@ -98,7 +109,7 @@ pub fn read_roots(roots: &Path) -> Result<Vec<HostFiles>, AdoptError> {
         .is_some_and(|host| host.roles().contains(&crate::spec::Role::ControlPlane))
     {
         return Err(no_hosts(
-            "no host runs a kube-apiserver static pod (etc/kubernetes/manifests/kube-apiserver.yaml): fetch at least one control plane".into(),
+            "no host runs a kube-apiserver static pod (etc/kubernetes/manifests/kube-apiserver.yaml) or unit (etc/systemd/system/kube-apiserver.service): fetch at least one control plane".into(),
         ));
     }
     Ok(hosts)

@@ -54,6 +54,11 @@ pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
         roots: String::new(),
         reason: "no host".into(),
     })?;
+    // A tutorial's controllers run no kubelet: its settings come from the first host with one.
+    let kubelet_host = hosts
+        .iter()
+        .find(|host| !host.kubelet_flags.is_empty() || host.kubelet_config.is_some())
+        .unwrap_or(first);
     let apiserver = first.pods.get(&Component::ApiServer).ok_or_else(|| {
         unsupported(
             first,
@@ -108,13 +113,13 @@ pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
             .get(&Component::ControllerManager)
             .and_then(|pod| pod.flag("cluster-cidr"))
             .map(str::to_owned),
-        dns_domain: first
+        dns_domain: kubelet_host
             .kubelet_config
             .as_ref()
             .and_then(|config| config.get("clusterDomain"))
             .and_then(serde_json::Value::as_str)
             .map(str::to_owned),
-        cluster_dns: first
+        cluster_dns: kubelet_host
             .kubelet_config
             .as_ref()
             .and_then(|config| config.pointer("/clusterDNS/0"))
@@ -255,13 +260,13 @@ pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
             ));
         }
     }
-    let kubelet_args = carried_args(Component::Kubelet, &first.kubelet_flags);
+    let kubelet_args = carried_args(Component::Kubelet, &kubelet_host.kubelet_flags);
     spec.kubelet = Some(KubeletSpec {
-        container_runtime_endpoint: first
+        container_runtime_endpoint: kubelet_host
             .kubelet_flag("container-runtime-endpoint")
             .map(str::to_owned)
             .or_else(|| {
-                first
+                kubelet_host
                     .kubelet_config
                     .as_ref()
                     .and_then(|config| config.get("containerRuntimeEndpoint"))
@@ -385,7 +390,11 @@ fn extra_sans(
         .iter()
         .filter(|host| host.roles().contains(&Role::ControlPlane))
     {
-        let file = "etc/kubernetes/pki/apiserver.crt";
+        let file = match super::tutorial::location(host, "apiserver") {
+            super::tutorial::Location::Pair { cert, .. } if host.tutorial.is_some() => cert,
+            _ => "etc/kubernetes/pki/apiserver.crt".to_owned(),
+        };
+        let file = file.as_str();
         let Some(bytes) = host.root.read(file).ok().flatten() else {
             continue;
         };

@@ -28,8 +28,10 @@ pub(crate) fn run(args: &AdoptArgs) -> Result<ExitStatus, Error> {
         return Err(refuse());
     }
     let input = |e: crate::adopt::AdoptError| Error::Input(e.to_string());
-    let hosts = crate::adopt::read_roots(&args.roots).map_err(input)?;
-    let discovered = crate::adopt::spec::discover(&hosts).map_err(input)?;
+    let hosts =
+        crate::adopt::read_roots(&args.roots, args.kubernetes_version.as_deref()).map_err(input)?;
+    let mut discovered = crate::adopt::spec::discover(&hosts).map_err(input)?;
+    crate::adopt::tutorial::amend(&mut discovered, &hosts);
     let dir = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -102,12 +104,20 @@ pub(crate) fn run(args: &AdoptArgs) -> Result<ExitStatus, Error> {
             &fingerprint,
         )
         .map_err(Error::Compare)?;
-        changes.extend(crate::adopt::changes::planned(
+        let mut planned = crate::adopt::changes::planned(
             &report,
             &staged.not_kept,
             hosts.first().map_or("", |first| first.name.as_str()),
-        ));
+        );
+        if let Some(read) = hosts.iter().find(|read| read.name == host.name) {
+            crate::adopt::tutorial::explain(&mut planned, read, &files, &staged.not_kept);
+        }
+        changes.extend(planned);
     }
+    let cutover = crate::adopt::tutorial::cutover(
+        &hosts,
+        hosts.first().map_or("", |first| first.name.as_str()),
+    );
     crate::say!(
         "wrote {} and state {}: {} files kept from the cluster, {} changes a build still makes",
         file.display(),
@@ -122,6 +132,7 @@ pub(crate) fn run(args: &AdoptArgs) -> Result<ExitStatus, Error> {
             "kept": staged.adopted,
             "warnings": discovered.warnings,
             "changes": changes,
+            "cutover": cutover,
         }))),
         OutputFormat::Text => {
             let mut text = String::new();
@@ -140,6 +151,12 @@ pub(crate) fn run(args: &AdoptArgs) -> Result<ExitStatus, Error> {
                     change.path,
                     change.reason
                 );
+            }
+            for step in &cutover {
+                let _ = writeln!(text, "cutover {}: {}", step.wave, step.host);
+                for action in &step.actions {
+                    let _ = writeln!(text, "  - {action}");
+                }
             }
             print(&crate::shown::terminal_safe(&text))
         }

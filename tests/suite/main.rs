@@ -13,6 +13,7 @@ mod common;
 
 mod addons;
 mod adopt;
+mod adopt_tutorial;
 mod ansible;
 mod bootstrap;
 mod broken_specs;

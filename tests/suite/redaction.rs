@@ -16,8 +16,9 @@
 //! offline oracles: the sha256 of the VRRP password and of keepalived.conf, and the keepalived
 //! pod's config hash.
 //!
-//! `adopt` (text, `-o json`, and refused) of a kubeadm cluster prints no window of any private
-//! key or encryption key the cluster holds, and the spec it writes holds none.
+//! `adopt` (text, `-o json`, and refused) of a kubeadm cluster, and of a tutorial-style one
+//! (`common/tutorial_cluster.rs`), prints no window of any private key or encryption key the
+//! cluster holds, and the spec it writes holds none.
 
 use crate::common::{self, Spec};
 
@@ -871,6 +872,86 @@ fn adopt_prints_no_key_of_the_cluster_it_adopts() {
     assert!(
         text(&refused).contains(
             "cp-1/etc/kubernetes/enc/enc.yaml: cannot be adopted: key 1 of provider `aescbc`"
+        ),
+        "{}",
+        text(&refused)
+    );
+    windows.assert_outputs_clean(&[
+        ("adopt".to_owned(), text_run),
+        ("adopt -o json".to_owned(), json_run),
+        ("adopt, refused".to_owned(), refused),
+    ]);
+    for spec in ["text.yaml", "json.yaml"] {
+        windows.assert_absent(spec, &fs::read(temp.path().join(spec)).unwrap());
+    }
+}
+
+#[test]
+fn adopt_of_a_tutorial_cluster_prints_no_key_of_it() {
+    use crate::common::tutorial_cluster::{
+        CONTROLLERS, ENCRYPTION_CONFIG, ENCRYPTION_KEY, VERSION, encryption_config,
+        tutorial_cluster,
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let roots = temp.path().join("roots");
+    tutorial_cluster(&roots);
+    let mut secrets = Vec::new();
+    private_keys_under(&roots, &mut secrets);
+    // The controller-manager's, scheduler's and kube-proxy's keys live only in their kubeconfigs.
+    let mut kubeconfigs = vec![roots.join("worker-0/var/lib/kube-proxy/kubeconfig")];
+    for (name, _) in CONTROLLERS {
+        let lib = roots.join(name).join("var/lib/kubernetes");
+        kubeconfigs.push(lib.join("kube-controller-manager.kubeconfig"));
+        kubeconfigs.push(lib.join("kube-scheduler.kubeconfig"));
+    }
+    for kubeconfig in kubeconfigs {
+        let text = fs::read_to_string(&kubeconfig).unwrap();
+        let data = text
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("client-key-data: "))
+            .unwrap();
+        let pem = String::from_utf8(STANDARD.decode(data).unwrap()).unwrap();
+        secrets.push((
+            format!("key embedded in {}", kubeconfig.display()),
+            pem::parse(&pem).unwrap().contents().to_vec(),
+        ));
+    }
+    secrets.push((
+        "encryption key key1".to_owned(),
+        STANDARD.decode(ENCRYPTION_KEY).unwrap(),
+    ));
+    assert!(secrets.len() > 20, "the cluster's keys are found");
+    let windows = Windows::of(&secrets);
+    let adopt = |spec: &str, extra: &[&str]| {
+        let mut args = vec![
+            "adopt",
+            "--roots",
+            "roots",
+            "--kubernetes-version",
+            VERSION,
+            "-f",
+            spec,
+        ];
+        args.extend(extra);
+        run_kcompile(temp.path(), &args)
+    };
+    let text_run = adopt("text.yaml", &[]);
+    assert!(text_run.status.success(), "{}", text(&text_run));
+    let json_run = adopt("json.yaml", &["-o", "json"]);
+    assert!(json_run.status.success(), "{}", text(&json_run));
+    // Refused: an encryption key cut short.
+    for (name, _) in CONTROLLERS {
+        fs::write(
+            roots.join(name).join(ENCRYPTION_CONFIG),
+            encryption_config().replace(ENCRYPTION_KEY, &ENCRYPTION_KEY[..40]),
+        )
+        .unwrap();
+    }
+    let refused = adopt("refused.yaml", &[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains(
+            "controller-0/var/lib/kubernetes/encryption-config.yaml: cannot be adopted: key 1 of provider `aescbc`"
         ),
         "{}",
         text(&refused)

@@ -6,6 +6,7 @@ pub mod kubeadm_cluster;
 pub mod netns;
 mod spec;
 mod test;
+pub mod tutorial_cluster;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
