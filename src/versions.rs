@@ -24,6 +24,7 @@ mod releases;
 pub use releases::KubeletClientAccess;
 
 pub mod coredns;
+pub mod images;
 pub mod load_balancer;
 
 /// The tab-separated columns of each data row of a `src/versions/*.tsv` table: every line that is

@@ -15,18 +15,21 @@
 //!   `kcompile etcd replace HOST` marks a member for removal and re-adding at the same address
 //!   (a lost data dir).
 //!
-//! Writes go only through a [`Transaction`]; previews plan in one and drop it.
-
-pub mod steps;
+//! Writes go only through a [`Transaction`]; previews plan in one and drop it. The etcdctl steps
+//! an operator runs for each change are [`crate::etcd_steps`]'s.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Cluster, EtcdTopology, Host};
-use crate::render::etcd::{CLIENT_PORT, PEER_PORT};
-use crate::spec::{EtcdBootstrap, Role};
+use crate::cluster::{EtcdBootstrap, Role};
 use crate::state::{StateError, Transaction};
+
+/// The port a member serves clients on (kubeadm's constant).
+pub const CLIENT_PORT: u16 = 2379;
+/// The port a member talks to its peers on (kubeadm's constant).
+pub const PEER_PORT: u16 = 2380;
 
 /// Where the record lives in the state dir.
 pub const RECORD: &str = "etcd/members.json";

@@ -17,8 +17,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::cluster::Role;
 use crate::diff::{Action, Report};
-use crate::spec::Role;
 
 /// The kinds of wave, in rollout order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -18,10 +18,10 @@
 use std::fmt::Write;
 
 use super::node::systemd_cgroup;
-use crate::bundle::{FileSet, PUBLIC};
+use super::{FileSet, PUBLIC};
+use crate::cluster::ContainerRuntime;
 use crate::cluster::{Cluster, Host};
-use crate::images::pause_image;
-use crate::spec::ContainerRuntime;
+use crate::versions::images::pause_image;
 
 /// containerd's root configuration file.
 pub const CONFIG: &str = "/etc/containerd/config.toml";

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use super::{Checker, image_problem};
 use crate::cluster::{Host, KubeletSettings, PodSettings, Volume};
 use crate::component::Component;
-use crate::images::component_default;
 use crate::spec::component_config::{self, ConfigKind};
 use crate::spec::diagnostic::Severity;
 use crate::spec::names::{is_dns_label, is_quantity};
@@ -14,6 +13,7 @@ use crate::spec::source::{child, element};
 use crate::spec::types::{
     ArgValue, ComponentSpec, EnvSpec, KubeletSpec, ResourcesSpec, Spec, VolumeSpec,
 };
+use crate::versions::images::component_default;
 use crate::versions::{EtcdVersion, KubeVersion};
 
 impl Checker<'_> {

@@ -4,10 +4,10 @@ use std::net::IpAddr;
 
 use super::{Checker, image_problem};
 use crate::cluster::{Endpoint, EndpointHost, Host, LoadBalancer, Networking};
-use crate::images::{LoadBalancerImage, PUBLIC_REPOSITORY};
 use crate::spec::LoadBalancerKind;
 use crate::spec::names::parse_san;
 use crate::spec::types::{Role, Spec};
+use crate::versions::images::{LoadBalancerImage, PUBLIC_REPOSITORY};
 
 impl Checker<'_> {
     pub(super) fn endpoint(
