@@ -10,6 +10,7 @@
 use std::fmt;
 
 pub mod admission;
+mod flag_tables;
 mod flags;
 
 pub use flags::{FlagStatus, GateStatus, closest, flag_status, gate_status};
