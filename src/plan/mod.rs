@@ -184,7 +184,7 @@ pub struct HostInput<'a> {
     pub source: Source,
 }
 
-/// Etcd membership steps around the waves, from [`crate::etcd_membership::steps`].
+/// Etcd membership steps around the waves, from [`crate::etcd_steps`].
 #[derive(Debug, Clone, Default)]
 pub struct MembershipSteps {
     /// Steps before every wave (members leaving, one paragraph each).

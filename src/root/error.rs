@@ -30,7 +30,7 @@ pub enum RootError {
         path: String,
         /// Its size (at least; the bytes counted when it grew while read).
         size: u64,
-        /// The limit, [`MAX_FILE`].
+        /// The limit, [`super::MAX_FILE`].
         limit: u64,
     },
     /// A link whose target leaves the root: a `..` above it, or an absolute target the root does
