@@ -2,8 +2,9 @@
 
 use std::net::IpAddr;
 
+use super::hosts::Placed;
 use super::{Checker, image_problem};
-use crate::cluster::{Endpoint, EndpointHost, Host, LoadBalancer, Networking};
+use crate::cluster::{Endpoint, EndpointHost, LoadBalancer, Networking};
 use crate::spec::LoadBalancerKind;
 use crate::spec::names::parse_san;
 use crate::spec::types::{Role, Spec};
@@ -13,7 +14,7 @@ impl Checker<'_> {
     pub(super) fn endpoint(
         &mut self,
         spec: &Spec,
-        hosts: Option<&[Host]>,
+        hosts: Option<&[Placed]>,
         networking: Option<&Networking>,
     ) -> Option<Option<Endpoint>> {
         let control_planes = hosts
@@ -110,7 +111,7 @@ impl Checker<'_> {
     pub(super) fn load_balancer(
         &mut self,
         spec: &Spec,
-        hosts: Option<&[Host]>,
+        hosts: Option<&[Placed]>,
         endpoint: Option<&Option<Endpoint>>,
         api_port: Option<u16>,
         repository: Option<&str>,
