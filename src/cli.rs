@@ -2,12 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
-use crate::cmd::{self, print};
-use crate::error::{Error, ExitStatus, FlagValueError};
+use crate::duration::{MAX_DURATION, parse_duration};
+use crate::error::FlagValueError;
 use crate::pki;
-use crate::spec::{self, PROFILES};
+use crate::spec::PROFILES;
 
 /// `kcompile --version`: the crate version and what it compiles for.
 const LONG_VERSION: &str = concat!(
@@ -24,12 +24,14 @@ Examples:
   kcompile validate -f cluster.yaml
   kcompile validate -f cluster.yaml --show-resolved")]
 pub struct Cli {
+    /// The subcommand, which `cmd::execute` runs.
     #[command(subcommand)]
-    command: Command,
+    pub(crate) command: Command,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
-enum Command {
+pub(crate) enum Command {
     /// Print an annotated starter spec that validates.
     #[command(after_help = "\
 Examples:
@@ -570,8 +572,8 @@ pub(crate) enum Format {
 }
 
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, FlagValueError> {
-    match spec::parse_duration(text) {
-        Some(duration) if duration <= spec::MAX_DURATION => Ok(duration),
+    match parse_duration(text) {
+        Some(duration) if duration <= MAX_DURATION => Ok(duration),
         Some(_) => Err(FlagValueError::DurationTooLong),
         None => Err(FlagValueError::NotADuration),
     }
@@ -643,38 +645,5 @@ fn profile_name(name: &str) -> Result<String, FlagValueError> {
         Err(FlagValueError::UnknownProfile(
             PROFILES.iter().map(|(known, _)| *known).collect(),
         ))
-    }
-}
-
-/// Runs the parsed command line; returns how the process should exit.
-pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
-    match cli.command {
-        Command::Init(args) => cmd::init::run(args),
-        Command::Validate(args) => cmd::validate::run(&args),
-        Command::Build(args) => cmd::build::run(&args),
-        Command::Certs(args) => cmd::certs::run(&args),
-        Command::Import(args) => cmd::import::run(&args),
-        Command::Adopt(args) => cmd::adopt::run(&args),
-        Command::Diff(args) => cmd::diff::run(&args),
-        Command::Plan(args) => cmd::plan::run(&args),
-        Command::Verify(args) => cmd::verify::run(&args),
-        Command::Images(args) => cmd::images::run(&args),
-        Command::Preflight(args) => cmd::preflight::run(&args),
-        Command::Rotate(args) => cmd::rotate::run(&args),
-        Command::State(args) => cmd::state::run(&args),
-        Command::Etcd(args) => cmd::etcd::run(&args),
-        Command::Token(args) => cmd::token::run(&args),
-        Command::Completions { shell } => {
-            let mut text = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "kcompile", &mut text);
-            print(&String::from_utf8_lossy(&text))
-        }
-        Command::Man => {
-            let mut text = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut text)
-                .map_err(Error::Write)?;
-            print(&String::from_utf8_lossy(&text))
-        }
     }
 }

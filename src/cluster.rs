@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+mod authority;
 mod choices;
 
 use crate::component::Component;
 use crate::versions::{EtcdVersion, KubeVersion};
+pub use authority::Authority;
 pub use choices::{
     AnonymousAuth, CaTrust, ContainerRuntime, EncryptionProvider, EtcdBootstrap, HostPathType,
     KeyAlgorithm, LoadBalancerKind, ProxyMode, Role, TaintEffect,

@@ -27,7 +27,7 @@ pub enum ExitStatus {
 /// Why a flag's value is refused (clap prints it after the flag and its value).
 #[derive(Debug, thiserror::Error)]
 pub enum FlagValueError {
-    /// A duration past [`crate::spec::MAX_DURATION`].
+    /// A duration past [`crate::duration::MAX_DURATION`].
     #[error("at most 100 years (`36500d`)")]
     DurationTooLong,
     /// Not a duration.

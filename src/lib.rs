@@ -16,8 +16,10 @@ mod cmd;
 pub mod component;
 pub mod diff;
 pub mod digest;
+pub mod duration;
 pub mod error;
 pub mod etcd_membership;
+pub mod etcd_steps;
 pub mod images;
 pub mod init;
 pub mod json;
@@ -31,6 +33,7 @@ pub mod severity;
 pub mod shown;
 pub mod spec;
 pub mod state;
+pub mod state_report;
 pub mod upgrade;
 pub mod verify;
 pub mod versions;
@@ -57,7 +60,7 @@ macro_rules! say_raw {
 /// Parses the command line, runs it, prints any error, and returns the exit code.
 pub fn run() -> u8 {
     let cli = cli::Cli::parse();
-    let status = match cli::execute(cli) {
+    let status = match cmd::execute(cli) {
         Ok(status) => status,
         Err(error) => {
             say_raw!("{error}");

@@ -10,6 +10,7 @@
 use std::fmt;
 
 pub mod admission;
+mod flag_tables;
 mod flags;
 
 pub use flags::{FlagStatus, GateStatus, closest, flag_status, gate_status};
@@ -24,6 +25,7 @@ mod releases;
 pub use releases::KubeletClientAccess;
 
 pub mod coredns;
+pub mod images;
 pub mod load_balancer;
 
 /// The tab-separated columns of each data row of a `src/versions/*.tsv` table: every line that is

@@ -9,8 +9,8 @@
 //! 0600, since the sha256 of a file whose other bytes can be guessed is an offline oracle for its
 //! secret (see [`super::manifest`]). The state dir is private (0700) besides.
 
-use super::FileSet;
 use super::manifest::{self, Manifest, ManifestError};
+use crate::render::FileSet;
 use crate::state::{StateError, Transaction};
 
 /// The state path of `host`'s recorded MANIFEST (host names are DNS-1123 subdomains, so one
@@ -29,7 +29,7 @@ pub fn manifest_of(files: &FileSet) -> Option<Vec<u8>> {
 
 /// Stages, in `state`, `manifest` (a bundle's MANIFEST, [`manifest_of`]) as `host`'s last build.
 pub fn record(state: &mut Transaction<'_>, host: &str, manifest: Vec<u8>) {
-    state.write(&path(host), manifest, super::SECRET);
+    state.write(&path(host), manifest, crate::render::SECRET);
 }
 
 /// A host's last build as the state records it.

@@ -39,7 +39,7 @@ use std::io::Write as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::{DIRECTORY, FileSet};
+use crate::render::{DIRECTORY, FileSet};
 
 /// The user-data limit of several clouds, in bytes: AWS EC2 allows 16 KiB of raw user data
 /// (before its own base64). A larger document is still returned, with a warning.
@@ -292,7 +292,7 @@ mod tests {
             let mut files = FileSet::default();
             files.files.insert(
                 path.to_owned(),
-                super::super::File {
+                crate::render::File {
                     bytes: vec![],
                     mode: 0o600,
                     owner: crate::cluster::Identity::ROOT,

@@ -38,8 +38,8 @@ use sha2::{Digest, Sha256};
 
 use super::inputs::{self, HostDigest};
 use super::manifest::{self, Manifest};
-use super::{DIRECTORY, File, FileSet, SECRET, is_owned_directory};
 use crate::digest::hex;
+use crate::render::{DIRECTORY, File, FileSet, SECRET, is_owned_directory};
 
 /// The largest previous MANIFEST the sink reads; a larger one is refused.
 pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
@@ -857,7 +857,7 @@ fn create_temp(dir: BorrowedFd<'_>) -> io::Result<(String, OwnedFd)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::{PUBLIC, SECRET};
+    use crate::render::{PUBLIC, SECRET};
     use std::os::unix::fs::symlink;
 
     fn mode(path: &Path) -> u32 {

@@ -38,7 +38,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
 use super::cloud_init::{Document, Error, check_mode, check_path, gzip, size_warning};
-use super::{DIRECTORY, FileSet};
+use crate::render::{DIRECTORY, FileSet};
 
 /// The Ignition spec version of the configs kcompile writes.
 pub const SPEC_VERSION: &str = "3.4.0";
@@ -210,7 +210,7 @@ mod tests {
         let mut files = FileSet::default();
         files.files.insert(
             "etc/../../x".into(),
-            super::super::File {
+            crate::render::File {
                 bytes: vec![],
                 mode: 0o600,
                 owner: crate::cluster::Identity::ROOT,

@@ -23,18 +23,18 @@
 
 use sha2::{Digest, Sha256};
 
-use super::FileSet;
 use super::manifest;
 use crate::cluster::{Cluster, Host};
 use crate::digest::hex;
 use crate::etcd_membership::Membership;
 use crate::pki::Pki;
+use crate::render::FileSet;
 
 /// Where the stamp lives in a host's tree (beside the MANIFEST, not listed in it).
 pub const PATH: &str = "etc/kubernetes/kcompile/INPUTS";
 
 /// Mode of the stamp: it is a hash over private keys.
-pub const MODE: u32 = super::SECRET;
+pub const MODE: u32 = crate::render::SECRET;
 
 /// Identifies the code that renders: the sha256 of `src/` and `Cargo.lock` (see `build.rs`).
 const SOURCE_SHA256: &str = env!("KCOMPILE_SOURCE_SHA256");

@@ -21,8 +21,8 @@
 
 use std::fmt::Write;
 
-use super::{FileSet, SECRET};
 use crate::digest::sha256;
+use crate::render::{FileSet, SECRET};
 
 /// Where the MANIFEST lives in a host's root.
 pub const PATH: &str = "etc/kubernetes/kcompile/MANIFEST";

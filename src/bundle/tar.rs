@@ -6,14 +6,14 @@
 
 use std::io::Write;
 
-use super::FileSet;
 use crate::cluster::Identity;
+use crate::render::FileSet;
 
 /// Writes `files` as a tar archive.
 pub fn write(files: &FileSet, out: impl Write) -> std::io::Result<()> {
     let mut builder = tar::Builder::new(out);
     builder.mode(tar::HeaderMode::Deterministic);
-    let mut entries: Vec<(String, Option<&super::File>)> = files
+    let mut entries: Vec<(String, Option<&crate::render::File>)> = files
         .directories()
         .into_iter()
         .map(|dir| (format!("{dir}/"), None))
@@ -36,7 +36,7 @@ pub fn write(files: &FileSet, out: impl Write) -> std::io::Result<()> {
         match file {
             None => {
                 header.set_entry_type(tar::EntryType::Directory);
-                header.set_mode(super::DIRECTORY);
+                header.set_mode(crate::render::DIRECTORY);
                 header.set_size(0);
                 header.set_cksum();
                 builder.append_data(&mut header, &path, std::io::empty())?;

@@ -12,6 +12,7 @@ use crate::cluster::{Cluster, Host};
 use crate::error::{Error, ExitStatus};
 use crate::etcd_membership::Quorum;
 use crate::pki::{self, HostScope, IssueOptions};
+use crate::render;
 
 use super::{
     Purpose, commit, find_host, host_bundle, load, open_state_for_run, plan_build, print,
@@ -111,7 +112,7 @@ pub(crate) fn run(args: &BuildArgs) -> Result<ExitStatus, Error> {
                     None => outdated.push((host, digest, root)),
                 }
             }
-            let bundles: Vec<(&str, bundle::FileSet, PathBuf, Option<Vec<u8>>)> = outdated
+            let bundles: Vec<(&str, render::FileSet, PathBuf, Option<Vec<u8>>)> = outdated
                 .into_par_iter()
                 .map(|(host, digest, root)| {
                     let mut files = host_bundle(&loaded, &pki, &members, host);
@@ -119,8 +120,8 @@ pub(crate) fn run(args: &BuildArgs) -> Result<ExitStatus, Error> {
                     if args.format == Format::Tar {
                         let mut archive = Vec::new();
                         bundle::tar::write(&files, &mut archive).map_err(Error::Write)?;
-                        let mut single = bundle::FileSet::default();
-                        single.add(format!("{}.tar", host.name), archive, bundle::SECRET);
+                        let mut single = render::FileSet::default();
+                        single.add(format!("{}.tar", host.name), archive, render::SECRET);
                         Ok((host.name.as_str(), single, out.clone(), manifest))
                     } else {
                         // `dir` (cloud-init and ignition were refused with --out above).
@@ -129,7 +130,7 @@ pub(crate) fn run(args: &BuildArgs) -> Result<ExitStatus, Error> {
                     }
                 })
                 .collect::<Result<_, Error>>()?;
-            let targets: Vec<(&bundle::FileSet, &Path)> = bundles
+            let targets: Vec<(&render::FileSet, &Path)> = bundles
                 .iter()
                 .map(|(_, files, root, _)| (files, root.as_path()))
                 .collect();
@@ -205,13 +206,13 @@ const WRITE_CHUNK: usize = 32;
 
 /// Writes a bundle under `root` with the directory sink; returns what to say about what it
 /// wrote, pruned or left.
-fn write_tree(files: &bundle::FileSet, root: &Path) -> Result<String, Error> {
+fn write_tree(files: &render::FileSet, root: &Path) -> Result<String, Error> {
     write_trees(&[(files, root)]).map(|mut written| written.remove(0))
 }
 
 /// Writes bundles, each under its root, with the directory sink (two syncs in all); returns what
 /// to say about each.
-fn write_trees(bundles: &[(&bundle::FileSet, &Path)]) -> Result<Vec<String>, Error> {
+fn write_trees(bundles: &[(&render::FileSet, &Path)]) -> Result<Vec<String>, Error> {
     match bundle::dir::write_all(bundles) {
         Ok(written) => Ok(written.iter().map(ToString::to_string).collect()),
         Err(error) if error.is_refusal() => Err(Error::Input(error.to_string())),

@@ -21,7 +21,7 @@ pub(crate) fn run(args: &EtcdArgs) -> Result<ExitStatus, Error> {
                 crate::cluster::EtcdTopology::Stacked { data_dir, .. } => data_dir.as_str(),
                 crate::cluster::EtcdTopology::External { .. } => "",
             };
-            let text = etcd_membership::steps::status(&members, data_dir);
+            let text = crate::etcd_steps::status(&members, data_dir);
             print(&crate::shown::terminal_safe(&text))
         }
         EtcdAction::Joined { host, spec } => record_etcd_step(spec, |transaction| {

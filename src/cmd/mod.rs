@@ -1,5 +1,5 @@
 //! The subcommands, one module each, over the library's operations (as cargo's `commands/`):
-//! `cli.rs` holds the flag definitions and calls `<subcommand>::run`. This module holds what
+//! `cli.rs` holds the flag definitions; [`execute`] calls `<subcommand>::run`. This module holds what
 //! several subcommands share: reading the spec, opening the state dir, planning, committing and
 //! reporting.
 
@@ -22,8 +22,10 @@ pub(crate) mod verify;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use clap::CommandFactory;
+
 use crate::bundle;
-use crate::cli::SpecArgs;
+use crate::cli::{Cli, Command, SpecArgs};
 use crate::cluster::{Cluster, Host};
 use crate::error::{Error, ExitStatus};
 use crate::etcd_membership::{self, Membership, MembershipError, Quorum};
@@ -32,6 +34,39 @@ use crate::render;
 use crate::spec::{self, Diagnostic, Loaded, Source};
 use crate::state::inventory::ItemKind;
 use crate::state::{Access, Changes, State};
+
+/// Runs the parsed command line; returns how the process should exit.
+pub fn execute(cli: Cli) -> Result<ExitStatus, Error> {
+    match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Validate(args) => validate::run(&args),
+        Command::Build(args) => build::run(&args),
+        Command::Certs(args) => certs::run(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Adopt(args) => adopt::run(&args),
+        Command::Diff(args) => diff::run(&args),
+        Command::Plan(args) => plan::run(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Images(args) => images::run(&args),
+        Command::Preflight(args) => preflight::run(&args),
+        Command::Rotate(args) => rotate::run(&args),
+        Command::State(args) => state::run(&args),
+        Command::Etcd(args) => etcd::run(&args),
+        Command::Token(args) => token::run(&args),
+        Command::Completions { shell } => {
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "kcompile", &mut text);
+            print(&String::from_utf8_lossy(&text))
+        }
+        Command::Man => {
+            let mut text = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut text)
+                .map_err(Error::Write)?;
+            print(&String::from_utf8_lossy(&text))
+        }
+    }
+}
 
 /// What a command does with the state dir, which decides how it is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +163,7 @@ pub(crate) fn report_members(cluster: &Cluster, members: &Membership) {
     let crate::cluster::EtcdTopology::Stacked { data_dir, .. } = &cluster.etcd else {
         return;
     };
-    for step in etcd_membership::steps::pending(members, data_dir) {
+    for step in crate::etcd_steps::pending(members, data_dir) {
         crate::say!("{step}");
     }
 }
@@ -210,7 +245,7 @@ pub(crate) fn host_bundle(
     pki: &pki::Pki,
     members: &Membership,
     host: &Host,
-) -> bundle::FileSet {
+) -> render::FileSet {
     let mut files = render::host_files(&loaded.cluster, pki, members, host);
     let header = bundle::manifest::Header {
         cluster: loaded.cluster.name.clone(),

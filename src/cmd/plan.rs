@@ -69,7 +69,7 @@ pub(crate) fn run(args: &PlanArgs) -> Result<ExitStatus, Error> {
     }
     let mut steps = crate::plan::MembershipSteps::default();
     if let crate::cluster::EtcdTopology::Stacked { data_dir, .. } = &cluster.etcd {
-        for (name, status, paragraph) in etcd_membership::steps::by_member(&members, data_dir) {
+        for (name, status, paragraph) in crate::etcd_steps::by_member(&members, data_dir) {
             if status == etcd_membership::Status::Removing {
                 steps.leaving.push(paragraph);
             } else {

@@ -8,7 +8,7 @@ use super::{Purpose, commit, load, open_state, print};
 
 /// Runs `kcompile rotate`.
 pub(crate) fn run(args: &RotateArgs) -> Result<ExitStatus, Error> {
-    use pki::catalog::Authority;
+    use crate::cluster::Authority;
     use pki::rotation::Rotated;
     let loaded = load(&args.spec)?;
     let what = match args.what {

@@ -11,14 +11,14 @@ pub(crate) fn run(args: &StateArgs) -> Result<ExitStatus, Error> {
     match &args.action {
         StateAction::List { spec, output } => {
             let state = open_state(spec, Purpose::Inspect)?;
-            print(&crate::state::report::list(
+            print(&crate::state_report::list(
                 &state,
                 *output == OutputFormat::Json,
             ))
         }
         StateAction::Check { spec } => {
             let state = open_state(spec, Purpose::Inspect)?;
-            let problems = crate::state::report::check(&state);
+            let problems = crate::state_report::check(&state);
             if !problems.is_empty() {
                 return Err(Error::State(StateError::Unusable {
                     root: state.root().to_owned(),

@@ -8,9 +8,9 @@ use serde_json::Value;
 use similar::TextDiff;
 
 use super::{Action, Detail, Report, Restart};
-use crate::bundle::FileSet;
 use crate::pki::inspect::{Inspected, date};
 use crate::redact::{self, Fingerprint, Pair};
+use crate::render::FileSet;
 
 /// How `old` (the machine's) and `new` (the build's) versions of `path` differ, never showing a
 /// secret: secret values as keyed fingerprints from `fingerprint` (`<redacted>` when it has no

@@ -15,8 +15,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::bundle::FileSet;
 use crate::bundle::manifest;
+use crate::render::FileSet;
 use crate::root::{Contents, Kind, Root, RootError};
 pub use recorded::{CHANGED, compare_with_build};
 pub use report::{Format, Style};

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use super::{Action, Change, Detail, Report, Summary, describe};
 use crate::bundle::built::Recorded;
-use crate::bundle::{FileSet, manifest};
+use crate::bundle::manifest;
+use crate::render::FileSet;
 
 /// What [`compare_with_build`] says of a file whose contents differ from the last build's.
 pub const CHANGED: &str = "differs from the last build (the state keeps its sha256, not its text)";

@@ -15,18 +15,25 @@
 //!   `kcompile etcd replace HOST` marks a member for removal and re-adding at the same address
 //!   (a lost data dir).
 //!
-//! Writes go only through a [`Transaction`]; previews plan in one and drop it.
-
-pub mod steps;
-
-use std::fmt;
+//! Writes go only through a [`Transaction`]; previews plan in one and drop it. The etcdctl steps
+//! an operator runs for each change are [`crate::etcd_steps`]'s.
 
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Cluster, EtcdTopology, Host};
-use crate::render::etcd::{CLIENT_PORT, PEER_PORT};
-use crate::spec::{EtcdBootstrap, Role};
-use crate::state::{StateError, Transaction};
+use crate::cluster::{EtcdBootstrap, Role};
+use crate::state::Transaction;
+
+mod confirm;
+mod error;
+
+pub use confirm::{Confirmed, confirm_joined, confirm_removed, replace};
+pub use error::MembershipError;
+
+/// The port a member serves clients on (kubeadm's constant).
+pub const CLIENT_PORT: u16 = 2379;
+/// The port a member talks to its peers on (kubeadm's constant).
+pub const PEER_PORT: u16 = 2380;
 
 /// Where the record lives in the state dir.
 pub const RECORD: &str = "etcd/members.json";
@@ -137,63 +144,6 @@ pub struct Record {
     pub bootstrap: EtcdBootstrap,
     /// Every member, in the order they were recorded (joins happen in this order).
     pub members: Vec<Member>,
-}
-
-/// Why a membership change cannot be planned or confirmed.
-#[derive(Debug)]
-pub enum MembershipError {
-    /// The state dir cannot be read.
-    State(StateError),
-    /// `etcd/members.json` does not parse.
-    Damaged(String),
-    /// A step would lose quorum; `--allow-quorum-loss` overrides.
-    QuorumLoss {
-        /// What the step is and why it loses quorum.
-        message: String,
-    },
-    /// A confirmation that does not fit the record (message, hint).
-    Refused {
-        /// What is wrong.
-        message: String,
-        /// What to do.
-        hint: String,
-    },
-}
-
-impl MembershipError {
-    /// What to do about it.
-    pub fn hint(&self) -> String {
-        match self {
-            MembershipError::State(_) => {
-                "`kcompile state check` names every item of the state dir that cannot be used".into()
-            }
-            MembershipError::Damaged(_) => format!(
-                "restore `{RECORD}` from a backup of the state dir; `kcompile state check` names every damaged item"
-            ),
-            MembershipError::QuorumLoss { .. } => {
-                "change the membership one member at a time (build, run the printed steps, confirm, then the next), or pass --allow-quorum-loss if the cluster may stop taking writes".into()
-            }
-            MembershipError::Refused { hint, .. } => hint.clone(),
-        }
-    }
-}
-
-impl fmt::Display for MembershipError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MembershipError::State(error) => write!(f, "{error}"),
-            MembershipError::Damaged(why) => write!(f, "`{RECORD}` cannot be read: {why}"),
-            MembershipError::QuorumLoss { message } | MembershipError::Refused { message, .. } => {
-                f.write_str(message)
-            }
-        }
-    }
-}
-
-impl From<StateError> for MembershipError {
-    fn from(error: StateError) -> Self {
-        MembershipError::State(error)
-    }
 }
 
 /// Whether a step that loses quorum is refused.
@@ -498,180 +448,6 @@ pub fn removal_steps(
         ));
     }
     Ok(warnings)
-}
-
-/// What a confirmation did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Confirmed {
-    /// Recorded the step for this member.
-    Recorded(Member),
-    /// The step was recorded already (a confirmation run twice).
-    Already(Member),
-}
-
-impl Confirmed {
-    /// What `kcompile etcd joined|removed` says: the member, and whether this run recorded
-    /// `step` (`joined`, `removed`) or found it recorded already.
-    pub fn describe(&self, step: &str) -> String {
-        let (member, was, already) = match self {
-            Confirmed::Recorded(member) => (member, "", ""),
-            Confirmed::Already(member) => (member, "was ", " already"),
-        };
-        format!(
-            "etcd member {} ({}) {was}recorded as {step}{already}",
-            member.name, member.peer_url
-        )
-    }
-}
-
-/// `kcompile etcd joined HOST`: the member was added and has started (and was promoted); records
-/// it as joined.
-pub fn confirm_joined(
-    state: &mut Transaction<'_>,
-    host: &str,
-) -> Result<Confirmed, MembershipError> {
-    let mut record = existing(state)?;
-    if record
-        .members
-        .iter()
-        .any(|member| member.name == host && member.status == Status::Removing)
-    {
-        return Err(MembershipError::Refused {
-            message: format!("the old member {host} has not been removed yet"),
-            hint: format!(
-                "run its `etcdctl member remove` step and `kcompile etcd removed {host}` first (`kcompile etcd status` shows the steps)"
-            ),
-        });
-    }
-    let position = record
-        .members
-        .iter()
-        .position(|member| member.name == host && member.status.stays());
-    let Some(position) = position else {
-        return Err(not_recorded(&record, host));
-    };
-    if record.members[position].status == Status::Joined {
-        return Ok(Confirmed::Already(record.members[position].clone()));
-    }
-    if record.members[position].status != Status::Joining {
-        return Err(MembershipError::Refused {
-            message: format!(
-                "etcd member {host} is {}, not joining",
-                record.members[position].status.name()
-            ),
-            hint: "only a member a build recorded as joining can be confirmed; `kcompile etcd status` shows each member".into(),
-        });
-    }
-    if let Some(earlier) = record.members[..position]
-        .iter()
-        .find(|member| member.status == Status::Joining)
-    {
-        return Err(MembershipError::Refused {
-            message: format!(
-                "etcd member {} joins before {host} and is still joining",
-                earlier.name
-            ),
-            hint: format!(
-                "members join one at a time, in the order `kcompile etcd status` lists: confirm {} first",
-                earlier.name
-            ),
-        });
-    }
-    record.members[position].status = Status::Joined;
-    let member = record.members[position].clone();
-    record.write(state)?;
-    Ok(Confirmed::Recorded(member))
-}
-
-/// `kcompile etcd removed HOST`: `etcdctl member remove` was run; records the member as removed.
-pub fn confirm_removed(
-    state: &mut Transaction<'_>,
-    host: &str,
-) -> Result<Confirmed, MembershipError> {
-    let mut record = existing(state)?;
-    let Some(position) = record
-        .members
-        .iter()
-        .position(|member| member.name == host && member.status == Status::Removing)
-    else {
-        let gone = record
-            .members
-            .iter()
-            .rfind(|member| member.name == host && member.status == Status::Removed);
-        if let (Some(gone), None) = (gone, record.active(host)) {
-            return Ok(Confirmed::Already(gone.clone()));
-        }
-        return Err(match record.active(host) {
-            Some(member) => MembershipError::Refused {
-                message: format!(
-                    "etcd member {host} is {}, not being removed",
-                    member.status.name()
-                ),
-                hint: format!(
-                    "a member is removed by taking its host (or its `etcd` role) out of the spec and building, or replaced by `kcompile etcd replace {host}`"
-                ),
-            },
-            None => not_recorded(&record, host),
-        });
-    };
-    record.members[position].status = Status::Removed;
-    let member = record.members[position].clone();
-    record.write(state)?;
-    Ok(Confirmed::Recorded(member))
-}
-
-/// `kcompile etcd replace HOST`: the member lost its data (or its machine) and comes back at the
-/// same address; marks it for removal, after which the next build gives the host a joining
-/// member. A member marked already is left as it is.
-pub fn replace(
-    state: &mut Transaction<'_>,
-    host: &str,
-    quorum: Quorum,
-) -> Result<Vec<String>, MembershipError> {
-    let mut record = existing(state)?;
-    if record
-        .members
-        .iter()
-        .any(|member| member.name == host && member.status == Status::Removing)
-    {
-        // Marked already (a replacement asked twice).
-        return Ok(Vec::new());
-    }
-    let Some(position) = record.members.iter().position(|member| {
-        member.name == host && matches!(member.status, Status::Bootstrapped | Status::Joined)
-    }) else {
-        return Err(match record.active(host) {
-            Some(member) => MembershipError::Refused {
-                message: format!("etcd member {host} is {}, not a voting member", member.status.name()),
-                hint: "a joining member is not replaced: finish its join, or take it out of the spec and build".into(),
-            },
-            None => not_recorded(&record, host),
-        });
-    };
-    let voting = record.members.iter().filter(|m| m.status.votes()).count();
-    let warnings = removal_steps(voting, &[host], 1, quorum)?;
-    record.members[position].status = Status::Removing;
-    record.write(state)?;
-    Ok(warnings)
-}
-
-/// The record a confirmation works on: it must exist.
-fn existing(state: &Transaction<'_>) -> Result<Record, MembershipError> {
-    Record::read(state)?.ok_or_else(|| MembershipError::Refused {
-        message: format!("the state has no etcd member record (`{RECORD}`)"),
-        hint: "`kcompile build` records the members of a stacked etcd".into(),
-    })
-}
-
-fn not_recorded(record: &Record, host: &str) -> MembershipError {
-    let names: Vec<&str> = record.members.iter().map(|m| m.name.as_str()).collect();
-    MembershipError::Refused {
-        message: format!("there is no etcd member {host}"),
-        hint: match crate::versions::closest(host, names.iter().copied()) {
-            Some(close) => format!("did you mean `{close}`? (members: {})", names.join(", ")),
-            None => format!("members: {}", names.join(", ")),
-        },
-    }
 }
 
 #[cfg(test)]

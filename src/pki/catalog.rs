@@ -8,53 +8,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Cluster, EndpointHost, EtcdTopology, Host, San};
-use crate::spec::{LoadBalancerKind, Role};
+use crate::cluster::{Authority, Cluster, EndpointHost, EtcdTopology, Host, San};
+use crate::cluster::{LoadBalancerKind, Role};
 use crate::versions::KubeletClientAccess;
-
-/// One of the three certificate authorities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Authority {
-    /// The cluster CA (`ca`): apiserver, kubelets, clients.
-    Cluster,
-    /// The etcd CA (`etcd/ca`): etcd members and their clients.
-    Etcd,
-    /// The aggregation layer's own CA (`front-proxy-ca`), never the cluster CA.
-    FrontProxy,
-}
-
-impl Authority {
-    /// Every authority.
-    pub const ALL: [Authority; 3] = [Authority::Cluster, Authority::Etcd, Authority::FrontProxy];
-
-    /// File name without extension, under the PKI directory.
-    pub fn file(self) -> &'static str {
-        match self {
-            Authority::Cluster => "ca",
-            Authority::Etcd => "etcd/ca",
-            Authority::FrontProxy => "front-proxy-ca",
-        }
-    }
-
-    /// The CA's common name (also its one DNS SAN, as kubeadm writes it).
-    pub fn common_name(self) -> &'static str {
-        match self {
-            Authority::Cluster => "kubernetes",
-            Authority::Etcd => "etcd-ca",
-            Authority::FrontProxy => "front-proxy-ca",
-        }
-    }
-}
-
-impl fmt::Display for Authority {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Authority::Cluster => "ca",
-            Authority::Etcd => "etcd-ca",
-            Authority::FrontProxy => "front-proxy-ca",
-        })
-    }
-}
 
 /// Extended key usage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

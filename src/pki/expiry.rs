@@ -9,8 +9,9 @@ use base64::engine::general_purpose::STANDARD;
 use time::OffsetDateTime;
 
 use super::PkiError;
-use super::catalog::{Authority, CertSpec};
+use super::catalog::CertSpec;
 use super::inspect::{CertificateError, Inspected, date};
+use crate::cluster::Authority;
 use crate::root::{Kind, Root, RootError};
 use crate::state::State;
 

@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use super::PkiError;
-use super::catalog::Authority;
 use super::inspect::Inspected;
 use super::keys::Key;
+use crate::cluster::Authority;
 use crate::state::Transaction;
 use crate::state::journal::read_bounded;
 

@@ -5,7 +5,7 @@
 use pkcs8::der::{Decode, Encode};
 use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256, RsaKeySize};
 
-use crate::spec::KeyAlgorithm;
+use crate::cluster::KeyAlgorithm;
 
 /// A private key and the algorithm it was made for.
 pub struct Key {

@@ -34,10 +34,11 @@ use rcgen::{
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::cluster::Authority;
+use crate::cluster::KeyAlgorithm;
 use crate::cluster::{Cluster, EtcdTopology};
-use crate::spec::KeyAlgorithm;
 use crate::state::Transaction;
-use catalog::{Authority, CertSpec, Usage, catalog};
+use catalog::{CertSpec, Usage, catalog};
 pub use error::{ExternalLeafProblem, PkiError};
 use inspect::Inspected;
 use keys::Key;
@@ -674,7 +675,7 @@ fn serial() -> Result<SerialNumber, PkiError> {
 }
 
 fn validity_window(params: &mut CertificateParams, validity: Duration, now: OffsetDateTime) {
-    // Validation bounds every validity (spec::MAX_DURATION), so the sums fit; saturate anyway.
+    // Validation bounds every validity (duration::MAX_DURATION), so the sums fit; saturate anyway.
     params.not_before = now
         .checked_sub(time::Duration::try_from(BACKDATE).unwrap_or_default())
         .unwrap_or(now);

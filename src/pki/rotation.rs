@@ -20,11 +20,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::PkiError;
-use super::catalog::Authority;
 use super::keys::Key;
+use crate::cluster::Authority;
 use crate::cluster::Cluster;
 use crate::cluster::PkiSettings;
-use crate::spec::Role;
+use crate::cluster::Role;
 use crate::state::{StateError, Transaction};
 
 /// What can be rotated in phases.

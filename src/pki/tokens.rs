@@ -43,9 +43,9 @@ impl Ttl {
         if text.trim() == "0" {
             return Ok(Ttl::Never);
         }
-        match crate::spec::parse_duration(text) {
+        match crate::duration::parse_duration(text) {
             Some(duration) if duration.is_zero() => Ok(Ttl::Never),
-            Some(duration) if duration <= crate::spec::MAX_DURATION => Ok(Ttl::For(duration)),
+            Some(duration) if duration <= crate::duration::MAX_DURATION => Ok(Ttl::For(duration)),
             Some(_) => Err(TtlError::TooLong),
             None => Err(TtlError::NotADuration),
         }
@@ -55,7 +55,7 @@ impl Ttl {
 /// Why a `--ttl` is refused; its text is the hint clap shows after the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TtlError {
-    /// Longer than [`crate::spec::MAX_DURATION`].
+    /// Longer than [`crate::duration::MAX_DURATION`].
     TooLong,
     /// Not a duration kcompile reads.
     NotADuration,

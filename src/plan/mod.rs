@@ -17,8 +17,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::cluster::Role;
 use crate::diff::{Action, Report};
-use crate::spec::Role;
 
 /// The kinds of wave, in rollout order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -184,7 +184,7 @@ pub struct HostInput<'a> {
     pub source: Source,
 }
 
-/// Etcd membership steps around the waves, from [`crate::etcd_membership::steps`].
+/// Etcd membership steps around the waves, from [`crate::etcd_steps`].
 #[derive(Debug, Clone, Default)]
 pub struct MembershipSteps {
     /// Steps before every wave (members leaving, one paragraph each).

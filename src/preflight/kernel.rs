@@ -1,7 +1,7 @@
 //! Kernel checks: swap, IPv4 forwarding, the modules the node needs, cgroup v2.
 
 use super::{Bundle, Check, Finding, Machine};
-use crate::spec::ProxyMode;
+use crate::cluster::ProxyMode;
 
 /// `/proc/swaps`: a header line, then one line per active swap device.
 const SWAPS: &str = "proc/swaps";

@@ -6,7 +6,7 @@
 //! cgroup driver, swap setting, runtime endpoint and `resolvConf`, its node name and address.
 //!
 //! Everything is read under `--root` through [`Root`] (regular files only, bounded, no link
-//! followed out of the root; `/proc` as `root.rs` describes), so a prepared tree tests every
+//! followed out of the root; `/proc` as `root/mod.rs` describes), so a prepared tree tests every
 //! check. One step needs the live machine and happens only when the root is `/`: running the
 //! kubelet binary for its version (`--version`, killed after 10 s); under another root the
 //! version comes from dpkg's database or is not checked, with a warning that says so. The

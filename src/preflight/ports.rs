@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use super::{Bundle, Check, Finding, Machine};
 use crate::cluster::EtcdTopology;
+use crate::cluster::{LoadBalancerKind, Role};
+use crate::etcd_membership::{CLIENT_PORT, PEER_PORT};
 use crate::render::{etcd, kube_proxy, load_balancer};
-use crate::spec::{LoadBalancerKind, Role};
 
 /// A port a component of the host listens on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +58,7 @@ pub fn expected(bundle: &Bundle<'_>) -> Vec<Binding> {
         }
     }
     if host.has(Role::Etcd) && matches!(cluster.etcd, EtcdTopology::Stacked { .. }) {
-        for port in [etcd::CLIENT_PORT, etcd::PEER_PORT, etcd::METRICS_PORT] {
+        for port in [CLIENT_PORT, PEER_PORT, etcd::METRICS_PORT] {
             bind(Some(port), "etcd", "etcd");
         }
     }

@@ -9,9 +9,9 @@ use super::{
     AUDIT_POLICY, AUTHENTICATION_CONFIG, ENCRYPTION_CONFIG, PKI, ServiceAccountFiles,
     ca_trust_mounts, yaml,
 };
+use crate::cluster::{AnonymousAuth, Role};
 use crate::cluster::{Cluster, EtcdTopology, Host};
 use crate::component::Component;
-use crate::spec::{AnonymousAuth, Role};
 
 /// The apiserver's static pod for `host`.
 pub fn pod<'a>(

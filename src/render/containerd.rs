@@ -18,10 +18,10 @@
 use std::fmt::Write;
 
 use super::node::systemd_cgroup;
-use crate::bundle::{FileSet, PUBLIC};
+use super::{FileSet, PUBLIC};
+use crate::cluster::ContainerRuntime;
 use crate::cluster::{Cluster, Host};
-use crate::images::pause_image;
-use crate::spec::ContainerRuntime;
+use crate::versions::images::pause_image;
 
 /// containerd's root configuration file.
 pub const CONFIG: &str = "/etc/containerd/config.toml";
@@ -37,10 +37,10 @@ pub fn files(files: &mut FileSet, cluster: &Cluster, host: &Host) {
     match cluster.node.of(&host.name).container_runtime {
         ContainerRuntime::Containerd2 => {
             files.add(CONFIG, root_config_v3(), PUBLIC);
-            files.add(DROP_IN, drop_in_v3(cluster, host), PUBLIC);
+            files.add(DROP_IN, cri_config(&DROP_IN_V3, cluster, host), PUBLIC);
         }
         ContainerRuntime::Containerd1 => {
-            files.add(CONFIG, config_v2(cluster, host), PUBLIC);
+            files.add(CONFIG, cri_config(&CONFIG_V2, cluster, host), PUBLIC);
         }
         ContainerRuntime::None => return,
     }
@@ -87,46 +87,68 @@ fn root_config_v3() -> String {
     )
 }
 
-/// `/etc/containerd/conf.d/99-kcompile.toml`.
-fn drop_in_v3(cluster: &Cluster, host: &Host) -> String {
-    format!(
-        "# Written by kcompile: the CRI settings the kubelet's config needs (containerd 2.x).\n\
-         version = 3\n\
-         \n\
-         [plugins.\"io.containerd.cri.v1.images\".pinned_images]\n\
-         sandbox = {sandbox}\n\
-         \n\
-         [plugins.\"io.containerd.cri.v1.images\".registry]\n\
-         config_path = {certs}\n\
-         \n\
-         [plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.runc]\n\
-         runtime_type = \"io.containerd.runc.v2\"\n\
-         \n\
-         [plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.runc.options]\n\
-         SystemdCgroup = {systemd}\n",
-        sandbox = toml_string(&sandbox_image(cluster)),
-        certs = toml_string(CERTS_D),
-        systemd = systemd_cgroup(host),
-    )
+/// Where one containerd config version puts the CRI settings the kubelet's config needs: the
+/// one shape both the 2.x drop-in and the 1.x file are written from, so the two cannot drift.
+struct CriLayout {
+    /// The comment lines the file starts with.
+    header: &'static str,
+    /// The config `version`.
+    version: u8,
+    /// The table and key of the sandbox (pause) image.
+    sandbox: (&'static str, &'static str),
+    /// The table holding the registry's `config_path`.
+    registry: &'static str,
+    /// The table of the runc runtime (its `options` table holds `SystemdCgroup`).
+    runc: &'static str,
 }
 
-/// `/etc/containerd/config.toml` for containerd 1.x.
-fn config_v2(cluster: &Cluster, host: &Host) -> String {
+/// containerd 2.x, `config version 3`: the CRI plugin split into `images` and `runtime`.
+const DROP_IN_V3: CriLayout = CriLayout {
+    header: "# Written by kcompile: the CRI settings the kubelet's config needs (containerd 2.x).\n",
+    version: 3,
+    sandbox: (
+        "plugins.\"io.containerd.cri.v1.images\".pinned_images",
+        "sandbox",
+    ),
+    registry: "plugins.\"io.containerd.cri.v1.images\".registry",
+    runc: "plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.runc",
+};
+
+/// containerd 1.x, `version = 2`: one CRI plugin. A whole file: 1.x imports would replace whole
+/// plugin sections.
+const CONFIG_V2: CriLayout = CriLayout {
+    header: "# Written by kcompile: containerd 1.x configuration with the CRI settings the kubelet's\n\
+             # config needs. A whole file: 1.x imports would replace whole plugin sections.\n",
+    version: 2,
+    sandbox: ("plugins.\"io.containerd.grpc.v1.cri\"", "sandbox_image"),
+    registry: "plugins.\"io.containerd.grpc.v1.cri\".registry",
+    runc: "plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc",
+};
+
+/// The CRI settings of `host` in `layout`: the sandbox image, the registry's `config_path`, and
+/// runc with the kubelet's cgroup driver.
+fn cri_config(layout: &CriLayout, cluster: &Cluster, host: &Host) -> String {
+    let CriLayout {
+        header,
+        version,
+        sandbox: (sandbox_table, sandbox_key),
+        registry,
+        runc,
+    } = layout;
     format!(
-        "# Written by kcompile: containerd 1.x configuration with the CRI settings the kubelet's\n\
-         # config needs. A whole file: 1.x imports would replace whole plugin sections.\n\
-         version = 2\n\
+        "{header}\
+         version = {version}\n\
          \n\
-         [plugins.\"io.containerd.grpc.v1.cri\"]\n\
-         sandbox_image = {sandbox}\n\
+         [{sandbox_table}]\n\
+         {sandbox_key} = {sandbox}\n\
          \n\
-         [plugins.\"io.containerd.grpc.v1.cri\".registry]\n\
+         [{registry}]\n\
          config_path = {certs}\n\
          \n\
-         [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n\
+         [{runc}]\n\
          runtime_type = \"io.containerd.runc.v2\"\n\
          \n\
-         [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n\
+         [{runc}.options]\n\
          SystemdCgroup = {systemd}\n",
         sandbox = toml_string(&sandbox_image(cluster)),
         certs = toml_string(CERTS_D),

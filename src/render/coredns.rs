@@ -29,7 +29,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::yaml;
 use crate::cluster::Cluster;
-use crate::images::coredns_image;
+use crate::versions::images::coredns_image;
 
 /// The file, under [`super::addons::ADDONS`].
 pub const FILE: &str = "coredns.yaml";

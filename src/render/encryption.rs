@@ -6,9 +6,9 @@ use serde_json::json;
 
 use super::yaml;
 use crate::cluster::Encryption;
+use crate::cluster::EncryptionProvider;
 use crate::digest::sha256;
 use crate::pki::adopted_encryption::{AdoptedEncryption, remaining};
-use crate::spec::EncryptionProvider;
 
 /// The `EncryptionConfiguration`; `keys` are base64 secrets, the one that encrypts first. Each key
 /// is named after its hash: the apiserver writes the name into every ciphertext, so a name must
@@ -73,4 +73,47 @@ pub fn config(
         "kind": "EncryptionConfiguration",
         "resources": resources,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+    use crate::pki::adopted_encryption::tests::{NEW, cluster_config};
+
+    #[test]
+    fn an_adopted_configuration_renders_as_the_cluster_had_it() {
+        let (adopted, current) = AdoptedEncryption::from_config(&cluster_config()).unwrap();
+        assert_eq!(current.name, "key2");
+        assert_eq!(current.secret, NEW);
+        assert_eq!(current.provider, EncryptionProvider::Aescbc);
+        let encryption = Encryption {
+            provider: EncryptionProvider::Aescbc,
+            resources: vec!["secrets".into()],
+        };
+        let text = config(&encryption, &[NEW.to_owned()], Some(&adopted));
+        let rendered: Value = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(rendered, cluster_config());
+        // A key kcompile rotated in reads second under its hash name; the cluster's old key
+        // follows in the same provider.
+        let text = config(
+            &encryption,
+            &[
+                NEW.to_owned(),
+                "bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmU=".to_owned(),
+            ],
+            Some(&adopted),
+        );
+        let rendered: Value = serde_saphyr::from_str(&text).unwrap();
+        let names: Vec<&str> = rendered["resources"][0]["providers"][0]["aescbc"]["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|key| key["name"].as_str())
+            .collect();
+        assert_eq!(names.len(), 3);
+        assert_eq!((names[0], names[2]), ("key2", "key1"));
+        assert!(names[1].starts_with("key-"), "{names:?}");
+    }
 }

@@ -10,13 +10,9 @@ use super::PKI;
 use super::pod::{Mount, Probes, StaticPod};
 use crate::cluster::{Cluster, EtcdTopology, Host};
 use crate::component::Component;
-use crate::etcd_membership::MemberStart;
+use crate::etcd_membership::{CLIENT_PORT, MemberStart, PEER_PORT};
 
-/// Client, peer and metrics ports (kubeadm's constants).
-pub const CLIENT_PORT: u16 = 2379;
-/// Peer port.
-pub const PEER_PORT: u16 = 2380;
-/// Metrics and health port (plain HTTP on loopback).
+/// Metrics and health port (plain HTTP on loopback; kubeadm's constant).
 pub const METRICS_PORT: u16 = 2381;
 
 /// The etcd static pod for `host`, a stacked member starting as `start` says; `None` for an

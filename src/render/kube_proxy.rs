@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use super::merge_json;
 use super::pod::{Mount, Probes, StaticPod};
 use super::{KUBE_PROXY_CONFIG, KUBERNETES, yaml};
+use crate::cluster::ProxyMode;
 use crate::cluster::{Cluster, Host};
 use crate::component::Component;
-use crate::spec::ProxyMode;
 
 /// kube-proxy's `KubeProxyConfiguration` for `host`, with the spec's `kubeProxy.config` merged over.
 pub fn config(cluster: &Cluster, host: &Host, mode: ProxyMode) -> String {

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::merge_json;
 use super::{KUBELET_CONFIG, KUBELET_PKI, KUBERNETES, PKI, yaml};
+use crate::cluster::TaintEffect;
 use crate::cluster::{Cluster, Host};
-use crate::spec::TaintEffect;
 
 /// Where the kubelet reads static pods.
 pub const STATIC_POD_PATH: &str = "/etc/kubernetes/manifests";

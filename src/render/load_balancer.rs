@@ -31,11 +31,11 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::pod::{CONFIG_HASH, Mount, config_hash, node_critical_pod, requirements};
+use super::{FileSet, PUBLIC, SECRET};
 use super::{KUBERNETES, MANIFESTS, yaml};
-use crate::bundle::{FileSet, PUBLIC, SECRET};
+use crate::cluster::{AnonymousAuth, LoadBalancerKind, Role};
 use crate::cluster::{Cluster, EndpointHost, Host, Identity, LoadBalancer, Resources};
 use crate::pki::secrets::Secrets;
-use crate::spec::{AnonymousAuth, LoadBalancerKind, Role};
 use crate::versions;
 
 /// haproxy's config on the host (keepalived-haproxy: control planes; local-proxy: the others).

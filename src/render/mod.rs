@@ -9,6 +9,7 @@ pub mod controller_manager;
 pub mod coredns;
 pub mod encryption;
 pub mod etcd;
+mod files;
 pub mod kube_proxy;
 pub mod kubeconfig;
 pub mod kubelet;
@@ -18,13 +19,14 @@ pub mod pod;
 pub mod scheduler;
 pub mod security_context;
 
-use crate::bundle::{FileSet, PUBLIC, SECRET};
+use crate::cluster::Authority;
+use crate::cluster::Role;
 use crate::cluster::{Cluster, EndpointHost, Host, Rootless};
 use crate::component::Component;
 use crate::etcd_membership::Membership;
-use crate::pki::catalog::{Authority, joins_by_bootstrap};
+use crate::pki::catalog::joins_by_bootstrap;
 use crate::pki::{Issued, Pki};
-use crate::spec::Role;
+pub use files::{DIRECTORY, File, FileSet, PUBLIC, SECRET, is_owned_directory};
 use kubeconfig::{Credentials, Kubeconfig};
 use pod::Mount;
 
@@ -248,7 +250,7 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
         if let Some(config) = scheduler::config(cluster, host) {
             files.add(scheduler::SCHEDULER_CONFIG, config, PUBLIC);
         }
-        if cluster.anonymous_auth == crate::spec::AnonymousAuth::HealthOnly {
+        if cluster.anonymous_auth == crate::cluster::AnonymousAuth::HealthOnly {
             files.add(
                 AUTHENTICATION_CONFIG,
                 apiserver::authentication_config(cluster),
@@ -451,7 +453,7 @@ pub fn ca_trust_mounts(cluster: &Cluster, host: &Host) -> Vec<Mount> {
             "DirectoryOrCreate",
         ),
     ];
-    if cluster.node.of(&host.name).ca_trust == crate::spec::CaTrust::Rhel {
+    if cluster.node.of(&host.name).ca_trust == crate::cluster::CaTrust::Rhel {
         mounts.push(Mount::same(
             "etc-pki-ca-trust",
             "/etc/pki/ca-trust",

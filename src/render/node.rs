@@ -8,9 +8,9 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::containerd;
-use crate::bundle::{FileSet, PUBLIC};
+use super::{FileSet, PUBLIC};
 use crate::cluster::{Cluster, Host};
-use crate::spec::{ContainerRuntime, ProxyMode};
+use crate::cluster::{ContainerRuntime, ProxyMode};
 use crate::versions::kernel_tunables;
 
 /// Kernel parameters, named to sort after distribution defaults (`sysctl --system` and

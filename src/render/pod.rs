@@ -16,8 +16,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use sha2::{Digest, Sha256};
 
+use super::FileSet;
 use super::security_context::Security;
-use crate::bundle::FileSet;
 use crate::cluster::{PodSettings, Resources};
 use crate::component::Component;
 use crate::digest::hex;

@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::{
     Capabilities, Pod, PodSecurityContext, SeccompProfile, SecurityContext,
 };
 
-use crate::bundle::{FileSet, SECRET};
+use super::{FileSet, SECRET};
 use crate::cluster::{Cluster, Host, Identity, Rootless};
 use crate::component::Component;
 
@@ -155,7 +155,7 @@ pub fn written_directories(
 ) -> Vec<(String, Identity)> {
     let mut dirs = Vec::new();
     if let (true, crate::cluster::EtcdTopology::Stacked { data_dir, .. }) =
-        (host.has(crate::spec::Role::Etcd), &cluster.etcd)
+        (host.has(crate::cluster::Role::Etcd), &cluster.etcd)
     {
         dirs.push((data_dir.clone(), rootless.etcd));
     }
@@ -165,7 +165,7 @@ pub fn written_directories(
         .and_then(|audit| audit.log_path.rsplit_once('/'))
         .map(|(dir, _)| dir)
         .filter(|dir| !dir.is_empty());
-    if let (true, Some(dir)) = (host.has(crate::spec::Role::ControlPlane), audit_dir) {
+    if let (true, Some(dir)) = (host.has(crate::cluster::Role::ControlPlane), audit_dir) {
         dirs.push((dir.to_owned(), rootless.api_server));
     }
     dirs
@@ -178,7 +178,7 @@ pub const TMPFILES: &str = "etc/kubernetes/kcompile/rootless-tmpfiles.conf";
 /// Whether `host` runs a rootless component, and so gets the [`TMPFILES`] file.
 pub fn runs_rootless(cluster: &Cluster, host: &Host) -> bool {
     cluster.rootless.is_some()
-        && (host.has(crate::spec::Role::Etcd) || host.has(crate::spec::Role::ControlPlane))
+        && (host.has(crate::cluster::Role::Etcd) || host.has(crate::cluster::Role::ControlPlane))
 }
 
 /// The systemd-tmpfiles configuration of a host that runs a rootless component: each directory a

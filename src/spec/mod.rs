@@ -20,7 +20,7 @@ use std::path::Path;
 pub use component_config::{ConfigKind, ConfigProblem, check as check_component_config};
 pub use diagnostic::{Diagnostic, Severity};
 pub use layer::{DEFAULT_PROFILES, Layered, PROFILES};
-pub use names::{MAX_DURATION, dns_subdomain_problem, parse_duration};
+pub use names::dns_subdomain_problem;
 pub use source::Source;
 pub use types::*;
 

@@ -12,7 +12,7 @@ use super::layer::Layered;
 use super::source::{child, element};
 use crate::cluster::{Cluster, EtcdTopology};
 use crate::component::Component;
-use crate::images::{LoadBalancerImage, component_default};
+use crate::versions::images::{LoadBalancerImage, component_default};
 
 /// Renders the resolved spec.
 pub fn render(layered: &Layered, cluster: &Cluster) -> String {

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::pki::catalog::Authority;
+use crate::cluster::Authority;
 
 /// Where the inventory lives in the state dir.
 pub const PATH: &str = "inventory.json";
@@ -86,7 +86,7 @@ impl ItemKind {
             "pki/sa-next.key" => ItemKind::IncomingServiceAccountKey,
             "secrets/encryption-key" => ItemKind::EncryptionKey,
             "secrets/encryption-key-next" => ItemKind::IncomingEncryptionKey,
-            crate::pki::adopted_encryption::PATH => ItemKind::AdoptedEncryption,
+            "secrets/encryption-adopted.json" => ItemKind::AdoptedEncryption,
             "secrets/etcd-initial-cluster-token" => ItemKind::EtcdToken,
             "secrets/bootstrap-token" => ItemKind::BootstrapToken,
             "secrets/vrrp-password" => ItemKind::VrrpPassword,

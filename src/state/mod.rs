@@ -14,7 +14,6 @@
 mod error;
 pub mod inventory;
 pub mod journal;
-pub mod report;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions, TryLockError};

@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use super::material;
 use super::{Check, relative};
-use crate::bundle::SECRET;
 use crate::component::Component;
 use crate::redact::is_key_path;
+use crate::render::SECRET;
 
 /// What a secret-bearing file holds, and what someone who reads it can do.
 pub(super) struct Held {

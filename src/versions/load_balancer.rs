@@ -1,5 +1,5 @@
 //! The load-balancer images kcompile pins: what runs under the public repository unless the spec
-//! names another image (`crate::images::LoadBalancerImage` maps them under a mirror).
+//! names another image (`super::images::LoadBalancerImage` maps them under a mirror).
 
 /// haproxy (`keepalived-haproxy`, `local-proxy`).
 pub const HAPROXY: &str = "docker.io/library/haproxy:2.8";

@@ -3,7 +3,7 @@
 //! kubeadm pins per Kubernetes minor (`PauseVersion` in kubeadm's
 //! `cmd/kubeadm/app/constants/constants.go`). kubeadm pulls it with the control-plane images
 //! (`kubeadm config images list`); kcompile lists it in `kcompile images` and the node files give
-//! it to the runtime, both through [`crate::images::pause_image`], which names it with
+//! it to the runtime, both through [`super::images::pause_image`], which names it with
 //! [`pause_tag`].
 //!
 //! The data is `pause.tsv` (`minor<TAB>tag<TAB>source`), made by `scripts/pause.py` from the saved

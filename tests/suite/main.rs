@@ -33,6 +33,7 @@ mod hardening;
 mod hostile_roots;
 mod hostile_specs;
 mod images;
+mod layers;
 mod ledger;
 mod load_balancer;
 mod membership;

@@ -36,7 +36,8 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use kcompile::bundle::cloud_init::{Document, USER_DATA_LIMIT};
-use kcompile::bundle::{FileSet, cloud_init, ignition};
+use kcompile::bundle::{cloud_init, ignition};
+use kcompile::render::FileSet;
 use serde::Deserialize;
 use serde_json::Value;
 

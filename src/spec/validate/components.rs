@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use super::hosts::Placed;
 use super::{Checker, image_problem};
 use crate::cluster::{Host, KubeletSettings, PodSettings, Resources, Volume};
 use crate::component::Component;
-use crate::images::component_default;
 use crate::spec::component_config::{self, ConfigKind};
 use crate::spec::diagnostic::Severity;
 use crate::spec::names::{is_dns_label, is_quantity};
@@ -14,14 +14,16 @@ use crate::spec::source::{child, element};
 use crate::spec::types::{
     ArgValue, ComponentSpec, EnvSpec, KubeletSpec, ResourcesSpec, Spec, VolumeSpec,
 };
+use crate::versions::images::component_default;
 use crate::versions::{EtcdVersion, KubeVersion};
 
 impl Checker<'_> {
-    /// Resolves every host's component settings: the cluster's, then the host's overrides.
+    /// Makes each host whole, once: its placement (`hosts.rs`) and its component settings, the
+    /// cluster's, then the host's overrides.
     pub(super) fn host_components(
         &mut self,
         spec: &Spec,
-        hosts: Option<Vec<Host>>,
+        hosts: Option<Vec<Placed>>,
         kube: KubeVersion,
         etcd_version: &EtcdVersion,
         repository: &str,
@@ -105,9 +107,9 @@ impl Checker<'_> {
             self.required::<String>(None, "kubelet.containerRuntimeEndpoint");
         }
 
-        let mut hosts = hosts?;
         let host_specs = spec.hosts.clone().unwrap_or_default();
-        for (index, (host, host_spec)) in hosts.iter_mut().zip(&host_specs).enumerate() {
+        let mut whole = Vec::new();
+        for (index, (placed, host_spec)) in hosts?.into_iter().zip(&host_specs).enumerate() {
             let overrides = host_spec.overrides.clone().unwrap_or_default();
             let prefix = child(&element("hosts", index), "overrides");
             let mut take = |component: Component, over: &Option<ComponentSpec>| {
@@ -125,19 +127,39 @@ impl Checker<'_> {
                 }
                 settings
             };
-            host.etcd = take(Component::Etcd, &overrides.etcd);
-            host.api_server = take(Component::ApiServer, &overrides.api_server);
-            host.controller_manager =
+            let etcd = take(Component::Etcd, &overrides.etcd);
+            let api_server = take(Component::ApiServer, &overrides.api_server);
+            let controller_manager =
                 take(Component::ControllerManager, &overrides.controller_manager);
-            host.scheduler = take(Component::Scheduler, &overrides.scheduler);
-            host.kube_proxy = take(Component::KubeProxy, &overrides.kube_proxy);
-            host.kubelet = kubelet.clone();
+            let scheduler = take(Component::Scheduler, &overrides.scheduler);
+            let kube_proxy = take(Component::KubeProxy, &overrides.kube_proxy);
+            let mut host_kubelet = kubelet.clone();
             if let Some(over) = &overrides.kubelet {
                 let path = child(&prefix, "kubelet");
-                self.apply_kubelet(&mut host.kubelet, over, &path, kube, etcd_version);
+                self.apply_kubelet(&mut host_kubelet, over, &path, kube, etcd_version);
             }
+            let Placed {
+                name,
+                address,
+                roles,
+                labels,
+                taints,
+            } = placed;
+            whole.push(Host {
+                name,
+                address,
+                roles,
+                labels,
+                taints,
+                etcd,
+                api_server,
+                controller_manager,
+                scheduler,
+                kube_proxy,
+                kubelet: host_kubelet,
+            });
         }
-        Some(hosts)
+        Some(whole)
     }
 
     pub(super) fn apply_pod(

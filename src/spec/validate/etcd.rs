@@ -1,14 +1,15 @@
 //! `etcd`: a stacked etcd (its members, data directory, bootstrap) or an external one.
 
 use super::Checker;
-use crate::cluster::{EtcdTopology, Host};
+use super::hosts::Placed;
+use crate::cluster::EtcdTopology;
 use crate::spec::source::{child, element};
 use crate::spec::types::{Role, Spec};
 
 impl Checker<'_> {
-    pub(super) fn etcd(&mut self, spec: &Spec, hosts: Option<&[Host]>) -> Option<EtcdTopology> {
+    pub(super) fn etcd(&mut self, spec: &Spec, hosts: Option<&[Placed]>) -> Option<EtcdTopology> {
         let etcd = spec.etcd.clone().unwrap_or_default();
-        let members: Vec<&Host> = hosts
+        let members: Vec<&Placed> = hosts
             .into_iter()
             .flatten()
             .filter(|host| host.has(Role::Etcd))

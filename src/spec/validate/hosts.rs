@@ -4,18 +4,42 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use super::Checker;
-use crate::cluster::{Host, KubeletSettings, Networking, PodSettings, Taint};
+use crate::cluster::{Networking, Taint};
 use crate::spec::names::{dns_subdomain_problem, is_label_value, is_qualified_name};
 use crate::spec::source::{child, element};
 use crate::spec::types::{Role, Spec};
 
+/// A host as the `hosts` section places it: who it is, where, and what it runs. The endpoint,
+/// load-balancer and etcd checks need only this; `components.rs` makes each whole
+/// [`crate::cluster::Host`] from it once the versions are known.
+#[derive(Debug, Clone)]
+pub(super) struct Placed {
+    /// The host's name.
+    pub(super) name: String,
+    /// Its address.
+    pub(super) address: IpAddr,
+    /// Its roles.
+    pub(super) roles: BTreeSet<Role>,
+    /// Its node labels.
+    pub(super) labels: BTreeMap<String, String>,
+    /// Its node taints.
+    pub(super) taints: Vec<Taint>,
+}
+
+impl Placed {
+    /// Whether the host has `role`.
+    pub(super) fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
 impl Checker<'_> {
-    /// Hosts without their component settings, which need the versions.
+    /// The hosts as placed, before their component settings, which need the versions.
     pub(super) fn hosts(
         &mut self,
         spec: &Spec,
         networking: Option<&Networking>,
-    ) -> Option<Vec<Host>> {
+    ) -> Option<Vec<Placed>> {
         let Some(specs) = spec.hosts.as_ref().filter(|hosts| !hosts.is_empty()) else {
             self.error(
                 "hosts",
@@ -99,18 +123,12 @@ impl Checker<'_> {
             let labels = self.labels(host.labels.as_ref(), &child(&path, "labels"));
             let taints = self.taints(host, &path);
             match (name, address, labels, taints) {
-                (Some(name), Some(address), Some(labels), Some(taints)) => hosts.push(Host {
+                (Some(name), Some(address), Some(labels), Some(taints)) => hosts.push(Placed {
                     name,
                     address,
                     roles: role_set,
                     labels,
                     taints,
-                    etcd: PodSettings::default(),
-                    api_server: PodSettings::default(),
-                    controller_manager: PodSettings::default(),
-                    scheduler: PodSettings::default(),
-                    kube_proxy: PodSettings::default(),
-                    kubelet: KubeletSettings::default(),
                 }),
                 _ => ok = false,
             }

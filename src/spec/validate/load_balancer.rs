@@ -2,18 +2,19 @@
 
 use std::net::IpAddr;
 
+use super::hosts::Placed;
 use super::{Checker, image_problem};
-use crate::cluster::{Endpoint, EndpointHost, Host, LoadBalancer, Networking, Resources};
-use crate::images::{LoadBalancerImage, PUBLIC_REPOSITORY};
+use crate::cluster::{Endpoint, EndpointHost, LoadBalancer, Networking, Resources};
 use crate::spec::LoadBalancerKind;
 use crate::spec::names::parse_san;
 use crate::spec::types::{ResourcesSpec, Role, Spec};
+use crate::versions::images::{LoadBalancerImage, PUBLIC_REPOSITORY};
 
 impl Checker<'_> {
     pub(super) fn endpoint(
         &mut self,
         spec: &Spec,
-        hosts: Option<&[Host]>,
+        hosts: Option<&[Placed]>,
         networking: Option<&Networking>,
     ) -> Option<Option<Endpoint>> {
         let control_planes = hosts
@@ -110,7 +111,7 @@ impl Checker<'_> {
     pub(super) fn load_balancer(
         &mut self,
         spec: &Spec,
-        hosts: Option<&[Host]>,
+        hosts: Option<&[Placed]>,
         endpoint: Option<&Option<Endpoint>>,
         api_port: Option<u16>,
         repository: Option<&str>,

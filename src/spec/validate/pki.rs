@@ -2,7 +2,8 @@
 
 use super::Checker;
 use crate::cluster::PkiSettings;
-use crate::spec::names::{parse_duration, parse_san};
+use crate::duration::parse_duration;
+use crate::spec::names::parse_san;
 use crate::spec::source::element;
 use crate::spec::types::Spec;
 
@@ -42,7 +43,7 @@ impl Checker<'_> {
     ) -> Option<std::time::Duration> {
         let text = self.required(text, path)?;
         match parse_duration(text) {
-            Some(duration) if duration > crate::spec::names::MAX_DURATION => {
+            Some(duration) if duration > crate::duration::MAX_DURATION => {
                 self.error(
                     path,
                     format!("`{text}` is longer than kcompile allows (100 years, `36500d`)"),

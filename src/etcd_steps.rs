@@ -26,7 +26,7 @@
 //!   (`server/etcdserver/server.go:90`, `mayAddMember` at 1689, `mayRemoveMember` at 1880); a
 //!   member that is down can be removed at once: run the command again.
 
-use super::{Membership, Status};
+use crate::etcd_membership::{Member, Membership, Status};
 use crate::render::PKI;
 
 /// An etcdctl command run on a current member, as shell lines continued with `\\` (each line
@@ -53,7 +53,7 @@ pub fn by_member(membership: &Membership, data_dir: &str) -> Vec<(String, Status
         return Vec::new();
     };
     // The members that vote and stay: the ones etcdctl talks to.
-    let staying: Vec<&super::Member> = record
+    let staying: Vec<&Member> = record
         .members
         .iter()
         .filter(|member| matches!(member.status, Status::Bootstrapped | Status::Joined))

@@ -1,14 +1,15 @@
 //! `kcompile state list` and `kcompile state check`: the inventory as a table or JSON, and a deep
 //! check that every recorded item is usable for what it is (keys parse, certificates parse,
-//! secrets have their consumer's shape).
+//! secrets have their consumer's shape). Each item is parsed by the stage that owns its kind
+//! (`pki`, `etcd_membership`, `bundle`), so this report sits above them, not inside `state`.
 
 use std::fmt::Write as _;
 
-use super::State;
-use super::inventory::ItemKind;
 use crate::pki::inspect::Inspected;
 use crate::pki::keys::Key;
 use crate::pki::secrets::Shape;
+use crate::state::State;
+use crate::state::inventory::ItemKind;
 
 /// The inventory, one item per line (`kind path fingerprint since`), or as JSON. Secrets show
 /// only a keyed fingerprint; public items their sha256.
