@@ -158,7 +158,8 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(user + system)
 }
 
-/// A child process killed with `SIGKILL` (by its pid) and reaped when dropped, also when a test panics.
+/// A child process killed with `SIGKILL` (by its pid) and reaped when dropped, also when a test
+/// panics.
 pub struct KilledOnDrop(pub std::process::Child);
 
 impl Drop for KilledOnDrop {
