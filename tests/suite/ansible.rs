@@ -5,16 +5,14 @@
 //! is written outside a temp dir: every host's `kcompile_root` is one, and the kubelet "restart" is
 //! an `echo` into a file. Needs ansible-playbook and rsync (`.ci/install-ansible.sh`).
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::common;
+use crate::common::{self, KCOMPILE, Spec};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
-const KCOMPILE: &str = env!("CARGO_BIN_EXE_kcompile");
 const HOSTS: [&str; 2] = ["master01", "worker01"];
 
 fn spec() -> PathBuf {
@@ -63,36 +61,6 @@ fn build_tree(state: &Path, out: &Path) {
         .arg(out));
 }
 
-/// Every file under `dir`, relative path to (mode, bytes).
-fn files_under(dir: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
-    fn walk(base: &Path, dir: &Path, into: &mut BTreeMap<String, (u32, Vec<u8>)>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            if meta.is_dir() {
-                walk(base, &path, into);
-            } else {
-                let relative = path
-                    .strip_prefix(base)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                // The INPUTS stamp only an `--out` tree carries (never a tar bundle).
-                if relative == kcompile::bundle::inputs::PATH {
-                    continue;
-                }
-                into.insert(
-                    relative,
-                    (meta.permissions().mode() & 0o7777, fs::read(&path).unwrap()),
-                );
-            }
-        }
-    }
-    let mut files = BTreeMap::new();
-    walk(dir, dir, &mut files);
-    files
-}
-
 /// Every path under `dir` (files and directories), relative.
 fn all_paths(dir: &Path) -> Vec<String> {
     let mut paths = Vec::new();
@@ -128,14 +96,14 @@ enum Owners {
 }
 
 fn assert_root_holds_bundle(host: &str, root: &Path, expected: &Path, owners: Owners) {
-    let want = files_under(&expected.join(host));
+    let want = common::bundle_files(&expected.join(host));
     assert!(
         want.len() > 5,
         "{host}: the build wrote only {} files",
         want.len()
     );
     let running_as_root = fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0);
-    for (path, (mode, bytes)) in &want {
+    for (path, (bytes, mode)) in &want {
         let target = root.join(path);
         let meta = fs::symlink_metadata(&target)
             .unwrap_or_else(|e| panic!("{host}: `{path}` not in the root: {e}"));
@@ -263,7 +231,8 @@ fn run_playbook(dir: &Path, extra_vars: &Path) -> String {
 
 /// Runs the playbook; returns whether it succeeded, and its stdout and stderr.
 fn try_playbook(dir: &Path, extra_vars: &Path, more_vars: &[&str]) -> (bool, String) {
-    let output = Command::new("ansible-playbook")
+    // Isolated as a kcompile run is: the playbook runs kcompile with this environment.
+    let output = common::isolated("ansible-playbook", dir)
         .arg("-i")
         .arg(dir.join("inventory.ini"))
         .arg(Path::new(REPO).join("examples/ansible/kcompile.yml"))
@@ -279,7 +248,6 @@ fn try_playbook(dir: &Path, extra_vars: &Path, more_vars: &[&str]) -> (bool, Str
         .env("ANSIBLE_NOCOLOR", "1")
         .env("ANSIBLE_FORCE_COLOR", "0")
         .env("TMPDIR", dir.join("tmp"))
-        .stdin(Stdio::null())
         .output()
         .expect("ansible-playbook could not be started");
     (
@@ -374,7 +342,7 @@ fn playbook_shows_the_diff_then_unpacks_and_a_second_run_changes_nothing() {
         let shown = task_index(&first_tasks, "Show the diff", &format!("{host}: "))
             .unwrap_or_else(|| panic!("{host}: no diff shown:\n{first}"));
         let body = &first_tasks[shown].1;
-        let count = files_under(&expected.join(host)).len();
+        let count = common::bundle_files(&expected.join(host)).len();
         assert!(
             body.contains(&format!(
                 "{host}: {count} to add, 0 to change, 0 to remove, 0 unchanged."
@@ -423,7 +391,7 @@ fn playbook_shows_the_diff_then_unpacks_and_a_second_run_changes_nothing() {
         "a private key in the output:\n{first}"
     );
     for host in HOSTS {
-        for (path, (_, bytes)) in files_under(&expected.join(host)) {
+        for (path, (bytes, _)) in common::bundle_files(&expected.join(host)) {
             if path.ends_with(".key") {
                 for line in text(&bytes)
                     .lines()
@@ -645,15 +613,9 @@ fn playbook_rolls_the_hosts_in_the_plans_order_with_its_steps() {
 
     // A SAN change: the plan (against the state's record of the last build) rolls the apiservers;
     // worker01 has only its MANIFEST to change and goes last.
-    fs::write(
-        &spec_path,
-        original.replacen(
-            "  apiServerCertSANs:",
-            "  apiServerCertSANs:\n    - api.ansible.example.com",
-            1,
-        ),
-    )
-    .unwrap();
+    Spec::parse(&original)
+        .push("pki.apiServerCertSANs", "api.ansible.example.com")
+        .write(&spec_path);
     let second = run_playbook(dir, &extra_vars);
     assert_eq!(diff_order(&second), ["master01", "worker01"], "{second}");
     let second_tasks = tasks(&second);
@@ -674,12 +636,11 @@ fn playbook_rolls_the_hosts_in_the_plans_order_with_its_steps() {
         "{second}"
     );
     // The build the playbook made is recorded: nothing is left to roll out.
-    let plan = Command::new(KCOMPILE)
+    let plan = common::kcompile(dir)
         .args(["plan", "-f"])
         .arg(&spec_path)
         .arg("--state")
         .arg(&state)
-        .env_remove("KCOMPILE_STATE")
         .output()
         .unwrap();
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));

@@ -5,17 +5,13 @@
 
 use std::path::Path;
 
-use crate::common;
+use crate::common::{self, Spec};
 use serde_json::Value;
 
 fn build(dir: &Path) {
-    let spec = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/ha-3-masters.yaml"
-    ))
-    .unwrap();
-    let spec = spec.replacen("hosts:\n", "kubelet:\n  tlsBootstrap: true\nhosts:\n", 1);
-    std::fs::write(dir.join("cluster.yaml"), spec).unwrap();
+    Spec::example("ha-3-masters")
+        .set("kubelet.tlsBootstrap", true)
+        .write(&dir.join("cluster.yaml"));
     common::kcompile(dir)
         .args(["build", "--all", "--out", "out"])
         .assert()

@@ -12,14 +12,18 @@ const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ha-3-master
 /// A temp dir with a state built from the HA example.
 fn built() -> (tempfile::TempDir, PathBuf) {
     let temp = tempfile::tempdir().unwrap();
-    kcompile(temp.path())
-        .args([
-            "build", "-f", EXAMPLE, "--state", "st", "--all", "--out", "out",
-        ])
+    on_example(temp.path(), &["build", "--all", "--out", "out"])
         .assert()
         .success();
     let state = temp.path().join("st");
     (temp, state)
+}
+
+/// `kcompile ARGS -f <the HA example> --state st` in `dir`.
+fn on_example(dir: &Path, args: &[&str]) -> assert_cmd::Command {
+    let mut command = kcompile(dir);
+    command.args(args).args(["-f", EXAMPLE, "--state", "st"]);
+    command
 }
 
 fn read(path: impl AsRef<Path>) -> Vec<u8> {
@@ -37,10 +41,7 @@ fn stderr_lines(output: &std::process::Output, prefix: &str) -> Vec<String> {
 #[test]
 fn the_table_lists_every_certificate_and_ca_with_its_expiry() {
     let (temp, _) = built();
-    let output = kcompile(temp.path())
-        .args(["certs", "-f", EXAMPLE, "--state", "st"])
-        .output()
-        .unwrap();
+    let output = on_example(temp.path(), &["certs"]).output().unwrap();
     assert!(output.status.success());
     let table = String::from_utf8(output.stdout).unwrap();
     assert!(table.starts_with("CERTIFICATE "), "{table}");
@@ -66,10 +67,7 @@ fn the_table_lists_every_certificate_and_ca_with_its_expiry() {
             "{ca}\n{table}"
         );
     }
-    let worker = kcompile(temp.path())
-        .args([
-            "certs", "-f", EXAMPLE, "--state", "st", "--host", "worker01",
-        ])
+    let worker = on_example(temp.path(), &["certs", "--host", "worker01"])
         .output()
         .unwrap();
     let worker = String::from_utf8(worker.stdout).unwrap();
@@ -173,16 +171,7 @@ fn renew_reissues_the_named_certificates_with_their_keys() {
     let key = read(state.join("hosts/master02/apiserver.key"));
     let cert = read(state.join("hosts/master02/apiserver.crt"));
     let admin = read(state.join("pki/admin.crt"));
-    let output = kcompile(temp.path())
-        .args([
-            "certs",
-            "renew",
-            "apiserver",
-            "-f",
-            EXAMPLE,
-            "--state",
-            "st",
-        ])
+    let output = on_example(temp.path(), &["certs", "renew", "apiserver"])
         .output()
         .unwrap();
     assert!(
@@ -213,16 +202,7 @@ fn renew_reissues_the_named_certificates_with_their_keys() {
         admin,
         "nothing else changes"
     );
-    kcompile(temp.path())
-        .args([
-            "certs",
-            "renew",
-            "master01/apiservr",
-            "-f",
-            EXAMPLE,
-            "--state",
-            "st",
-        ])
+    on_example(temp.path(), &["certs", "renew", "master01/apiservr"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
@@ -237,40 +217,22 @@ fn renew_reissues_the_named_certificates_with_their_keys() {
 fn build_renews_what_expires_within_the_window() {
     let (temp, state) = built();
     let ca = read(state.join("pki/ca.crt"));
-    let quiet = kcompile(temp.path())
-        .args([
-            "build",
-            "-f",
-            EXAMPLE,
-            "--state",
-            "st",
-            "--all",
-            "--out",
-            "out",
-            "--renew-within",
-            "30d",
-        ])
-        .output()
-        .unwrap();
+    let quiet = on_example(
+        temp.path(),
+        &["build", "--all", "--out", "out", "--renew-within", "30d"],
+    )
+    .output()
+    .unwrap();
     assert!(
         stderr_lines(&quiet, "issued ").is_empty(),
         "a year is outside 30 days"
     );
-    let renewing = kcompile(temp.path())
-        .args([
-            "build",
-            "-f",
-            EXAMPLE,
-            "--state",
-            "st",
-            "--all",
-            "--out",
-            "out",
-            "--renew-within",
-            "400d",
-        ])
-        .output()
-        .unwrap();
+    let renewing = on_example(
+        temp.path(),
+        &["build", "--all", "--out", "out", "--renew-within", "400d"],
+    )
+    .output()
+    .unwrap();
     let issued = stderr_lines(&renewing, "issued ");
     assert_eq!(issued.len(), 47 - 3, "every leaf, no CA: {issued:?}");
     assert!(
@@ -278,24 +240,15 @@ fn build_renews_what_expires_within_the_window() {
         "{issued:?}"
     );
     assert_eq!(read(state.join("pki/ca.crt")), ca);
-    kcompile(temp.path())
-        .args([
-            "build",
-            "-f",
-            EXAMPLE,
-            "--state",
-            "st",
-            "--all",
-            "--out",
-            "out",
-            "--renew-within",
-            "soon",
-        ])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
-            "invalid value 'soon' for '--renew-within",
-        ));
+    on_example(
+        temp.path(),
+        &["build", "--all", "--out", "out", "--renew-within", "soon"],
+    )
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains(
+        "invalid value 'soon' for '--renew-within",
+    ));
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -352,10 +305,7 @@ fn import_adopts_a_kubeadm_pki_and_build_issues_from_it() {
         .success()
         .stderr(predicate::str::contains("adopted pki/ca.key"))
         .stderr(predicate::str::contains("8 files adopted, 0 already there"));
-    kcompile(temp.path())
-        .args([
-            "build", "-f", EXAMPLE, "--state", "st", "--host", "master01", "--out", "m1",
-        ])
+    on_example(temp.path(), &["build", "--host", "master01", "--out", "m1"])
         .assert()
         .success();
     assert_eq!(
@@ -410,17 +360,7 @@ fn import_adopts_a_kubeadm_pki_and_build_issues_from_it() {
 fn renew_with_new_key_rotates_the_key() {
     let (temp, state) = built();
     let key = read(state.join("pki/admin.key"));
-    let output = kcompile(temp.path())
-        .args([
-            "certs",
-            "renew",
-            "admin",
-            "--new-key",
-            "-f",
-            EXAMPLE,
-            "--state",
-            "st",
-        ])
+    let output = on_example(temp.path(), &["certs", "renew", "admin", "--new-key"])
         .output()
         .unwrap();
     assert_eq!(stderr_lines(&output, "issued "), ["issued admin (new key)"]);
@@ -479,8 +419,7 @@ impl Drop for Guard {
 #[test]
 fn json_output_and_a_warning_window_for_monitoring() {
     let (temp, _) = built();
-    let output = kcompile(temp.path())
-        .args(["certs", "-f", EXAMPLE, "--state", "st", "-o", "json"])
+    let output = on_example(temp.path(), &["certs", "-o", "json"])
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -519,16 +458,7 @@ fn json_output_and_a_warning_window_for_monitoring() {
         );
         assert_eq!(within("1d", root).status.code(), Some(0), "root {root}");
     }
-    kcompile(temp.path())
-        .args([
-            "certs",
-            "-f",
-            EXAMPLE,
-            "--state",
-            "st",
-            "--warn-within",
-            "3650000d",
-        ])
+    on_example(temp.path(), &["certs", "--warn-within", "3650000d"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("at most 100 years"));

@@ -3,15 +3,9 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 
-use crate::common::{self, Spec, Test};
-
-/// kcompile run in the repository (where the examples are).
-fn kcompile() -> Command {
-    common::kcompile(Path::new(env!("CARGO_MANIFEST_DIR")))
-}
+use crate::common::{self, Spec, Test, kcompile_in_repo as kcompile};
 
 #[test]
 fn every_example_validates() {
@@ -52,14 +46,12 @@ fn init_output_validates_for_every_profile_and_size() {
         vec!["--control-planes", "1", "--workers", "0"],
         vec!["--control-planes", "5", "--workers", "200"],
     ] {
-        let spec = kcompile().arg("init").args(&args).output().unwrap();
-        assert!(spec.status.success(), "init {args:?}");
-        kcompile()
+        let init = Test::new().arg("init").args(&args).run();
+        Test::new()
+            .stdin(init.stdout())
             .args(["validate", "-f", "-"])
-            .write_stdin(spec.stdout)
-            .assert()
-            .success()
-            .stderr(predicate::str::contains("<stdin>: cluster `my-cluster`"));
+            .stderr_contains("<stdin>: cluster `my-cluster`")
+            .run();
     }
 }
 
@@ -216,19 +208,24 @@ fn the_state_dir_defaults_beside_the_spec_and_can_be_named() {
 #[test]
 fn errors_are_located_counted_and_write_nothing() {
     let spec = "apiVersion: kcompile.io/v1alpha1\nkind: Cluster\nname: x\nnetworking:\n  dnsDomain: cluster.local.\nhosts:\n  - name: a\n    address: 10.96.0.5\n    roles: [control-plane, etcd]\n";
-    kcompile()
+    let run = Test::new()
+        .stdin(spec)
         .args(["validate", "-f", "-"])
-        .write_stdin(spec)
-        .assert()
-        .code(2)
+        .status(2)
         .stdout("")
-        .stderr(predicate::str::contains(
+        .stderr_contains(
             "<stdin>:5:14: error: DNS domain `cluster.local.` ends with a dot\n  |\n5 |   dnsDomain: cluster.local.\n  |              ^^^^^^^^^^^^^^\n  hint: write `cluster.local`",
-        ))
-        .stderr(predicate::str::contains(
+        )
+        .stderr_contains(
             "<stdin>:8:14: error: host address 10.96.0.5 is inside the service subnet 10.96.0.0/12",
-        ))
-        .stderr(predicate::str::contains("error: the spec has 2 errors; nothing was written"));
+        )
+        .stderr_contains("error: the spec has 2 errors; nothing was written")
+        .run();
+    assert_eq!(
+        std::fs::read_dir(run.dir()).unwrap().count(),
+        0,
+        "nothing was written"
+    );
 }
 
 #[test]
@@ -236,34 +233,31 @@ fn a_value_from_a_profile_is_reported_in_the_profile() {
     // The spec's podSubnet overlaps the kubeadm profile's serviceSubnet: the error is on the
     // spec's line, because that is the value the spec wrote.
     let spec = "apiVersion: kcompile.io/v1alpha1\nkind: Cluster\nname: x\nnetworking:\n  podSubnet: 10.96.0.0/16\nhosts:\n  - name: a\n    address: 10.0.0.1\n    roles: [control-plane, etcd]\n";
-    kcompile()
+    Test::new()
+        .stdin(spec)
         .args(["validate", "-f", "-"])
-        .write_stdin(spec)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
+        .status(2)
+        .stderr_contains(
             "<stdin>:5:14: error: pod subnet 10.96.0.0/16 overlaps the service subnet 10.96.0.0/12",
-        ));
+        )
+        .run();
     // Without profiles, the defaults are missing and each is named.
     let bare = "apiVersion: kcompile.io/v1alpha1\nkind: Cluster\nprofiles: []\nname: x\nhosts:\n  - name: a\n    address: 10.0.0.1\n    roles: [control-plane, etcd]\n";
-    kcompile()
+    Test::new()
+        .stdin(bare)
         .args(["validate", "-f", "-"])
-        .write_stdin(bare)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
-            "error: `networking.serviceSubnet` is not set",
-        ))
-        .stderr(predicate::str::contains(
-            "error: `imageRepository` is not set",
-        ));
+        .status(2)
+        .stderr_contains("error: `networking.serviceSubnet` is not set")
+        .stderr_contains("error: `imageRepository` is not set")
+        .run();
 }
 
 #[test]
 fn a_closed_pipe_ends_quietly() {
     use std::io::Read;
-    use std::process::{Command as Process, Stdio};
-    let mut child = Process::new(assert_cmd::cargo::cargo_bin("kcompile"))
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = common::kcompile_process(dir.path())
         .args(["init", "--control-planes", "7", "--workers", "200"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -363,28 +357,22 @@ fn version_says_what_kcompile_compiles_for() {
 
 #[test]
 fn no_color_and_dumb_terminals_get_no_colors() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy("examples/single-node.yaml", dir.path().join("cluster.yaml")).unwrap();
-    kcompile()
-        .current_dir(dir.path())
+    let built = Test::example("single-node")
         .args(["build", "--all", "--out", "out"])
-        .assert()
-        .success();
+        .run();
+    let dir = built.dir();
     // An empty root: every file differs. `script` gives the command a terminal.
-    std::fs::create_dir(dir.path().join("empty")).unwrap();
-    let binary = assert_cmd::cargo::cargo_bin("kcompile");
+    std::fs::create_dir(dir.join("empty")).unwrap();
     common::ensure_pseudo_terminals();
     let diff = |env: &[(&str, &str)]| {
-        let mut command = std::process::Command::new("script");
+        let mut command = common::isolated("script", dir);
         command
-            .current_dir(dir.path())
             .args(["-qec"])
             .arg(format!(
                 "{} diff --host node01 --root empty",
-                binary.display()
+                common::KCOMPILE
             ))
             .arg("/dev/null")
-            .env_remove("NO_COLOR")
             .env("TERM", "xterm");
         for (name, value) in env {
             command.env(name, value);

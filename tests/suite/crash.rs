@@ -80,17 +80,14 @@ use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-/// The binary under test.
-const KCOMPILE: &str = env!("CARGO_BIN_EXE_kcompile");
-
-use crate::common::kubeadm_cluster;
+use crate::common::{self, KCOMPILE, kubeadm_cluster, run_kcompile as kcompile, show_args};
 
 /// The syscalls that can change a file or directory. `?` lets strace ignore a name the
 /// architecture lacks (`open`, `rename`… on aarch64).
@@ -198,17 +195,6 @@ fn require_strace() -> String {
     }
 }
 
-/// `kcompile ARGS` in `cwd`, without the caller's `KCOMPILE_STATE`.
-fn kcompile(cwd: &Path, args: &[OsString]) -> Output {
-    Command::new(KCOMPILE)
-        .current_dir(cwd)
-        .args(args)
-        .env_remove("KCOMPILE_STATE")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {KCOMPILE}: {e}"))
-}
-
 /// A setup step: must succeed.
 fn kcompile_ok(cwd: &Path, args: &[OsString]) -> Output {
     let output = kcompile(cwd, args);
@@ -220,14 +206,6 @@ fn kcompile_ok(cwd: &Path, args: &[OsString]) -> Output {
         String::from_utf8_lossy(&output.stderr)
     );
     output
-}
-
-/// Arguments as one line, for messages.
-fn show_args(args: &[OsString]) -> String {
-    args.iter()
-        .map(|arg| arg.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The last lines of a command's stderr, for messages.
@@ -1070,13 +1048,10 @@ fn plan(scenario: Scenario, dir: &Path) -> Plan {
     let (state, out) = scenario.start(&dir.join("enumerate"));
     let log = dir.join("enumerate.log");
     let traced: Vec<String> = WRITE_LIKE.iter().map(|name| format!("?{name}")).collect();
-    let output = Command::new("strace")
-        .current_dir(dir)
+    let output = common::isolated("strace", dir)
         .args(strace_args(&log, &traced.join(",")))
         .arg(KCOMPILE)
         .args(scenario.args(&state, &out))
-        .env_remove("KCOMPILE_STATE")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     expect(&output, "the uninterrupted run");
@@ -1582,13 +1557,10 @@ fn kill_once(plan: &Plan, kill: &Kill, dir: &Path) -> Result<Aftermath, String> 
         "-e".into(),
         format!("inject={}:signal=SIGKILL:when={}", kill.syscall, kill.nth).into(),
     ]);
-    let output = Command::new("strace")
-        .current_dir(dir)
+    let output = common::isolated("strace", dir)
         .args(args)
         .arg(KCOMPILE)
         .args(scenario.args(&state, &out))
-        .env_remove("KCOMPILE_STATE")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     if output.status.signal() != Some(9) {

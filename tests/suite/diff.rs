@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use base64::Engine;
+
+use crate::common::{self, Spec};
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ha-3-masters.yaml");
 
@@ -40,12 +41,7 @@ impl Cluster {
     }
 
     fn kcompile(&self, args: &[&str]) -> Output {
-        Command::cargo_bin("kcompile")
-            .unwrap()
-            .current_dir(self.dir.path())
-            .args(args)
-            .output()
-            .unwrap()
+        common::run_kcompile(self.dir.path(), args)
     }
 
     fn diff(&self, extra: &[&str]) -> Output {
@@ -61,11 +57,9 @@ impl Cluster {
         self.kcompile(&args)
     }
 
-    fn edit(&self, from: &str, to: &str) {
-        let path = self.dir.path().join("cluster.yaml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "the example has `{from}`");
-        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    /// Edits the spec (`cluster.yaml`).
+    fn edit(&self, edit: impl FnOnce(Spec) -> Spec) {
+        Spec::edit_file(&self.dir.path().join("cluster.yaml"), edit);
     }
 }
 
@@ -144,15 +138,11 @@ fn assert_no_secrets(text: &str, keys: &[String]) {
 #[test]
 fn a_san_a_flag_and_an_upgrade_show_their_files_and_restarts() {
     let cluster = Cluster::new();
-    cluster.edit(
-        "    - k8s-api.prod.example.com",
-        "    - k8s-api.prod.example.com\n    - api2.prod.example.com",
-    );
-    cluster.edit(
-        "event-ttl: 4h",
-        "event-ttl: 4h\n    audit-log-compress: true",
-    );
-    cluster.edit("kubernetesVersion: v1.36.3", "kubernetesVersion: v1.37.1");
+    cluster.edit(|spec| {
+        spec.push("pki.apiServerCertSANs", "api2.prod.example.com")
+            .set("apiServer.extraArgs.audit-log-compress", true)
+            .set("kubernetesVersion", "v1.37.1")
+    });
     let output = cluster.diff(&["--color", "never"]);
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
@@ -246,10 +236,7 @@ fn new_keys_show_as_fingerprints_only() {
 #[test]
 fn removed_and_unknown_files_are_reported() {
     let cluster = Cluster::new();
-    cluster.edit(
-        "encryption:\n  enabled: true",
-        "encryption:\n  enabled: false",
-    );
+    cluster.edit(|spec| spec.set("encryption.enabled", false));
     std::fs::write(
         cluster
             .root()
@@ -294,7 +281,7 @@ fn removed_and_unknown_files_are_reported() {
 #[test]
 fn colors_follow_the_choice() {
     let cluster = Cluster::new();
-    cluster.edit("event-ttl: 4h", "event-ttl: 5h");
+    cluster.edit(|spec| spec.set("apiServer.extraArgs.event-ttl", "5h"));
     assert!(stdout(&cluster.diff(&["--color", "always"])).contains("\x1b["));
     assert!(!stdout(&cluster.diff(&["--color", "never"])).contains("\x1b["));
     assert!(

@@ -34,10 +34,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::netns;
+use crate::common::{Run, Spec, Test, netns};
 use netns::{
-    Guard, add_namespace, connect, find_etcd, flag, flags, host_file, in_namespace,
-    missing_precondition, read_pod, rewrite, start_etcd_as, text, unknown_flags,
+    Guard, add_namespace, apiserver_etcd_client, connect, flag, flags, in_namespace, read_pod,
+    require_etcd, rewrite, start_etcd_as, text, unknown_flags,
 };
 
 /// The control-plane hosts of the test spec: name and address, in a private /24.
@@ -89,6 +89,15 @@ hosts:
 {hosts}"
     );
     (text, rendered)
+}
+
+/// `spec` built (`--state st --all --out out`) in a fresh temp dir; the build must succeed.
+fn compiled(spec: &Spec) -> Run {
+    Test::new()
+        .spec(spec)
+        .args(["build", "-f", "cluster.yaml", "--state", "st", "--all"])
+        .args(["--out", "out"])
+        .run()
 }
 
 /// GET `url` inside `namespace` with curl: (status code, body).
@@ -178,15 +187,7 @@ fn compiled_etcd_flags_run_a_healthy_three_member_cluster() {
     let started = Instant::now();
     let pid = std::process::id();
     // A test that cannot run its real check fails; it never passes by skipping it.
-    if let Some(reason) = missing_precondition(pid) {
-        panic!(
-            "etcd_cluster cannot run: {reason}; it needs root and network namespaces (run the tests as root, as README says)"
-        );
-    }
-    let etcd = find_etcd().expect(
-        "no etcd and etcdctl found (in $KCOMPILE_ETCD_DIR, /opt/kcompile-etcd/bin or $PATH): \
-         run `sudo bash .ci/install-etcd.sh` to install them",
-    );
+    let etcd = require_etcd("etcd_cluster", pid);
     assert!(
         Command::new("curl").arg("--version").output().is_ok(),
         "curl is missing: run `sudo bash .ci/install-etcd.sh`"
@@ -202,17 +203,9 @@ fn compiled_etcd_flags_run_a_healthy_three_member_cluster() {
     );
 
     // Compile the spec.
-    let temp = tempfile::tempdir().unwrap();
     let (spec, rendered) = spec(installed, &HOSTS);
-    fs::write(temp.path().join("cluster.yaml"), &spec).unwrap();
-    assert_cmd::Command::cargo_bin("kcompile")
-        .unwrap()
-        .current_dir(temp.path())
-        .args(["build", "-f", "cluster.yaml", "--state", "st", "--all"])
-        .args(["--out", "out"])
-        .assert()
-        .success();
-    let out = temp.path().join("out");
+    let temp = compiled(&Spec::parse(&spec));
+    let out = temp.dir().join("out");
     eprintln!(
         "compiled for etcd {}.{}.{}: {}",
         rendered.0,
@@ -230,13 +223,13 @@ fn compiled_etcd_flags_run_a_healthy_three_member_cluster() {
         .collect();
     // The rootless user of each member, from its manifest; the tmpfiles.d file of its bundle makes
     // its data dir under a root of its own. The etcd user must reach the files through the temp dir.
-    fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(temp.dir(), fs::Permissions::from_mode(0o755)).unwrap();
     let users: Vec<(i64, i64)> = etcd_pods.iter().map(run_as).collect();
     let member_flags: Vec<Vec<(String, String)>> = HOSTS
         .iter()
         .zip(&etcd_pods)
         .map(|((host, _), pod)| {
-            let root = temp.path().join("roots").join(host);
+            let root = temp.dir().join("roots").join(host);
             let data = tmpfiles_root(&out, host, &root, flag(&flags(pod), "data-dir"));
             rewrite(&flags(pod), &out, host, &data)
         })
@@ -306,40 +299,26 @@ fn compiled_etcd_flags_run_a_healthy_three_member_cluster() {
             &namespaces[i],
             host,
             &member_flags[i],
-            temp.path().join(format!("{host}.log")),
+            temp.dir().join(format!("{host}.log")),
             Some(users[i]),
         );
     }
 
     // etcdctl as the apiserver of master01 connects.
-    let apiserver = flags(&read_pod(&out, "master01", "kube-apiserver"));
-    let servers = flag(&apiserver, "etcd-servers");
-    let client = [
-        format!(
-            "--cacert={}",
-            host_file(&out, "master01", flag(&apiserver, "etcd-cafile"))
-        ),
-        format!(
-            "--cert={}",
-            host_file(&out, "master01", flag(&apiserver, "etcd-certfile"))
-        ),
-        format!(
-            "--key={}",
-            host_file(&out, "master01", flag(&apiserver, "etcd-keyfile"))
-        ),
-        format!("--endpoints={servers}"),
+    let (mut client, servers) = apiserver_etcd_client(&out, "master01");
+    client.extend([
         "--dial-timeout=2s".to_owned(),
         "--command-timeout=5s".to_owned(),
-    ];
+    ]);
     let etcdctl = |namespace: &str, command: &[&str]| {
-        let mut all = client.to_vec();
+        let mut all = client.clone();
         all.extend(command.iter().map(std::string::ToString::to_string));
         in_namespace(namespace, &etcd.etcdctl, &all)
     };
     for (_, address) in HOSTS {
         assert!(
             servers.contains(&format!("https://{address}:2379")),
-            "--etcd-servers={servers} misses the member at {address}"
+            "--etcd-servers={servers:?} misses the member at {address}"
         );
     }
 
@@ -471,33 +450,16 @@ const ANOTHER_USER: u32 = 64199;
 #[test]
 fn etcd_refuses_a_serving_key_owned_by_another_user() {
     let pid = std::process::id();
-    if let Some(reason) = missing_precondition(pid) {
-        panic!(
-            "etcd_cluster cannot run: {reason}; it needs root and network namespaces (run the tests as root, as README says)"
-        );
-    }
-    let etcd = find_etcd().expect(
-        "no etcd and etcdctl found (in $KCOMPILE_ETCD_DIR, /opt/kcompile-etcd/bin or $PATH): \
-         run `sudo bash .ci/install-etcd.sh` to install them",
-    );
+    let etcd = require_etcd("etcd_cluster", pid);
     // One member, so that its health needs no other.
     let member = [("master01", "10.213.8.11")];
-    let temp = tempfile::tempdir().unwrap();
     let (spec, _) = spec(etcd.version, &member);
-    let spec = spec.replace("10.213.7.10", "10.213.8.10");
-    fs::write(temp.path().join("cluster.yaml"), &spec).unwrap();
-    assert_cmd::Command::cargo_bin("kcompile")
-        .unwrap()
-        .current_dir(temp.path())
-        .args(["build", "-f", "cluster.yaml", "--state", "st", "--all"])
-        .args(["--out", "out"])
-        .assert()
-        .success();
-    let out = temp.path().join("out");
-    fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let temp = compiled(&Spec::parse(&spec).set("controlPlaneEndpoint.host", "10.213.8.10"));
+    let out = temp.dir().join("out");
+    fs::set_permissions(temp.dir(), fs::Permissions::from_mode(0o755)).unwrap();
     let pod = read_pod(&out, "master01", "etcd");
     let user = run_as(&pod);
-    let root = temp.path().join("roots/master01");
+    let root = temp.dir().join("roots/master01");
     let data = tmpfiles_root(&out, "master01", &root, flag(&flags(&pod), "data-dir"));
     let member_flags = rewrite(&flags(&pod), &out, "master01", &data);
     let unknown = unknown_flags(&etcd.etcd, &member_flags);
@@ -529,7 +491,7 @@ fn etcd_refuses_a_serving_key_owned_by_another_user() {
         "dev",
         "lo",
     ]);
-    let log = temp.path().join("master01.log");
+    let log = temp.dir().join("master01.log");
     start_etcd_as(
         &mut guard,
         &etcd.etcd,
@@ -542,26 +504,16 @@ fn etcd_refuses_a_serving_key_owned_by_another_user() {
 
     // etcdctl with the apiserver's etcd client flags: refused, whether etcd read the key at start
     // (and exited) or reads it at each TLS handshake.
-    let apiserver = flags(&read_pod(&out, "master01", "kube-apiserver"));
-    let client = vec![
-        format!(
-            "--cacert={}",
-            host_file(&out, "master01", flag(&apiserver, "etcd-cafile"))
-        ),
-        format!(
-            "--cert={}",
-            host_file(&out, "master01", flag(&apiserver, "etcd-certfile"))
-        ),
-        format!(
-            "--key={}",
-            host_file(&out, "master01", flag(&apiserver, "etcd-keyfile"))
-        ),
-        format!("--endpoints={}", flag(&apiserver, "etcd-servers")),
-        "--dial-timeout=2s".to_owned(),
-        "--command-timeout=3s".to_owned(),
-        "endpoint".to_owned(),
-        "health".to_owned(),
-    ];
+    let (mut client, _) = apiserver_etcd_client(&out, "master01");
+    client.extend(
+        [
+            "--dial-timeout=2s",
+            "--command-timeout=3s",
+            "endpoint",
+            "health",
+        ]
+        .map(str::to_owned),
+    );
     let started = Instant::now();
     let denied = loop {
         let health = in_namespace(&namespace, &etcd.etcdctl, &client);

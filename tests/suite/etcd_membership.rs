@@ -21,10 +21,10 @@ use std::process::Output;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::common::netns;
+use crate::common::{netns, run_kcompile as kcompile};
 use netns::{
-    Guard, add_namespace, connect, find_etcd, flag, flags, host_file, in_namespace,
-    missing_precondition, read_pod, rewrite, start_etcd, stop_etcd, text, unknown_flags,
+    Guard, add_namespace, apiserver_etcd_client, connect, flag, flags, host_file, in_namespace,
+    read_pod, require_etcd, rewrite, start_etcd, stop_etcd, text, unknown_flags,
 };
 
 /// The hosts: name and address. The first three form the cluster, the fourth joins later.
@@ -64,16 +64,6 @@ etcd:
 hosts:
 {hosts}"
     )
-}
-
-/// Runs kcompile in `dir`.
-fn kcompile(dir: &Path, args: &[&str]) -> Output {
-    assert_cmd::Command::cargo_bin("kcompile")
-        .unwrap()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 /// Writes the spec for `hosts`, plans (`kcompile plan -o json`) and builds every host into `out/`;
@@ -167,32 +157,10 @@ fn member_id(list: &str, member: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The etcd client flags of `host`'s compiled kube-apiserver, as etcdctl flags, and its servers.
-fn apiserver_client(out: &Path, host: &str) -> (Vec<String>, Vec<String>) {
-    let apiserver = flags(&read_pod(out, host, "kube-apiserver"));
-    let servers = flag(&apiserver, "etcd-servers");
-    let args = vec![
-        format!(
-            "--cacert={}",
-            host_file(out, host, flag(&apiserver, "etcd-cafile"))
-        ),
-        format!(
-            "--cert={}",
-            host_file(out, host, flag(&apiserver, "etcd-certfile"))
-        ),
-        format!(
-            "--key={}",
-            host_file(out, host, flag(&apiserver, "etcd-keyfile"))
-        ),
-        format!("--endpoints={servers}"),
-    ];
-    (args, servers.split(',').map(str::to_owned).collect())
-}
-
 /// Waits until every server master01's apiserver names is healthy and the member list is
 /// exactly `members` (all started voters).
 fn wait_healthy(etcd: &netns::Etcd, namespace: &str, out: &Path, members: &[&str], step: &str) {
-    let (client, servers) = apiserver_client(out, "master01");
+    let (client, servers) = apiserver_etcd_client(out, "master01");
     assert_eq!(
         servers.len(),
         members.len(),
@@ -373,15 +341,7 @@ fn member_flags(ctx: &Context, member: &str) -> Vec<(String, String)> {
 #[test]
 fn members_join_leave_and_are_replaced_by_the_printed_steps() {
     let pid = std::process::id();
-    if let Some(reason) = missing_precondition(pid) {
-        panic!(
-            "etcd_membership cannot run: {reason}; it needs root and network namespaces (run the tests as root, as README says)"
-        );
-    }
-    let etcd = find_etcd().expect(
-        "no etcd and etcdctl found (in $KCOMPILE_ETCD_DIR, /opt/kcompile-etcd/bin or $PATH): \
-         run `sudo bash .ci/install-etcd.sh` to install them",
-    );
+    let etcd = require_etcd("etcd_membership", pid);
     eprintln!("etcd: {} (version {:?})", etcd.etcd.display(), etcd.version);
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().to_owned();

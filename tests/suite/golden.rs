@@ -9,7 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use crate::common::{self, Spec};
+
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 const VERSIONS: [&str; 6] = [
@@ -95,24 +96,20 @@ fn certificate_subjects(root: &Path) -> String {
 fn rendered_files_match_the_golden_files() {
     let bless = std::env::var_os("KCOMPILE_BLESS").is_some();
     let golden_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let example = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/ha-3-masters.yaml"
-    ))
-    .unwrap();
+    let example = Spec::example("ha-3-masters");
+    assert!(
+        example.get("kubernetesVersion").is_some(),
+        "the example names its version"
+    );
     let mut mismatches = Vec::new();
     for version in VERSIONS {
         let temp = tempfile::tempdir().unwrap();
-        let spec = example.replace(
-            "kubernetesVersion: v1.36.3",
-            &format!("kubernetesVersion: {version}"),
-        );
-        assert_ne!(spec, example, "the example names its version on one line");
-        std::fs::write(temp.path().join("cluster.yaml"), spec).unwrap();
+        example
+            .clone()
+            .set("kubernetesVersion", version)
+            .write(&temp.path().join("cluster.yaml"));
         for host in HOSTS {
-            Command::cargo_bin("kcompile")
-                .unwrap()
-                .current_dir(temp.path())
+            common::kcompile(temp.path())
                 .args(["build", "--host", host, "--out", host])
                 .assert()
                 .success();

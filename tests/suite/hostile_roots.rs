@@ -36,17 +36,7 @@ fn built() -> &'static Path {
 
 /// Runs kcompile in `dir`, killed after 20 s; a run that had to be killed fails the test.
 fn kcompile(dir: &Path, args: &[&str]) -> Output {
-    let output = common::kcompile(dir)
-        .args(args)
-        .timeout(Duration::from_secs(20))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.code().is_some(),
-        "`kcompile {}` hung and was killed after 20 s",
-        args.join(" ")
-    );
-    output
+    common::run_kcompile_within(dir, args, Duration::from_secs(20))
 }
 
 fn stdout(output: &Output) -> String {

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command as Process, Output, Stdio};
 use std::time::Duration;
 
-use crate::common;
+use crate::common::{self, Run, Spec, Test};
 
 const SPEC: &str = "\
 apiVersion: kcompile.io/v1alpha1
@@ -28,12 +28,22 @@ hosts:
     roles: [control-plane, etcd, worker]
 ";
 
+/// How long any run may take: none may hang.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// Runs kcompile in `dir`, killed after [`LIMIT`]; a run that had to be killed fails the test.
 fn kcompile(dir: &Path, args: &[&str]) -> Output {
-    common::kcompile(dir)
-        .args(args)
-        .timeout(Duration::from_secs(30))
-        .output()
-        .unwrap()
+    common::run_kcompile_within(dir, args, LIMIT)
+}
+
+/// A build of `spec` (`build --all --out out`) in a fresh temp dir, which must succeed within
+/// [`LIMIT`].
+fn built(spec: &str) -> Run {
+    Test::new()
+        .write("cluster.yaml", spec)
+        .args(["build", "--all", "--out", "out"])
+        .timeout(LIMIT)
+        .run()
 }
 
 fn stderr(output: &Output) -> String {
@@ -62,10 +72,9 @@ fn a_fifo_as_audit_policy_is_refused_without_blocking() {
         .status()
         .unwrap();
     assert!(status.success());
-    let spec = SPEC.replace(
-        "hosts:",
-        "audit:\n  enabled: true\n  policyFile: policy.yaml\nhosts:",
-    );
+    let spec = Spec::parse(SPEC)
+        .merge_yaml("audit:\n  enabled: true\n  policyFile: policy.yaml")
+        .yaml();
     fs::write(dir.path().join("cluster.yaml"), spec).unwrap();
     for command in [&["validate"][..], &["build", "--all", "--out", "out"]] {
         let output = kcompile(dir.path(), command);
@@ -157,19 +166,16 @@ fn durations_and_outputs_out_of_range_are_refused_before_anything_is_written() {
 
 /// A spec whose kubelet and apiserver values hold `%`, `$`, spaces and quotes.
 fn literal_spec() -> String {
-    SPEC.replace(
-        "hosts:",
-        "kubelet:\n  binaryPath: /bin/true\n  extraArgs:\n    provider-id: \"a=%q%h$HOME;b c\"\n    v: \"2\"\n  extraEnv:\n    - name: PROXY\n      value: \"http://%n:$PORT \\\"q\\\"\"\napiServer:\n  extraArgs:\n    service-account-issuer: \"https://$(POD_IP)/x\"\nhosts:",
-    )
+    Spec::parse(SPEC).merge_yaml(
+        "kubelet:\n  binaryPath: /bin/true\n  extraArgs:\n    provider-id: \"a=%q%h$HOME;b c\"\n    v: \"2\"\n  extraEnv:\n    - name: PROXY\n      value: \"http://%n:$PORT \\\"q\\\"\"\napiServer:\n  extraArgs:\n    service-account-issuer: \"https://$(POD_IP)/x\"",
+    ).yaml()
 }
 
 #[test]
 fn percent_dollar_and_spaces_reach_the_unit_and_pods_literally() {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("cluster.yaml"), literal_spec()).unwrap();
-    let output = kcompile(dir.path(), &["build", "--all", "--out", "out"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let root = dir.path().join("out/node01");
+    let built = built(&literal_spec());
+    let dir = built.dir();
+    let root = dir.join("out/node01");
     let unit_path = root.join("etc/systemd/system/kubelet.service");
     let unit = fs::read_to_string(&unit_path).unwrap();
     assert!(
@@ -182,7 +188,7 @@ fn percent_dollar_and_spaces_reach_the_unit_and_pods_literally() {
     );
     // systemd's own parser reads the unit without a complaint: no unknown specifier, no stray
     // directive, one ExecStart.
-    let units = dir.path().join("units");
+    let units = dir.join("units");
     fs::create_dir_all(&units).unwrap();
     fs::copy(&unit_path, units.join("kubelet.service")).unwrap();
     let verify = Process::new("systemd-analyze")
@@ -202,7 +208,7 @@ fn percent_dollar_and_spaces_reach_the_unit_and_pods_literally() {
         "the kubelet would expand $(POD_IP): {manifest}"
     );
     // verify reads the bundle as a host would and finds nothing smuggled.
-    let output = kcompile(dir.path(), &["verify", "--root", "out/node01"]);
+    let output = kcompile(dir, &["verify", "--root", "out/node01"]);
     assert!(
         !String::from_utf8_lossy(&output.stdout).contains("control"),
         "{}",
@@ -212,14 +218,9 @@ fn percent_dollar_and_spaces_reach_the_unit_and_pods_literally() {
 
 #[test]
 fn verify_flags_smuggled_directives_and_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("cluster.yaml"), SPEC).unwrap();
-    assert!(
-        kcompile(dir.path(), &["build", "--all", "--out", "out"])
-            .status
-            .success()
-    );
-    let root = dir.path().join("out/node01");
+    let built = built(SPEC);
+    let dir = built.dir();
+    let root = dir.join("out/node01");
     let unit_path = root.join("etc/systemd/system/kubelet.service");
     let unit = fs::read_to_string(&unit_path).unwrap();
     fs::write(
@@ -245,7 +246,7 @@ fn verify_flags_smuggled_directives_and_bytes() {
     let mut bytes = fs::read(&escape).unwrap();
     bytes.extend_from_slice(b"# \x1b[2J\n");
     fs::write(&escape, bytes).unwrap();
-    let output = kcompile(dir.path(), &["verify", "--root", "out/node01"]);
+    let output = kcompile(dir, &["verify", "--root", "out/node01"]);
     let report = String::from_utf8_lossy(&output.stdout).into_owned();
     assert_eq!(output.status.code(), Some(1), "{report}");
     assert!(
@@ -265,23 +266,16 @@ fn verify_flags_smuggled_directives_and_bytes() {
 
 #[test]
 fn a_garbage_encryption_key_is_refused_before_output_and_flagged_on_a_machine() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = SPEC.replace("hosts:", "encryption:\n  enabled: true\nhosts:");
-    fs::write(dir.path().join("cluster.yaml"), spec).unwrap();
-    assert!(
-        kcompile(dir.path(), &["build", "--all", "--out", "out"])
-            .status
-            .success()
-    );
+    let spec = Spec::parse(SPEC).set("encryption.enabled", true).yaml();
+    let built = built(&spec);
+    let dir = built.dir();
     // On a machine: a key the apiserver would refuse, named and never shown.
-    let config = dir
-        .path()
-        .join("out/node01/etc/kubernetes/encryption-config.yaml");
+    let config = dir.join("out/node01/etc/kubernetes/encryption-config.yaml");
     let text = fs::read_to_string(&config).unwrap();
     let secret_line = text.lines().find(|l| l.contains("secret:")).unwrap();
     let secret = secret_line.split_once("secret:").unwrap().1.trim();
     fs::write(&config, text.replace(secret, "aGVsbG8=")).unwrap();
-    let output = kcompile(dir.path(), &["verify", "--root", "out/node01"]);
+    let output = kcompile(dir, &["verify", "--root", "out/node01"]);
     let report = String::from_utf8_lossy(&output.stdout).into_owned();
     assert_eq!(output.status.code(), Some(1), "{report}");
     assert!(
@@ -291,39 +285,32 @@ fn a_garbage_encryption_key_is_refused_before_output_and_flagged_on_a_machine() 
     assert!(!report.contains("aGVsbG8="), "the key is shown: {report}");
     // In the state: a garbage key recorded by `state record` (a state an older kcompile made) is
     // refused before any output is written.
-    let state = dir.path().join("cluster.state");
+    let state = dir.join("cluster.state");
     fs::write(state.join("secrets/encryption-key"), "hello\n").unwrap();
     fs::remove_file(state.join("inventory.json")).unwrap();
-    assert!(kcompile(dir.path(), &["state", "record"]).status.success());
-    let output = kcompile(dir.path(), &["state", "check"]);
+    assert!(kcompile(dir, &["state", "record"]).status.success());
+    let output = kcompile(dir, &["state", "check"]);
     assert_exit(
         &output,
         2,
         "`secrets/encryption-key` (encryption-key): is not base64",
     );
-    let output = kcompile(dir.path(), &["build", "--all", "--out", "out2"]);
+    let output = kcompile(dir, &["build", "--all", "--out", "out2"]);
     assert_exit(&output, 2, "`secrets/encryption-key` is not base64");
-    assert!(!dir.path().join("out2").exists(), "nothing written");
+    assert!(!dir.join("out2").exists(), "nothing written");
 }
 
 #[test]
 fn escape_bytes_from_a_machine_never_reach_the_terminal_through_diff() {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("cluster.yaml"), SPEC).unwrap();
-    assert!(
-        kcompile(dir.path(), &["build", "--all", "--out", "out"])
-            .status
-            .success()
-    );
-    let pod = dir
-        .path()
-        .join("out/node01/etc/kubernetes/manifests/kube-scheduler.yaml");
+    let built = built(SPEC);
+    let dir = built.dir();
+    let pod = dir.join("out/node01/etc/kubernetes/manifests/kube-scheduler.yaml");
     let mut bytes = fs::read(&pod).unwrap();
     bytes.extend_from_slice(b"# \x1b[2J\x1b]0;owned\x07\n");
     fs::write(&pod, bytes).unwrap();
     for color in ["never", "always"] {
         let output = kcompile(
-            dir.path(),
+            dir,
             &[
                 "diff",
                 "--host",

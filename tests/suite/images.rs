@@ -7,7 +7,7 @@
 //! unknown host, the warning for a load-balancer image named outside a mirror, and
 //! `--show-resolved` showing every image default.
 
-use crate::common;
+use crate::common::{self, Spec, Test};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -31,16 +31,6 @@ fn examples() -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-/// `spec` with `imageRepository: repository` (replacing the spec's own, if it has one).
-fn with_repository(spec: &str, repository: &str) -> String {
-    let kept: String = spec
-        .lines()
-        .filter(|line| !line.starts_with("imageRepository:"))
-        .map(|line| format!("{line}\n"))
-        .collect();
-    format!("imageRepository: {repository}\n{kept}")
 }
 
 /// The `image:` of every container `pod` (a Pod spec) runs.
@@ -142,11 +132,9 @@ fn every_host_of_every_example_lists_the_images_its_pods_run_with_and_without_a_
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("cluster.state");
         for repository in ["registry.k8s.io", MIRROR] {
-            fs::write(
-                dir.path().join("cluster.yaml"),
-                with_repository(&example, repository),
-            )
-            .unwrap();
+            Spec::parse(&example)
+                .set("imageRepository", repository)
+                .write(&dir.path().join("cluster.yaml"));
             let out: PathBuf = dir.path().join(format!("out-{}", repository.len()));
             kcompile(dir.path())
                 .args(["build", "--all", "-f", "cluster.yaml", "--out"])
@@ -205,19 +193,12 @@ fn every_host_of_every_example_lists_the_images_its_pods_run_with_and_without_a_
 
 #[test]
 fn json_lists_each_hosts_images_and_what_a_mirrored_default_copies() {
-    let dir = tempfile::tempdir().unwrap();
-    let example = fs::read_to_string(Path::new(ROOT).join("examples/ha-keepalived.yaml")).unwrap();
-    fs::write(
-        dir.path().join("cluster.yaml"),
-        with_repository(&example, MIRROR),
-    )
-    .unwrap();
-    let output = kcompile(dir.path())
+    let example = Spec::example("ha-keepalived");
+    let run = Test::new()
+        .spec(&example.clone().set("imageRepository", MIRROR))
         .args(["images", "-f", "cluster.yaml", "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+        .run();
+    let json: Value = serde_json::from_str(run.stdout()).unwrap();
     assert_eq!(json["formatVersion"], 1);
     assert_eq!(json["imageRepository"], MIRROR);
     let hosts = json["hosts"].as_array().unwrap();
@@ -274,12 +255,12 @@ fn json_lists_each_hosts_images_and_what_a_mirrored_default_copies() {
     assert_eq!(all, sorted, "the union is sorted, each once");
 
     // Under the public repository there is nothing to copy.
-    fs::write(dir.path().join("cluster.yaml"), &example).unwrap();
-    let output = kcompile(dir.path())
+    let public = run
+        .then()
+        .spec(&example)
         .args(["images", "-f", "cluster.yaml", "-o", "json"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(output.stdout).unwrap();
+        .run();
+    let text = public.stdout();
     assert!(text.contains("docker.io/library/haproxy:2.8"));
     assert!(!text.contains("copyOf"), "{text}");
 }
@@ -307,25 +288,18 @@ fn an_unknown_host_is_a_usage_error() {
 
 #[test]
 fn a_load_balancer_image_named_outside_a_mirror_is_warned_about() {
-    let dir = tempfile::tempdir().unwrap();
-    let example = fs::read_to_string(Path::new(ROOT).join("examples/ha-keepalived.yaml")).unwrap();
-    let named = example.replacen(
-        "loadBalancer:\n",
-        "loadBalancer:\n  haproxyImage: docker.io/library/haproxy:2.9\n",
-        1,
+    let example = Spec::example("ha-keepalived");
+    assert!(
+        example.get("loadBalancer").is_some(),
+        "the example has a loadBalancer mapping"
     );
-    assert_ne!(named, example, "the example has a loadBalancer mapping");
-    fs::write(
-        dir.path().join("cluster.yaml"),
-        with_repository(&named, MIRROR),
-    )
-    .unwrap();
-    let output = kcompile(dir.path())
+    let named = example.set("loadBalancer.haproxyImage", "docker.io/library/haproxy:2.9");
+    // A warning, not an error: exit 0.
+    let run = Test::new()
+        .spec(&named.clone().set("imageRepository", MIRROR))
         .args(["images", "-f", "cluster.yaml"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "a warning, not an error");
-    let stderr = String::from_utf8(output.stderr).unwrap();
+        .run();
+    let stderr = run.stderr();
     assert!(
         stderr.contains("warning:")
             && stderr.contains(
@@ -334,7 +308,7 @@ fn a_load_balancer_image_named_outside_a_mirror_is_warned_about() {
             && stderr.contains(&format!("{MIRROR}/haproxy:2.8")),
         "{stderr}"
     );
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = run.stdout();
     assert!(
         stdout.contains("docker.io/library/haproxy:2.9\n"),
         "as written"
@@ -345,30 +319,21 @@ fn a_load_balancer_image_named_outside_a_mirror_is_warned_about() {
     );
 
     // With the public repository the same spec is quiet.
-    fs::write(dir.path().join("cluster.yaml"), &named).unwrap();
-    let output = kcompile(dir.path())
+    run.then()
+        .spec(&named)
         .args(["images", "-f", "cluster.yaml"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+        .stderr("")
+        .run();
 }
 
 #[test]
 fn show_resolved_shows_every_image_default_and_validates_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let example = fs::read_to_string(Path::new(ROOT).join("examples/ha-keepalived.yaml")).unwrap();
-    fs::write(
-        dir.path().join("cluster.yaml"),
-        with_repository(&example, MIRROR),
-    )
-    .unwrap();
-    let output = kcompile(dir.path())
+    let run = Test::new()
+        .spec(&Spec::example("ha-keepalived").set("imageRepository", MIRROR))
         .args(["validate", "--show-resolved", "-f", "cluster.yaml"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let resolved = String::from_utf8(output.stdout).unwrap();
+        .run();
+    let dir = run.dir();
+    let resolved = run.stdout();
     for (field, image) in [
         ("haproxyImage", format!("{MIRROR}/haproxy:2.8")),
         ("keepalivedImage", format!("{MIRROR}/keepalived:2.0.20")),
@@ -391,14 +356,14 @@ fn show_resolved_shows_every_image_default_and_validates_again() {
             "{component}: {resolved}"
         );
     }
-    fs::write(dir.path().join("resolved.yaml"), &resolved).unwrap();
-    let again = kcompile(dir.path())
+    fs::write(dir.join("resolved.yaml"), resolved).unwrap();
+    let again = kcompile(dir)
         .args(["images", "-f", "resolved.yaml"])
         .output()
         .unwrap();
     assert!(again.status.success(), "{again:?}");
     assert_eq!(
-        images(dir.path(), &[]),
+        images(dir, &[]),
         String::from_utf8(again.stdout)
             .unwrap()
             .lines()

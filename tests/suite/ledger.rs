@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::common;
+use crate::common::{self, Spec};
 use sha2::{Digest, Sha256};
 
 const SPEC: &str = "\
@@ -207,11 +207,13 @@ fn a_missing_truncated_or_corrupted_item_stops_every_command_and_nothing_is_gene
 fn previews_leave_the_state_byte_identical_even_when_they_would_issue() {
     let cluster = Cluster::built();
     // A spec with one more SAN and one more host: a build would issue and generate.
-    let grown = SPEC.replace(
-        "  keyAlgorithm: ECDSA-P256\n",
-        "  keyAlgorithm: ECDSA-P256\n  apiServerCertSANs: [api.example.com]\n",
-    ) + "  - name: worker02\n    address: 10.0.0.22\n    roles: [worker]\n";
-    fs::write(cluster.path("cluster.yaml"), grown).unwrap();
+    Spec::parse(SPEC)
+        .set("pki.apiServerCertSANs", ["api.example.com"])
+        .push(
+            "hosts",
+            serde_json::json!({"name": "worker02", "address": "10.0.0.22", "roles": ["worker"]}),
+        )
+        .write(&cluster.path("cluster.yaml"));
     let before = cluster.snapshot();
     let previews: [&[&str]; 6] = [
         &["validate"],

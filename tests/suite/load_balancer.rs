@@ -145,23 +145,10 @@ impl Build {
         pods
     }
 
-    /// Every file of `host` (relative path → bytes) but its INPUTS stamp (a cache key of the
-    /// sink, not part of the bundle).
-    fn files(&self, host: &str) -> BTreeMap<String, Vec<u8>> {
-        let root = self.host(host);
-        walkdir::WalkDir::new(&root)
-            .into_iter()
-            .map(|entry| entry.unwrap())
-            .filter(|entry| entry.file_type().is_file())
-            .filter(|entry| !entry.path().ends_with(kcompile::bundle::inputs::PATH))
-            .map(|entry| {
-                let path = entry.path().strip_prefix(&root).unwrap();
-                (
-                    path.to_string_lossy().into_owned(),
-                    fs::read(entry.path()).unwrap(),
-                )
-            })
-            .collect()
+    /// Every file of `host` (relative path → bytes and mode) but its INPUTS stamp
+    /// (`common::bundle_files`).
+    fn files(&self, host: &str) -> BTreeMap<String, (Vec<u8>, u32)> {
+        common::bundle_files(&self.host(host))
     }
 
     /// The server of a kubeconfig of `host`.

@@ -30,6 +30,7 @@ mod flag_tables;
 mod fuzz_specs;
 mod golden;
 mod hardening;
+mod harness;
 mod hostile_roots;
 mod hostile_specs;
 mod images;

@@ -6,14 +6,13 @@
 //! Each test builds examples/ha-3-masters.yaml (ECDSA-P256 keys: fast) or a small inline spec into
 //! its own temp dir, state dir included.
 
-use crate::common::{self, Spec};
+use crate::common::{self, KilledOnDrop, Spec, kcompile_in_repo as kcompile};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Output, Stdio};
+use std::process::{Command as Process, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -129,11 +128,6 @@ impl Workspace {
     }
 }
 
-/// kcompile run in the repository; a test names its spec and state by path or sets its own dir.
-fn kcompile() -> Command {
-    common::kcompile(Path::new(env!("CARGO_MANIFEST_DIR")))
-}
-
 fn example_spec() -> String {
     fs::read_to_string(EXAMPLE).unwrap()
 }
@@ -187,19 +181,9 @@ fn paths(root: &Path) -> Vec<String> {
     out
 }
 
-/// Every file under `root` but the INPUTS stamps (a cache key of the sink, not part of a bundle).
+/// Every file under `root` but the INPUTS stamps (`common::bundle_files`).
 fn tree(root: &Path) -> Tree {
-    paths(root)
-        .into_iter()
-        .filter(|relative| !relative.ends_with(kcompile::bundle::inputs::PATH))
-        .filter_map(|relative| {
-            let path = root.join(&relative);
-            // A file may vanish between the listing and the read (a temp file being renamed).
-            let bytes = fs::read(&path).ok()?;
-            let mode = fs::metadata(&path).ok()?.permissions().mode() & 0o7777;
-            Some((relative, (bytes, mode)))
-        })
-        .collect()
+    common::bundle_files(root)
 }
 
 /// Paths added, removed, or with other bytes or mode in `after`.
@@ -538,20 +522,6 @@ fn check_bundle(root: &Path, control_plane: bool, key_tag: &str) {
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
-/// A child process killed (SIGKILL, by its pid) and reaped when dropped, also on panic.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn binary() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("kcompile")
-}
-
 // =============================================================================================
 // 1. openssl verify, keys, modes, SANs, subjects
 
@@ -614,7 +584,7 @@ fn every_certificate_verifies_against_its_issuer_and_every_key_matches() {
 
 /// `openssl s_server` with the apiserver's certificate, requiring a client certificate signed by
 /// the cluster CA; its status page echoes the client certificate it verified.
-fn start_server(pki: &Path, log: &Path) -> (KillOnDrop, u16) {
+fn start_server(pki: &Path, log: &Path) -> (KilledOnDrop, u16) {
     for _ in 0..5 {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -622,7 +592,7 @@ fn start_server(pki: &Path, log: &Path) -> (KillOnDrop, u16) {
             .unwrap()
             .port();
         let file = |name: &str| pki.join(name).to_str().unwrap().to_owned();
-        let mut server = KillOnDrop(
+        let mut server = KilledOnDrop(
             Process::new("openssl")
                 .args(["s_server", "-accept", &format!("127.0.0.1:{port}")])
                 .args([
@@ -993,35 +963,17 @@ fn assert_state_consistent(files: &Tree, when: &str) {
 /// Starts `build --all --out out` and SIGKILLs it as soon as `ready(state)` holds; the build must
 /// still be running then (it did not fail before the kill point).
 fn kill_build_when(ws: &Workspace, when: &str, ready: impl Fn(&Path) -> bool) {
-    let log = ws.path("killed.log");
-    let mut build = KillOnDrop(
-        common::kcompile_process(ws.dir.path())
-            .arg("build")
-            .arg("-f")
-            .arg(ws.spec())
-            .arg("--state")
-            .arg(ws.state())
-            .arg("--all")
-            .arg("--out")
-            .arg(ws.path("out"))
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ready(&ws.state()) {
-        if let Some(status) = build.0.try_wait().unwrap() {
-            panic!(
-                "{when}: the build ended ({status}) before it could be killed: {}",
-                fs::read_to_string(&log).unwrap()
-            );
-        }
-        assert!(Instant::now() < deadline, "{when}: never reached");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    build.0.kill().unwrap();
-    build.0.wait().unwrap();
+    let mut build = common::kcompile_process(ws.dir.path());
+    build
+        .arg("build")
+        .arg("-f")
+        .arg(ws.spec())
+        .arg("--state")
+        .arg(ws.state())
+        .arg("--all")
+        .arg("--out")
+        .arg(ws.path("out"));
+    common::kill_when(build, when, || ready(&ws.state()));
 }
 
 #[test]
@@ -1223,15 +1175,13 @@ fn build_errors_exit_2_and_change_nothing() {
     // A tar is not written to a terminal (`script` gives the build one).
     let script = format!(
         "'{}' build -f '{}' --state '{}' --host master01",
-        binary().display(),
+        common::KCOMPILE,
         ws.spec().display(),
         ws.state().display()
     );
     common::ensure_pseudo_terminals();
-    match Process::new("script")
+    match common::isolated("script", ws.dir.path())
         .args(["-qec", &script, "/dev/null"])
-        .env_remove("KCOMPILE_STATE")
-        .stdin(Stdio::null())
         .output()
     {
         Ok(output) => {

@@ -9,8 +9,9 @@
 use std::fs;
 use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::Value;
+
+use crate::common::run_kcompile as kcompile;
 
 /// Three control planes with etcd (and `m4` with `fourth`) and a worker; `extra` goes right after
 /// `pki.keyAlgorithm` (indented under `pki:`, or at the top level).
@@ -38,15 +39,6 @@ pki:
 {extra}hosts:
 {hosts}"
     )
-}
-
-fn kcompile(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("kcompile")
-        .unwrap()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 /// A built cluster whose hosts' roots are `out/<host>/`.

@@ -9,7 +9,7 @@ use std::os::unix::fs::symlink;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
-use crate::common;
+use crate::common::{self, Spec};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -115,11 +115,9 @@ impl Machine {
         );
     }
 
-    fn edit_spec(&self, from: &str, to: &str) {
-        let path = self.dir.path().join("cluster.yaml");
-        let spec = fs::read_to_string(&path).unwrap();
-        assert!(spec.contains(from), "the example holds `{from}`");
-        fs::write(path, spec.replacen(from, to, 1)).unwrap();
+    /// Edits the spec (`cluster.yaml`).
+    fn edit_spec(&self, edit: impl FnOnce(Spec) -> Spec) {
+        Spec::edit_file(&self.dir.path().join("cluster.yaml"), edit);
     }
 
     /// `kcompile preflight --host node01 --root ROOT [-o json]`: (exit code, stdout, stderr).
@@ -194,10 +192,7 @@ fn swap_on_stops_the_kubelet_unless_it_is_set_to_run_with_it() {
         1,
         "error: swap: swap is on (/swapfile): the kubelet, with failSwapOn true (its default), refuses to start",
     );
-    machine.edit_spec(
-        "    percentageOfNodesToScore: 100",
-        "    percentageOfNodesToScore: 100\nkubelet:\n  config:\n    failSwapOn: false",
-    );
+    machine.edit_spec(|spec| spec.set("kubelet.config.failSwapOn", false));
     machine.expect(
         0,
         "warning: swap: swap is on (/swapfile) and the kubelet is set to run with it",
@@ -230,10 +225,7 @@ fn missing_modules_are_warnings_and_ipvs_modules_errors_in_ipvs_mode() {
     // /sys/module counts too (a module built into the kernel).
     fs::create_dir_all(machine.path("sys/module/br_netfilter")).unwrap();
     machine.expect(0, "ok: kernel-modules: loaded: br_netfilter, overlay");
-    machine.edit_spec(
-        "    percentageOfNodesToScore: 100",
-        "    percentageOfNodesToScore: 100\nkubeProxy:\n  mode: ipvs",
-    );
+    machine.edit_spec(|spec| spec.set("kubeProxy.mode", "ipvs"));
     machine.expect(
         1,
         "error: kernel-modules: module ip_vs is not loaded, and kube-proxy runs in IPVS mode",
@@ -424,10 +416,12 @@ fn a_stub_resolver_is_an_error_while_the_kubelet_gives_pods_etc_resolv_conf() {
         "run/systemd/resolve/resolv.conf",
         "nameserver 192.168.56.1\n",
     );
-    machine.edit_spec(
-        "    percentageOfNodesToScore: 100",
-        "    percentageOfNodesToScore: 100\nkubelet:\n  config:\n    resolvConf: /run/systemd/resolve/resolv.conf",
-    );
+    machine.edit_spec(|spec| {
+        spec.set(
+            "kubelet.config.resolvConf",
+            "/run/systemd/resolve/resolv.conf",
+        )
+    });
     machine.expect(
         0,
         "ok: resolv-conf: /run/systemd/resolve/resolv.conf (the kubelet's resolvConf) has no loopback nameserver",

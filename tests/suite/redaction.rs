@@ -304,6 +304,16 @@ impl Root {
         fs::write(self.root.join(relative), contents).unwrap();
     }
 
+    /// Rewrites the kubeconfig at `relative` with its server and the `user:` body `body` makes
+    /// of its parts (indented by four spaces).
+    fn rewrite_user(&self, relative: &str, body: impl FnOnce(&Kubeconfig) -> String) {
+        let kubeconfig = self.kubeconfig(relative);
+        self.write(
+            relative,
+            kubeconfig.yaml_with(&kubeconfig.server, &body(&kubeconfig)),
+        );
+    }
+
     /// A kubeconfig's parts as kcompile wrote them.
     fn kubeconfig(&self, relative: &str) -> Kubeconfig {
         let value: serde_json::Value = serde_saphyr::from_str(&self.read(relative)).unwrap();
@@ -447,16 +457,13 @@ fn plant_first_forms(cluster: &Cluster, root: &Root) {
     root.write("etc/kubernetes/admin.conf", admin.json());
 
     // 2. controller-manager.conf: folded client-key-data, literal (wrapped) certificate.
-    let cm = root.kubeconfig("etc/kubernetes/controller-manager.conf");
-    let body = format!(
-        "    client-certificate-data: |\n{}    client-key-data: >-\n      {}\n",
-        wrap(&cm.cert, 76, "      "),
-        cm.key
-    );
-    root.write(
-        "etc/kubernetes/controller-manager.conf",
-        cm.yaml_with(&cm.server, &body),
-    );
+    root.rewrite_user("etc/kubernetes/controller-manager.conf", |cm| {
+        format!(
+            "    client-certificate-data: |\n{}    client-key-data: >-\n      {}\n",
+            wrap(&cm.cert, 76, "      "),
+            cm.key
+        )
+    });
 
     // 3. scheduler.conf: quoted keys, single-quoted values, a tab, and a new server (shown).
     let scheduler = root.kubeconfig("etc/kubernetes/scheduler.conf");
@@ -485,26 +492,20 @@ fn plant_first_forms(cluster: &Cluster, root: &Root) {
     );
 
     // 5. kubelet.conf: a second user with an OIDC auth-provider.
-    let kubelet = root.kubeconfig("etc/kubernetes/kubelet.conf");
-    let body = format!(
+    root.rewrite_user("etc/kubernetes/kubelet.conf", |kubelet| {
+        format!(
         "    client-certificate-data: {}\n    client-key-data: {}\n- name: oidc\n  user:\n    auth-provider:\n      name: oidc\n      config:\n        client-id: kubernetes\n        client-secret: {OIDC_CLIENT_SECRET}\n        id-token: {OIDC_ID_TOKEN}\n        idp-issuer-url: https://dex.example.com\n        refresh-token: \"{OIDC_REFRESH_TOKEN}\"\n",
         kubelet.cert, kubelet.key
-    );
-    root.write(
-        "etc/kubernetes/kubelet.conf",
-        kubelet.yaml_with(&kubelet.server, &body),
-    );
+        )
+    });
 
     // 6. kube-proxy.conf: an exec credential plugin with env values and a token argument.
-    let proxy = root.kubeconfig("etc/kubernetes/kube-proxy.conf");
-    let body = format!(
+    root.rewrite_user("etc/kubernetes/kube-proxy.conf", |proxy| {
+        format!(
         "    client-key-data: {}\n    client-certificate-data: {}\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /usr/local/bin/get-token\n      args: [\"--cluster=lab\", \"--token={EXEC_ARG}\"]\n      env:\n      - name: HELPER_SETTING\n        value: {EXEC_ENV}\n      interactiveMode: Never\n",
         proxy.key, proxy.cert
-    );
-    root.write(
-        "etc/kubernetes/kube-proxy.conf",
-        proxy.yaml_with(&proxy.server, &body),
-    );
+        )
+    });
 
     // 7. encryption-config.yaml: JSON with extra fields.
     let key_name = root
@@ -608,38 +609,29 @@ fn plant_second_forms(cluster: &Cluster, root: &Root) {
     );
 
     // 3. scheduler.conf: a literal block scalar wrapped at 64 columns.
-    let scheduler = root.kubeconfig("etc/kubernetes/scheduler.conf");
-    let body = format!(
-        "    client-certificate-data: {}\n    client-key-data: |\n{}",
-        scheduler.cert,
-        wrap(&scheduler.key, 64, "      ")
-    );
-    root.write(
-        "etc/kubernetes/scheduler.conf",
-        scheduler.yaml_with(&scheduler.server, &body),
-    );
+    root.rewrite_user("etc/kubernetes/scheduler.conf", |scheduler| {
+        format!(
+            "    client-certificate-data: {}\n    client-key-data: |\n{}",
+            scheduler.cert,
+            wrap(&scheduler.key, 64, "      ")
+        )
+    });
 
     // 4. kubelet.conf: a token user beside the certificate one, flow style.
-    let kubelet = root.kubeconfig("etc/kubernetes/kubelet.conf");
-    let body = format!(
+    root.rewrite_user("etc/kubernetes/kubelet.conf", |kubelet| {
+        format!(
         "    {{client-certificate-data: {}, client-key-data: {}}}\n- {{name: bootstrap, user: {{token: \"{token}\"}}}}\n",
         kubelet.cert, kubelet.key
-    );
-    root.write(
-        "etc/kubernetes/kubelet.conf",
-        kubelet.yaml_with(&kubelet.server, &body),
-    );
+        )
+    });
 
     // 5. kube-proxy.conf: exec env in flow style, the token as a separate argument.
-    let proxy = root.kubeconfig("etc/kubernetes/kube-proxy.conf");
-    let body = format!(
+    root.rewrite_user("etc/kubernetes/kube-proxy.conf", |proxy| {
+        format!(
         "    client-key-data: \"{}\"\n    client-certificate-data: {}\n    exec: {{command: get-token, args: [--password, {EXEC_ARG}], env: [{{name: A, value: \"{EXEC_ENV}\"}}, {{name: B, value: {OIDC_ID_TOKEN}}}]}}\n",
         proxy.key, proxy.cert
-    );
-    root.write(
-        "etc/kubernetes/kube-proxy.conf",
-        proxy.yaml_with(&proxy.server, &body),
-    );
+        )
+    });
 
     // 6. encryption-config.yaml: YAML flow style, quoted keys, a second provider.
     root.write(

@@ -16,6 +16,8 @@ use std::process::{Command, Output};
 
 use tempfile::TempDir;
 
+use crate::common::{self, Spec};
+
 const SINGLE_NODE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/single-node.yaml");
 const HA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ha-3-masters.yaml");
 const MANIFEST: &str = "etc/kubernetes/kcompile/MANIFEST";
@@ -37,24 +39,19 @@ impl Workspace {
         self.dir.path().join(name)
     }
 
-    /// Replaces `from` by `to` in the spec.
-    fn edit_spec(&self, from: &str, to: &str) {
-        let spec = self.path("cluster.yaml");
-        let text = fs::read_to_string(&spec).unwrap();
-        assert!(text.contains(from), "the spec has no `{from}`");
-        fs::write(&spec, text.replacen(from, to, 1)).unwrap();
+    /// Edits the spec (`cluster.yaml`).
+    fn edit_spec(&self, edit: impl FnOnce(Spec) -> Spec) {
+        Spec::edit_file(&self.path("cluster.yaml"), edit);
     }
 
     /// `umask UMASK; kcompile build -f cluster.yaml --state state ARGS…`, run in the workspace.
     fn build(&self, umask: &str, args: &[&str]) -> Output {
-        Command::new("sh")
+        common::isolated("sh", self.dir.path())
             .arg("-c")
             .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_kcompile"))
+            .arg(common::KCOMPILE)
             .args(["build", "-f", "cluster.yaml", "--state", "state"])
             .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("KCOMPILE_STATE")
             .output()
             .unwrap()
     }
@@ -282,10 +279,10 @@ fn a_demoted_control_plane_keeps_no_keys_or_control_plane_pods() {
         .unwrap();
     changed.push(b'#');
 
-    workspace.edit_spec(
-        "  - name: master03\n    address: 10.0.0.13\n    roles: [control-plane, etcd]",
-        "  - name: master03\n    address: 10.0.0.13\n    roles: [worker]",
-    );
+    workspace.edit_spec(|spec| {
+        assert_eq!(spec.get("hosts.2.name").unwrap(), "master03");
+        spec.set("hosts.2.roles", ["worker"])
+    });
     let message = workspace.build_host("master03", "out");
     for path in gone {
         assert!(!out.join(path).exists(), "the worker still has {path}");
@@ -416,12 +413,19 @@ fn a_warm_build_leaves_the_tree_a_fresh_build_writes_and_repairs_what_changed() 
     assert_eq!(entries(&out), fresh);
 
     // A change of the state: one host's renewed certificate, and the cluster-wide admin one.
-    let output = Command::new(env!("CARGO_BIN_EXE_kcompile"))
-        .args(["certs", "renew", "worker01/kubelet-client", "admin"])
-        .args(["-f", "cluster.yaml", "--state", "state"])
-        .current_dir(workspace.dir.path())
-        .output()
-        .unwrap();
+    let output = common::run_kcompile(
+        workspace.dir.path(),
+        &[
+            "certs",
+            "renew",
+            "worker01/kubelet-client",
+            "admin",
+            "-f",
+            "cluster.yaml",
+            "--state",
+            "state",
+        ],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     build_all(&workspace, "out");
     build_all(&workspace, "fresh2");
@@ -435,7 +439,7 @@ fn a_warm_build_leaves_the_tree_a_fresh_build_writes_and_repairs_what_changed() 
     assert_eq!(entries(&out), fresh2);
 
     // A change of the spec: the apiserver's flag, and every host's MANIFEST names the new spec.
-    workspace.edit_spec("event-ttl: 4h", "event-ttl: 5h");
+    workspace.edit_spec(|spec| spec.set("apiServer.extraArgs.event-ttl", "5h"));
     build_all(&workspace, "out");
     build_all(&workspace, "fresh3");
     let fresh3 = entries(&workspace.path("fresh3"));

@@ -10,7 +10,7 @@
 //! etcd certificates whose SANs miss an advertised or listened URL, and a static pod field the
 //! Pod schema does not have. TLS-bootstrap workers pass, before and after they join.
 
-use crate::common;
+use crate::common::{self, Spec};
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -1479,9 +1479,9 @@ fn a_static_pod_field_the_pod_schema_lacks_is_named_with_its_line() {
 #[test]
 fn tls_bootstrap_bundles_pass_and_a_joined_worker_is_checked() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = std::fs::read_to_string(Path::new(EXAMPLES).join("ha-3-masters.yaml")).unwrap();
-    let spec = spec.replacen("hosts:\n", "kubelet:\n  tlsBootstrap: true\nhosts:\n", 1);
-    std::fs::write(dir.path().join("cluster.yaml"), spec).unwrap();
+    Spec::example("ha-3-masters")
+        .set("kubelet.tlsBootstrap", true)
+        .write(&dir.path().join("cluster.yaml"));
     let output = run_kcompile(dir.path(), &["build", "--all", "--out", "out"]);
     assert!(output.status.success(), "{}", stderr(&output));
     for entry in std::fs::read_dir(dir.path().join("out")).unwrap() {

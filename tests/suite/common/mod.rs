@@ -8,12 +8,17 @@ mod spec;
 mod test;
 pub mod tutorial_cluster;
 
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::{Mutex, MutexGuard};
 
 pub use spec::Spec;
-pub use test::{Test, case_dir, kcompile, kcompile_process};
+pub use test::{
+    KCOMPILE, KilledOnDrop, Run, Test, case_dir, isolated, kcompile, kcompile_in_repo,
+    kcompile_process, kill_when, run_kcompile, run_kcompile_within, show_args,
+};
 
 /// Held by each test that runs a real multi-process system (an etcd cluster in network
 /// namespaces, an ansible playbook), for its whole run: two of them at once on a two-core CI
@@ -26,9 +31,35 @@ pub fn heavy() -> MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Runs the built `kcompile` with `args` in `dir`; its output, whatever its exit status.
-pub fn run_kcompile(dir: &Path, args: &[&str]) -> Output {
-    kcompile(dir).args(args).output().unwrap()
+/// Every file under `root` (none if it does not exist), by its path relative to `root`, with its
+/// bytes and permission bits; but the INPUTS stamps (`kcompile::bundle::inputs::PATH`, a cache key
+/// only an `--out` tree carries, never part of a bundle). A link is read as the file it names. A
+/// file that vanishes between the listing and the read (a temp file being renamed) is left out.
+pub fn bundle_files(root: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
+    fn walk(root: &Path, dir: &Path, into: &mut BTreeMap<String, (Vec<u8>, u32)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                walk(root, &path, into);
+                continue;
+            }
+            let relative = path.strip_prefix(root).expect("under the root");
+            if relative.ends_with(kcompile::bundle::inputs::PATH) {
+                continue;
+            }
+            let (Ok(bytes), Ok(meta)) = (std::fs::read(&path), std::fs::metadata(&path)) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o7777;
+            into.insert(relative.to_string_lossy().into_owned(), (bytes, mode));
+        }
+    }
+    let mut files = BTreeMap::new();
+    walk(root, root, &mut files);
+    files
 }
 
 /// Every example spec (`examples/*.yaml`), sorted; there are at least five.

@@ -234,6 +234,21 @@ pub fn find_etcd() -> Option<Etcd> {
         .max_by_key(|etcd| etcd.version)
 }
 
+/// What a test of `module` that runs real etcd in network namespaces needs (root, `ip netns`,
+/// etcd and etcdctl), or a failure that says what is missing: such a test never passes by
+/// skipping its check.
+pub fn require_etcd(module: &str, pid: u32) -> Etcd {
+    if let Some(reason) = missing_precondition(pid) {
+        panic!(
+            "{module} cannot run: {reason}; it needs root and network namespaces (run the tests as root, as README says)"
+        );
+    }
+    find_etcd().expect(
+        "no etcd and etcdctl found (in $KCOMPILE_ETCD_DIR, /opt/kcompile-etcd/bin or $PATH): \
+         run `sudo bash .ci/install-etcd.sh` to install them",
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // The compiled files.
 
@@ -279,6 +294,29 @@ pub fn host_file(out: &Path, host: &str, path: &str) -> String {
         "{host}: {path} is named by a flag but not in the bundle"
     );
     local.to_string_lossy().into_owned()
+}
+
+/// The etcd client flags of `host`'s compiled kube-apiserver (under `out`) as etcdctl flags
+/// (`--cacert`, `--cert`, `--key` mapped into its tree, `--endpoints`), and its servers.
+pub fn apiserver_etcd_client(out: &Path, host: &str) -> (Vec<String>, Vec<String>) {
+    let apiserver = flags(&read_pod(out, host, "kube-apiserver"));
+    let servers = flag(&apiserver, "etcd-servers");
+    let args = vec![
+        format!(
+            "--cacert={}",
+            host_file(out, host, flag(&apiserver, "etcd-cafile"))
+        ),
+        format!(
+            "--cert={}",
+            host_file(out, host, flag(&apiserver, "etcd-certfile"))
+        ),
+        format!(
+            "--key={}",
+            host_file(out, host, flag(&apiserver, "etcd-keyfile"))
+        ),
+        format!("--endpoints={servers}"),
+    ];
+    (args, servers.split(',').map(str::to_owned).collect())
 }
 
 /// Rewrites certificate paths into the host's compiled tree and the data dir into `data`; every

@@ -21,6 +21,24 @@ impl Spec {
         Spec::parse(&text)
     }
 
+    /// The spec in the file at `path`.
+    pub fn read(path: &Path) -> Spec {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        Spec::parse(&text)
+    }
+
+    /// Writes the spec to `path` as YAML.
+    pub fn write(&self, path: &Path) {
+        std::fs::write(path, self.yaml())
+            .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
+
+    /// Edits the spec in the file at `path` in place: `edit` gets it parsed and returns it changed.
+    pub fn edit_file(path: &Path, edit: impl FnOnce(Spec) -> Spec) {
+        edit(Spec::read(path)).write(path);
+    }
+
     /// A spec from YAML text.
     pub fn parse(text: &str) -> Spec {
         Spec(serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("not YAML: {e}\n{text}")))
@@ -45,6 +63,20 @@ impl Spec {
     pub fn set(mut self, path: &str, value: impl serde::Serialize) -> Spec {
         let value = serde_json::to_value(value).expect("a test value serializes");
         *self.slot(path) = value;
+        self
+    }
+
+    /// Appends `value` to the list at `path` (made if absent).
+    pub fn push(mut self, path: &str, value: impl serde::Serialize) -> Spec {
+        let value = serde_json::to_value(value).expect("a test value serializes");
+        let slot = self.slot(path);
+        if slot.is_null() {
+            *slot = Value::Array(Vec::new());
+        }
+        match slot {
+            Value::Array(items) => items.push(value),
+            other => panic!("{path} is not a list: {other}"),
+        }
         self
     }
 
