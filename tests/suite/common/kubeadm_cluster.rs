@@ -2,7 +2,8 @@
 //! kubeconfigs by openssl (RSA 2048, PKCS#1 leaf keys, kubeadm's subjects and SANs), static pods
 //! from `tests/kubeadm-host/` (kubeadm v1.33's generators, cited in its README) for three stacked
 //! control planes joined one after the other and two workers, with `--profiling=false`,
-//! `--event-ttl=4h`, encryption at rest (`ENCRYPTION_CONFIG`, two aescbc keys), hostPath volumes
+//! `--event-ttl=4h`, encryption at rest (`ENCRYPTION_CONFIG`, two aescbc keys), an audit policy
+//! and log at non-default paths (`AUDIT_POLICY`), hostPath volumes
 //! of its own and an extra SAN on the apiservers. Never made by
 //! kcompile's renderer. Used by `adopt.rs`.
 
@@ -31,6 +32,13 @@ pub const ENCRYPTION_KEYS: [(&str, &str); 2] = [
     ("key2", "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM="),
     ("key1", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
 ];
+
+/// Where the cluster's audit policy lives (not kcompile's path).
+pub const AUDIT_POLICY: &str = "etc/kubernetes/audit/policy.yaml";
+
+/// The cluster's audit policy, as a site writes one by hand (with a comment and its own
+/// quoting, so that only a byte-for-byte copy matches it): metadata of every request.
+pub const AUDIT_POLICY_TEXT: &str = "# Log every request's metadata.\napiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages:\n  - \"RequestReceived\"\nrules:\n  - level: Metadata\n";
 
 /// The `EncryptionConfiguration` of a cluster whose key was rotated once by hand, as the
 /// Kubernetes documentation "Encrypting Confidential Data at Rest" shows it: aescbc with the new
@@ -345,7 +353,14 @@ pub fn kubeadm_cluster(roots: &Path) {
             );
         }
         kubelet_files(pki, roots, name, ip, &server);
+        // Readable by root alone, as a file holding keys should be; the policy as written.
         write(&root.join(ENCRYPTION_CONFIG), encryption_config());
+        std::fs::set_permissions(
+            root.join(ENCRYPTION_CONFIG),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        write(&root.join(AUDIT_POLICY), AUDIT_POLICY_TEXT);
         for manifest in [
             "etcd",
             "kube-apiserver",
@@ -367,10 +382,12 @@ pub fn kubeadm_cluster(roots: &Path) {
                 "kube-apiserver" => with_extras(&text),
                 _ => text,
             };
-            write(
-                &root.join(format!("etc/kubernetes/manifests/{manifest}.yaml")),
-                text,
-            );
+            // kubeadm writes static pods readable by root alone (`WriteStaticPodToDisk` in
+            // cmd/kubeadm/app/util/staticpod/utils.go: `os.WriteFile(filename, serialized, 0600)`).
+            let path = root.join(format!("etc/kubernetes/manifests/{manifest}.yaml"));
+            write(&path, text);
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
         }
     }
     for (name, ip) in WORKERS {
@@ -388,6 +405,10 @@ pub fn kubeadm_cluster(roots: &Path) {
 /// flags).
 fn with_extras(text: &str) -> String {
     text.replace(
+        "    - --authorization-mode=",
+        "    - --audit-log-maxage=7\n    - --audit-log-maxbackup=5\n    - --audit-log-maxsize=50\n    - --audit-log-path=/var/log/kubernetes/audit/audit.log\n    - --audit-policy-file=/etc/kubernetes/audit/policy.yaml\n    - --authorization-mode=",
+    )
+    .replace(
         "    - --etcd-cafile=",
         "    - --encryption-provider-config=/etc/kubernetes/enc/enc.yaml\n    - --event-ttl=4h\n    - --etcd-cafile=",
     )
@@ -397,11 +418,11 @@ fn with_extras(text: &str) -> String {
     )
     .replace(
         "    volumeMounts:\n",
-        "    volumeMounts:\n    - mountPath: /etc/kubernetes/enc\n      name: enc\n      readOnly: true\n    - mountPath: /etc/kubernetes/webhooks\n      name: webhooks\n      readOnly: true\n",
+        "    volumeMounts:\n    - mountPath: /etc/kubernetes/audit\n      name: audit\n      readOnly: true\n    - mountPath: /var/log/kubernetes/audit\n      name: audit-log\n    - mountPath: /etc/kubernetes/enc\n      name: enc\n      readOnly: true\n    - mountPath: /etc/kubernetes/webhooks\n      name: webhooks\n      readOnly: true\n",
     )
     .replace(
         "  volumes:\n",
-        "  volumes:\n  - hostPath:\n      path: /etc/kubernetes/enc\n      type: DirectoryOrCreate\n    name: enc\n  - hostPath:\n      path: /etc/kubernetes/webhooks\n      type: DirectoryOrCreate\n    name: webhooks\n",
+        "  volumes:\n  - hostPath:\n      path: /etc/kubernetes/audit\n      type: DirectoryOrCreate\n    name: audit\n  - hostPath:\n      path: /var/log/kubernetes/audit\n      type: DirectoryOrCreate\n    name: audit-log\n  - hostPath:\n      path: /etc/kubernetes/enc\n      type: DirectoryOrCreate\n    name: enc\n  - hostPath:\n      path: /etc/kubernetes/webhooks\n      type: DirectoryOrCreate\n    name: webhooks\n",
     )
 }
 
