@@ -51,7 +51,7 @@ pub const DELIBERATE_FLAGS: [(&str, &str, &str); 3] = [
     (
         "etc/kubernetes/manifests/etcd.yaml",
         "initial-cluster-state",
-        "kcompile states how every member first starts (kubeadm leaves the first one to etcd's default, `new`); a member that has data ignores it, so the running cluster is unchanged",
+        "kcompile states how every member first starts (kubeadm leaves it to etcd's default, `new`, on the first member, and on every member after `kubeadm upgrade`); a member that has data ignores it, so the running cluster is unchanged",
     ),
 ];
 

@@ -1,6 +1,7 @@
-//! `kcompile adopt` on a kubeadm-style cluster (`common/kubeadm_cluster.rs`: three stacked control
-//! planes and two workers, kubeadm v1.33, extra flags, extra volumes, an extra SAN, encryption at
-//! rest and an audit policy at non-default paths). Then `kcompile diff -o json` of every host must list exactly the
+//! `kcompile adopt` on kubeadm-style clusters (`common/kubeadm_cluster.rs`: three stacked control
+//! planes and two workers, made at kubeadm v1.33, and made at v1.33 then upgraded to v1.35; extra
+//! flags, extra volumes, an extra SAN, encryption at rest and an audit policy at non-default
+//! paths). Then `kcompile diff -o json` of every host must list exactly the
 //! changes `adopt` reported, none of them a certificate or key the cluster already had.
 
 use std::collections::BTreeSet;
@@ -8,7 +9,8 @@ use std::path::Path;
 
 use crate::common::kubeadm_cluster::{
     AUDIT_POLICY, AUDIT_POLICY_TEXT, CONTROL_PLANES, ENCRYPTION_CONFIG, ENCRYPTION_KEYS, EXTRA_SAN,
-    WORKERS, encryption_config, kubeadm_cluster, read, write,
+    RELEASES, Release, WORKERS, encryption_config, kubeadm_cluster, kubeadm_cluster_at, read,
+    write,
 };
 use serde_json::Value;
 
@@ -45,10 +47,21 @@ fn triples(host: Option<&str>, changes: &Value) -> BTreeSet<(String, String, Str
 }
 
 #[test]
-fn a_kubeadm_cluster_is_adopted_and_diff_shows_exactly_the_reported_changes() {
+fn a_kubeadm_v1_33_cluster_is_adopted_and_diff_shows_exactly_the_reported_changes() {
+    adopted_and_diffed(RELEASES[0]);
+}
+
+#[test]
+fn a_kubeadm_cluster_upgraded_to_v1_35_is_adopted_and_diff_shows_exactly_the_reported_changes() {
+    adopted_and_diffed(RELEASES[1]);
+}
+
+/// Makes a cluster of `release`, adopts it, and compares what adopt reported with what `diff` of
+/// every host shows.
+fn adopted_and_diffed(release: Release) {
     let temp = tempfile::tempdir().unwrap();
     let roots = temp.path().join("roots");
-    kubeadm_cluster(&roots);
+    kubeadm_cluster_at(&roots, release);
     let output = run_kcompile(
         temp.path(),
         &[
@@ -90,6 +103,10 @@ fn a_kubeadm_cluster_is_adopted_and_diff_shows_exactly_the_reported_changes() {
     assert!(
         spec.contains("provider: aescbc"),
         "encryption at rest is carried:\n{spec}"
+    );
+    assert!(
+        spec.contains(&format!("kubernetesVersion: {}", release.version())),
+        "{release:?}: the version is carried:\n{spec}"
     );
     for carried in [
         // The paths of the files the apiservers name, and the audit log settings.
