@@ -15,8 +15,8 @@ use crate::component::Component;
 use crate::versions::{EtcdVersion, KubeVersion};
 pub use authority::Authority;
 pub use choices::{
-    AnonymousAuth, CaTrust, ContainerRuntime, EncryptionProvider, EtcdBootstrap, HostPathType,
-    KeyAlgorithm, LoadBalancerKind, ProxyMode, Role, TaintEffect,
+    AnonymousAuth, CaTrust, ContainerRuntime, EncryptionProvider, EtcdBootstrap, EtcdServers,
+    HostPathType, KeyAlgorithm, LoadBalancerKind, ProxyMode, Role, TaintEffect,
 };
 
 /// A cluster ready to compile.
@@ -52,8 +52,11 @@ pub struct Cluster {
     pub aggregation: Aggregation,
     /// `KubeSchedulerConfiguration` fields, when the spec configures the scheduler.
     pub scheduler_config: Option<BTreeMap<String, serde_json::Value>>,
-    /// kube-proxy mode, when kube-proxy runs.
+    /// kube-proxy mode, when kcompile runs kube-proxy.
     pub kube_proxy: Option<ProxyMode>,
+    /// kube-proxy runs outside kcompile (kubeadm's DaemonSet): kcompile renders none, and the
+    /// apiserver reaches services through it.
+    pub kube_proxy_external: bool,
     /// `KubeProxyConfiguration` fields the spec sets (`kubeProxy.config`), merged over kcompile's.
     pub kube_proxy_config: BTreeMap<String, serde_json::Value>,
     /// The container runtime, registry mirrors and CA trust layout of every host.
@@ -241,6 +244,8 @@ pub enum EtcdTopology {
         data_dir: String,
         /// How the members first form the cluster.
         bootstrap: EtcdBootstrap,
+        /// Which members each apiserver dials.
+        servers: EtcdServers,
     },
     /// A cluster kcompile does not manage.
     External {
@@ -262,6 +267,8 @@ pub struct Encryption {
     pub provider: EncryptionProvider,
     /// Resources to encrypt.
     pub resources: Vec<String>,
+    /// Where the `EncryptionConfiguration` is written on the control planes.
+    pub config_path: String,
 }
 
 /// The audit log.
@@ -277,6 +284,8 @@ pub struct Audit {
     pub max_backups: u32,
     /// Megabytes per file.
     pub max_size: u32,
+    /// Where the policy is written on the control planes.
+    pub policy_path: String,
 }
 
 /// The aggregation layer.

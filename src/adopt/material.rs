@@ -93,7 +93,10 @@ pub fn stage(
             Err(why) => staged.not_kept.push((leaf.id.clone(), why.to_string())),
         }
     }
-    if let Some((adopted, current)) = super::encryption::read(hosts)? {
+    if let Some(super::encryption::ClusterEncryption {
+        adopted, current, ..
+    }) = super::encryption::read(hosts)?
+    {
         keep(
             state,
             "secrets/encryption-key",

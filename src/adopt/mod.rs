@@ -7,10 +7,13 @@
 //! make, each with its reason ([`changes`]). What it cannot carry over is an error or a warning
 //! naming the file, never dropped silently.
 
+pub mod audit;
 pub mod changes;
 pub mod encryption;
 pub mod host;
+pub mod kubelet;
 pub mod material;
+pub mod referenced;
 pub mod spec;
 pub mod systemd;
 pub mod tutorial;

@@ -11,9 +11,9 @@ use super::host::{HostFiles, Pod, url_host, version_of};
 use crate::component::Component;
 use crate::pki::inspect::Inspected;
 use crate::spec::{
-    API_VERSION, ApiServerSpec, ArgValue, ComponentSpec, EncryptionSpec, EndpointSpec, EtcdSpec,
-    HostOverridesSpec, HostPathType, HostSpec, KubeProxySpec, KubeletSpec, NetworkingSpec, PkiSpec,
-    Role, SchedulerSpec, Spec, VolumeSpec,
+    API_VERSION, ApiServerSpec, ArgValue, ComponentSpec, EncryptionSpec, EndpointSpec, EtcdServers,
+    EtcdSpec, HostOverridesSpec, HostPathType, HostSpec, KubeProxySpec, KubeletSpec,
+    NetworkingSpec, PkiSpec, Role, SchedulerSpec, Spec, VolumeSpec,
 };
 
 /// The volumes kubeadm's generators add (`cmd/kubeadm/app/phases/controlplane/volumes.go`,
@@ -45,10 +45,13 @@ pub struct Discovered {
     pub spec: Spec,
     /// Settings carried over with a caveat, or left out, each naming its file.
     pub warnings: Vec<String>,
+    /// The cluster's audit policy, byte for byte, to be written where `audit.policyFile` says.
+    pub audit_policy: Option<String>,
 }
 
-/// Works the spec out from every host's files (control planes first).
-pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
+/// Works the spec out from every host's files (control planes first). `policy_file` is where the
+/// spec keeps the cluster's audit policy, relative to the spec ([`Discovered::audit_policy`]).
+pub fn discover(hosts: &[HostFiles], policy_file: &str) -> Result<Discovered, AdoptError> {
     let mut warnings = Vec::new();
     let first = hosts.first().ok_or_else(|| AdoptError::NoHosts {
         roots: String::new(),
@@ -66,15 +69,6 @@ pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
             "no kube-apiserver pod",
         )
     })?;
-    if let Some(path) = apiserver.flag("audit-policy-file") {
-        return Err(unsupported(
-            first,
-            apiserver.file,
-            &format!(
-                "--audit-policy-file={path}: adopting its audit policy is not supported yet (kcompile keeps the audit policy at its own path); nothing was written"
-            ),
-        ));
-    }
     let version = version_of(apiserver)
         .ok_or_else(|| {
             unsupported(
@@ -136,13 +130,30 @@ pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
         api_server_cert_sans: Some(extra_sans(hosts, &addresses, &spec)?),
         ..PkiSpec::default()
     });
-    spec.encryption = super::encryption::read(hosts)?.map(|(adopted, current)| EncryptionSpec {
+    spec.encryption = super::encryption::read(hosts)?.map(|found| EncryptionSpec {
         enabled: Some(true),
-        provider: Some(current.provider),
-        resources: adopted.groups.first().map(|group| group.resources.clone()),
+        provider: Some(found.current.provider),
+        resources: found
+            .adopted
+            .groups
+            .first()
+            .map(|group| group.resources.clone()),
+        config_path: Some(found.path).filter(|path| path != crate::render::ENCRYPTION_CONFIG),
     });
+    let audit = super::audit::read(hosts, policy_file)?;
+    if let Some(audit) = &audit {
+        for flag in &audit.added {
+            warnings.push(format!(
+                "{}: the cluster leaves --{flag} to the kube-apiserver's default; kcompile passes the profile's value (a flag the cluster did not have); set it under `audit` to choose another",
+                first.file(apiserver.file)
+            ));
+        }
+    }
+    let audit_policy = audit.as_ref().map(|audit| audit.policy.text.clone());
+    spec.audit = audit.map(|audit| audit.spec);
     spec.etcd = first.pods.get(&Component::Etcd).map(|etcd| EtcdSpec {
         data_dir: etcd.flag("data-dir").map(str::to_owned),
+        api_server_endpoints: etcd_servers(first, apiserver, &mut warnings),
         ..EtcdSpec::default()
     });
     let mut overrides: BTreeMap<String, HostOverridesSpec> = BTreeMap::new();
@@ -242,9 +253,11 @@ pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
         }
     }
     if spec.kube_proxy.is_none() {
-        // kubeadm runs kube-proxy as a DaemonSet: it stays as it is, outside kcompile.
+        // kubeadm runs kube-proxy as a DaemonSet: it stays as it is, outside kcompile, and the
+        // apiservers keep reaching services through it.
         spec.kube_proxy = Some(KubeProxySpec {
             enabled: Some(false),
+            external: Some(true),
             ..KubeProxySpec::default()
         });
         warnings.push(
@@ -261,6 +274,11 @@ pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
         }
     }
     let kubelet_args = carried_args(Component::Kubelet, &kubelet_host.kubelet_flags);
+    let kubelet_config = kubelet_host
+        .kubelet_config
+        .as_ref()
+        .map(super::kubelet::carried)
+        .unwrap_or_default();
     spec.kubelet = Some(KubeletSpec {
         container_runtime_endpoint: kubelet_host
             .kubelet_flag("container-runtime-endpoint")
@@ -273,10 +291,35 @@ pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
                     .and_then(serde_json::Value::as_str)
                     .map(str::to_owned)
             }),
+        config: Some(kubelet_config.clone()).filter(|config| !config.is_empty()),
         extra_args: Some(kubelet_args).filter(|args| !args.is_empty()),
         tls_bootstrap: Some(false),
         ..KubeletSpec::default()
     });
+    for host in &hosts[1..] {
+        let theirs = host
+            .kubelet_config
+            .as_ref()
+            .map(super::kubelet::carried)
+            .unwrap_or_default();
+        if let Some(missing) = kubelet_config.keys().find(|key| !theirs.contains_key(*key)) {
+            warnings.push(format!(
+                "{}: it does not set `{missing}`, which {}'s does: the spec sets it on every host",
+                host.file(super::host::KUBELET_CONFIG),
+                first.name
+            ));
+        }
+        let differing: BTreeMap<String, serde_json::Value> = theirs
+            .into_iter()
+            .filter(|(key, value)| kubelet_config.get(key) != Some(value))
+            .collect();
+        if !differing.is_empty() {
+            overrides.entry(host.name.clone()).or_default().kubelet = Some(KubeletSpec {
+                config: Some(differing),
+                ..KubeletSpec::default()
+            });
+        }
+    }
     let mut host_specs = Vec::new();
     for host in hosts {
         let labels: BTreeMap<String, String> = host
@@ -296,7 +339,32 @@ pub fn discover(hosts: &[HostFiles]) -> Result<Discovered, AdoptError> {
         });
     }
     spec.hosts = Some(host_specs);
-    Ok(Discovered { spec, warnings })
+    Ok(Discovered {
+        spec,
+        warnings,
+        audit_policy,
+    })
+}
+
+/// `local` when the apiserver dials its own host's member only (`https://127.0.0.1:2379`, as
+/// kubeadm sets it), none (every member, kcompile's default) otherwise, with a warning when the
+/// cluster's list is neither.
+fn etcd_servers(
+    host: &HostFiles,
+    apiserver: &Pod,
+    warnings: &mut Vec<String>,
+) -> Option<EtcdServers> {
+    let servers = apiserver.flag("etcd-servers")?;
+    if servers == "https://127.0.0.1:2379" {
+        return Some(EtcdServers::Local);
+    }
+    if servers.split(',').any(|url| url_host(url).is_none()) {
+        warnings.push(format!(
+            "{}: --etcd-servers={servers} is not carried: kcompile passes every member's https://ADDRESS:2379",
+            host.file(apiserver.file)
+        ));
+    }
+    None
 }
 
 /// The flags a spec carries in `extraArgs`: all but those kcompile sets from a spec field.

@@ -75,6 +75,19 @@ pub enum EtcdBootstrap {
     Sequential,
 }
 
+/// Which etcd members a stacked control plane's kube-apiserver dials (`--etcd-servers`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EtcdServers {
+    /// Every member, `https://ADDRESS:2379` of each host with role `etcd`: an apiserver keeps
+    /// working while its own host's member is down.
+    #[default]
+    Members,
+    /// The member on the apiserver's own host only, `https://127.0.0.1:2379`, as kubeadm sets it
+    /// (every control plane must then run a member).
+    Local,
+}
+
 impl EtcdBootstrap {
     /// Its name in the spec and in the state.
     pub fn name(self) -> &'static str {

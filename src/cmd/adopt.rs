@@ -30,12 +30,18 @@ pub(crate) fn run(args: &AdoptArgs) -> Result<ExitStatus, Error> {
     let input = |e: crate::adopt::AdoptError| Error::Input(e.to_string());
     let hosts =
         crate::adopt::read_roots(&args.roots, args.kubernetes_version.as_deref()).map_err(input)?;
-    let mut discovered = crate::adopt::spec::discover(&hosts).map_err(input)?;
-    crate::adopt::tutorial::amend(&mut discovered, &hosts);
     let dir = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_owned);
+    // The cluster's audit policy, kept byte for byte beside the spec (`audit.policyFile`).
+    let policy_file = format!(
+        "{}.audit-policy.yaml",
+        file.file_stem()
+            .map_or_else(|| "cluster".into(), |stem| stem.to_string_lossy())
+    );
+    let mut discovered = crate::adopt::spec::discover(&hosts, &policy_file).map_err(input)?;
+    crate::adopt::tutorial::amend(&mut discovered, &hosts);
     let source = Source {
         name: file.display().to_string(),
         text: render::yaml(&discovered.spec),
@@ -52,6 +58,9 @@ pub(crate) fn run(args: &AdoptArgs) -> Result<ExitStatus, Error> {
             });
         }
     };
+    if let Some(policy) = &discovered.audit_policy {
+        keep_beside(&file.with_file_name(&policy_file), policy)?;
+    }
     let loaded = spec::load(source, &dir).map_err(Error::Spec)?;
     print_diagnostics(&loaded.warnings);
     let existed = args.spec.state_dir().exists();
@@ -104,10 +113,38 @@ pub(crate) fn run(args: &AdoptArgs) -> Result<ExitStatus, Error> {
             &fingerprint,
         )
         .map_err(Error::Compare)?;
+        let kubelet_fields = match (
+            hosts
+                .iter()
+                .find(|found| found.name == host.name)
+                .and_then(|found| found.kubelet_config.as_ref()),
+            files
+                .files
+                .get(crate::adopt::host::KUBELET_CONFIG)
+                .and_then(|ours| std::str::from_utf8(&ours.bytes).ok())
+                .and_then(|ours| crate::verify::material::yaml(ours).ok()),
+        ) {
+            (Some(theirs), Some(ours)) => crate::adopt::kubelet::set_differently(theirs, &ours),
+            _ => Vec::new(),
+        };
+        let encryption_config = loaded
+            .cluster
+            .encryption
+            .as_ref()
+            .map(|encryption| encryption.config_path.trim_start_matches('/'));
         let mut planned = crate::adopt::changes::planned(
             &report,
-            &staged.not_kept,
-            hosts.first().map_or("", |first| first.name.as_str()),
+            &crate::adopt::changes::Known {
+                not_kept: &staged.not_kept,
+                admin_from: hosts.first().map_or("", |first| first.name.as_str()),
+                kubelet_fields: &kubelet_fields,
+                encryption_config,
+                audit_policy: loaded
+                    .cluster
+                    .audit
+                    .as_ref()
+                    .map(|audit| audit.policy_path.trim_start_matches('/')),
+            },
         );
         if let Some(read) = hosts.iter().find(|read| read.name == host.name) {
             crate::adopt::tutorial::explain(&mut planned, read, &files, &staged.not_kept);
@@ -161,4 +198,34 @@ pub(crate) fn run(args: &AdoptArgs) -> Result<ExitStatus, Error> {
             print(&crate::shown::terminal_safe(&text))
         }
     }
+}
+
+/// Writes `text` to `path` unless it already holds exactly that (a run that stopped before
+/// writing the spec); a different file there is never overwritten.
+fn keep_beside(path: &Path, text: &str) -> Result<(), Error> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes == text.as_bytes() => return Ok(()),
+        Ok(_) => {
+            return Err(Error::Usage {
+                message: format!(
+                    "`{}` exists; adopt keeps the cluster's audit policy there and never overwrites a file",
+                    path.display()
+                ),
+                hint: "move it away, or name another spec with -f".into(),
+            });
+        }
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(Error::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut out| out.write_all(text.as_bytes()).and_then(|()| out.sync_all()))
+        .map_err(|e| Error::Input(format!("cannot write `{}`: {e}", path.display())))
 }

@@ -21,6 +21,10 @@ pub const PATH: &str = "secrets/encryption-adopted.json";
 pub struct AdoptedEncryption {
     /// Its `resources` entries, in order.
     pub groups: Vec<Group>,
+    /// The file as the cluster wrote it: rendered as it is, byte for byte, for as long as
+    /// kcompile's configuration says the same (until a rotation changes the keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 impl std::fmt::Debug for AdoptedEncryption {
@@ -152,7 +156,7 @@ impl AdoptedEncryption {
             name: text("name"),
             secret: text("secret"),
         };
-        Ok((AdoptedEncryption { groups }, current))
+        Ok((AdoptedEncryption { groups, text: None }, current))
     }
 
     /// The record in the state, if the cluster was adopted with one.

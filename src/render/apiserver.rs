@@ -5,12 +5,9 @@
 use std::collections::BTreeMap;
 
 use super::pod::{Mount, Probes, StaticPod};
-use super::{
-    AUDIT_POLICY, AUTHENTICATION_CONFIG, ENCRYPTION_CONFIG, PKI, ServiceAccountFiles,
-    ca_trust_mounts, yaml,
-};
+use super::{AUTHENTICATION_CONFIG, PKI, ServiceAccountFiles, ca_trust_mounts, yaml};
 use crate::cluster::{AnonymousAuth, Role};
-use crate::cluster::{Cluster, EtcdTopology, Host};
+use crate::cluster::{Cluster, EtcdServers, EtcdTopology, Host};
 use crate::component::Component;
 
 /// The apiserver's static pod for `host`.
@@ -92,11 +89,14 @@ pub fn pod<'a>(
     mounts.push(Mount::same("k8s-certs", PKI, true, "DirectoryOrCreate"));
 
     match &cluster.etcd {
-        EtcdTopology::Stacked { .. } => {
-            let servers: Vec<String> = cluster
-                .hosts_with(Role::Etcd)
-                .map(|member| format!("https://{}:2379", member.address))
-                .collect();
+        EtcdTopology::Stacked { servers, .. } => {
+            let servers: Vec<String> = match servers {
+                EtcdServers::Members => cluster
+                    .hosts_with(Role::Etcd)
+                    .map(|member| format!("https://{}:2379", member.address))
+                    .collect(),
+                EtcdServers::Local => vec!["https://127.0.0.1:2379".to_owned()],
+            };
             args.push(("etcd-cafile".into(), format!("{PKI}/etcd/ca.crt")));
             args.push((
                 "etcd-certfile".into(),
@@ -120,25 +120,30 @@ pub fn pod<'a>(
             args.push(("etcd-servers".into(), endpoints.join(",")));
         }
     }
-    if cluster.encryption.is_some() {
+    if let Some(encryption) = &cluster.encryption {
         args.push((
             "encryption-provider-config".into(),
-            ENCRYPTION_CONFIG.to_owned(),
+            encryption.config_path.clone(),
         ));
         mounts.push(Mount::same(
             "encryption-config",
-            ENCRYPTION_CONFIG,
+            &encryption.config_path,
             true,
             "File",
         ));
     }
     if let Some(audit) = &cluster.audit {
-        args.push(("audit-policy-file".into(), AUDIT_POLICY.to_owned()));
+        args.push(("audit-policy-file".into(), audit.policy_path.clone()));
         args.push(("audit-log-path".into(), audit.log_path.clone()));
         args.push(("audit-log-maxage".into(), audit.max_age.to_string()));
         args.push(("audit-log-maxbackup".into(), audit.max_backups.to_string()));
         args.push(("audit-log-maxsize".into(), audit.max_size.to_string()));
-        mounts.push(Mount::same("audit-policy", AUDIT_POLICY, true, "File"));
+        mounts.push(Mount::same(
+            "audit-policy",
+            &audit.policy_path,
+            true,
+            "File",
+        ));
         if let Some((dir, _)) = audit
             .log_path
             .rsplit_once('/')
@@ -164,7 +169,7 @@ pub fn pod<'a>(
         }
     }
     // Without kube-proxy the apiserver cannot reach service IPs: route to endpoints instead.
-    if cluster.kube_proxy.is_none() {
+    if cluster.kube_proxy.is_none() && !cluster.kube_proxy_external {
         args.push(("enable-aggregator-routing".into(), "true".into()));
     }
     StaticPod {

@@ -14,7 +14,7 @@ use crate::pki::adopted_encryption::{AdoptedEncryption, remaining};
 /// is named after its hash: the apiserver writes the name into every ciphertext, so a name must
 /// never move to another secret. An adopted cluster's configuration (`adopted`) keeps its resource
 /// entries, its key names and every provider and key after kcompile's, in its order
-/// ([`crate::pki::adopted_encryption`]).
+/// ([`crate::pki::adopted_encryption`]), and its very bytes while they say the same.
 pub fn config(
     encryption: &Encryption,
     keys: &[String],
@@ -68,11 +68,18 @@ pub fn config(
             })
             .collect(),
     };
-    yaml(&json!({
+    let config = json!({
         "apiVersion": "apiserver.config.k8s.io/v1",
         "kind": "EncryptionConfiguration",
         "resources": resources,
-    }))
+    });
+    // An adopted cluster's file, while it still says exactly this, stays as the cluster wrote it.
+    if let Some(text) = adopted.and_then(|adopted| adopted.text.as_ref())
+        && serde_saphyr::from_str::<serde_json::Value>(text).is_ok_and(|theirs| theirs == config)
+    {
+        return text.clone();
+    }
+    yaml(&config)
 }
 
 #[cfg(test)]
@@ -91,6 +98,7 @@ mod tests {
         let encryption = Encryption {
             provider: EncryptionProvider::Aescbc,
             resources: vec!["secrets".into()],
+            config_path: crate::render::ENCRYPTION_CONFIG.into(),
         };
         let text = config(&encryption, &[NEW.to_owned()], Some(&adopted));
         let rendered: Value = serde_saphyr::from_str(&text).unwrap();

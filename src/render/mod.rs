@@ -44,11 +44,11 @@ pub const KUBELET_CONFIG: &str = "/var/lib/kubelet/config.yaml";
 pub const KUBELET_UNIT: &str = "/etc/systemd/system/kubelet.service";
 /// The `KubeProxyConfiguration`.
 pub const KUBE_PROXY_CONFIG: &str = "/var/lib/kube-proxy/config.conf";
-/// The `EncryptionConfiguration`.
+/// The `EncryptionConfiguration`, unless `encryption.configPath` names another path.
 pub const ENCRYPTION_CONFIG: &str = "/etc/kubernetes/encryption-config.yaml";
 /// The kubeconfig a TLS-bootstrapping kubelet starts with (the kubelet writes kubelet.conf).
 pub const BOOTSTRAP_KUBECONFIG: &str = "/etc/kubernetes/bootstrap-kubelet.conf";
-/// The audit policy.
+/// The audit policy, unless `audit.policyPath` names another path.
 pub const AUDIT_POLICY: &str = "/etc/kubernetes/audit-policy.yaml";
 /// The apiserver's `AuthenticationConfiguration` (anonymous access to health endpoints only).
 pub const AUTHENTICATION_CONFIG: &str = "/etc/kubernetes/authentication-config.yaml";
@@ -235,7 +235,7 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
     if host.has(Role::ControlPlane) {
         if let Some(encryption) = &cluster.encryption {
             files.add(
-                ENCRYPTION_CONFIG,
+                &encryption.config_path,
                 encryption::config(
                     encryption,
                     &encryption_keys(pki),
@@ -245,7 +245,7 @@ fn configs(files: &mut FileSet, cluster: &Cluster, pki: &Pki, host: &Host) {
             );
         }
         if let Some(audit) = &cluster.audit {
-            files.add(AUDIT_POLICY, audit::policy(audit), SECRET);
+            files.add(&audit.policy_path, audit::policy(audit), SECRET);
         }
         if let Some(config) = scheduler::config(cluster, host) {
             files.add(scheduler::SCHEDULER_CONFIG, config, PUBLIC);

@@ -112,12 +112,23 @@ impl StaticPod<'_> {
         flags
     }
 
-    /// The final volumes: defaults, `extraVolumes` (replacing by name), then a mount for every
-    /// absolute path in a flag that no volume covers; sorted by name.
+    /// The final volumes: defaults, `extraVolumes` (replacing by name, and replacing a default
+    /// they already mount: the same host path at the same place, as writable), then a mount for
+    /// every absolute path in a flag that no volume covers; sorted by name.
     pub fn mounts(&self) -> Vec<Mount> {
         let mut mounts: Vec<Mount> = self.mounts.clone();
         for extra in &self.settings.extra_volumes {
-            mounts.retain(|mount| mount.name != extra.name);
+            mounts.retain(|mount| {
+                mount.name != extra.name
+                    && !(covers(&extra.mount_path, &mount.mount_path)
+                        && mount
+                            .mount_path
+                            .strip_prefix(extra.mount_path.trim_end_matches('/'))
+                            == mount
+                                .host_path
+                                .strip_prefix(extra.host_path.trim_end_matches('/'))
+                        && (mount.read_only || !extra.read_only))
+            });
             mounts.push(Mount {
                 name: extra.name.clone(),
                 host_path: extra.host_path.clone(),

@@ -23,6 +23,7 @@ pub use layer::{DEFAULT_PROFILES, Layered, PROFILES};
 pub use names::dns_subdomain_problem;
 pub use source::Source;
 pub use types::*;
+pub use validate::owned_kubelet_config_field;
 
 use crate::cluster::Cluster;
 

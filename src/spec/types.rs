@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use crate::cluster::{
-    AnonymousAuth, CaTrust, ContainerRuntime, EncryptionProvider, EtcdBootstrap, HostPathType,
-    KeyAlgorithm, LoadBalancerKind, ProxyMode, Role, TaintEffect,
+    AnonymousAuth, CaTrust, ContainerRuntime, EncryptionProvider, EtcdBootstrap, EtcdServers,
+    HostPathType, KeyAlgorithm, LoadBalancerKind, ProxyMode, Role, TaintEffect,
 };
 
 /// The API version every spec and profile declares.
@@ -154,6 +154,10 @@ pub struct EncryptionSpec {
     /// The resources to encrypt (`secrets`, `configmaps`, `deployments.apps`, `*.*`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<String>>,
+    /// Absolute path of the `EncryptionConfiguration` on the control planes; default
+    /// `/etc/kubernetes/encryption-config.yaml`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_path: Option<String>,
 }
 
 /// The apiserver's audit log.
@@ -166,6 +170,10 @@ pub struct AuditSpec {
     /// A policy file (relative to the spec) instead of the built-in policy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_file: Option<String>,
+    /// Absolute path of the policy on the control planes; default
+    /// `/etc/kubernetes/audit-policy.yaml`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_path: Option<String>,
     /// Where the apiserver writes the log, on the host.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_path: Option<String>,
@@ -281,6 +289,10 @@ pub struct EtcdSpec {
     /// How the stacked members first form the cluster: `static` (default) or `sequential`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<EtcdBootstrap>,
+    /// Which stacked members each apiserver dials: `members` (default, every one) or `local`
+    /// (its own host's, as kubeadm does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_server_endpoints: Option<EtcdServers>,
     /// An etcd cluster kcompile does not run; when set, no host may have the `etcd` role.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalEtcdSpec>,
@@ -326,6 +338,10 @@ pub struct KubeProxySpec {
     /// Run kube-proxy (off when the network plugin replaces it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// kube-proxy runs, but not by kcompile (kubeadm's DaemonSet): with `enabled: false`, the
+    /// apiserver still reaches services through it and gets no `--enable-aggregator-routing`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<bool>,
     /// The proxy mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<ProxyMode>,

@@ -14,6 +14,8 @@ mod pki;
 mod scheduler;
 mod versions;
 
+pub use components::owned_kubelet_config_field;
+
 use super::diagnostic::{Diagnostic, Severity};
 use super::input::NamedFiles;
 use super::layer::Layered;
@@ -197,6 +199,11 @@ impl Checker<'_> {
             aggregation: aggregation?,
             kube_proxy_config: self.kube_proxy_config(spec, kube),
             kube_proxy: kube_proxy?,
+            kube_proxy_external: spec
+                .kube_proxy
+                .as_ref()
+                .and_then(|proxy| proxy.external)
+                .unwrap_or(false),
             node: node.ok()?,
             rootless: rootless.ok()?,
             hosts: hosts?,

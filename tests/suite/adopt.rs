@@ -1,12 +1,16 @@
-//! `kcompile adopt` on a kubeadm-style cluster (`common/kubeadm_cluster.rs`: three stacked control
-//! planes and two workers, kubeadm v1.33, extra flags, an extra volume and an extra SAN). Then `kcompile diff -o json` of every host must list exactly the
+//! `kcompile adopt` on kubeadm-style clusters (`common/kubeadm_cluster.rs`: three stacked control
+//! planes and two workers, made at kubeadm v1.33, and made at v1.33 then upgraded to v1.35; extra
+//! flags, extra volumes, an extra SAN, encryption at rest and an audit policy at non-default
+//! paths). Then `kcompile diff -o json` of every host must list exactly the
 //! changes `adopt` reported, none of them a certificate or key the cluster already had.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use crate::common::kubeadm_cluster::{
-    CONTROL_PLANES, ENCRYPTION_CONFIG, ENCRYPTION_KEYS, EXTRA_SAN, WORKERS, encryption_config,
-    kubeadm_cluster, read, write,
+    AUDIT_POLICY, AUDIT_POLICY_TEXT, CONTROL_PLANES, ENCRYPTION_CONFIG, ENCRYPTION_KEYS, EXTRA_SAN,
+    RELEASES, Release, WORKERS, encryption_config, kubeadm_cluster, kubeadm_cluster_at, read,
+    write,
 };
 use serde_json::Value;
 
@@ -43,10 +47,21 @@ fn triples(host: Option<&str>, changes: &Value) -> BTreeSet<(String, String, Str
 }
 
 #[test]
-fn a_kubeadm_cluster_is_adopted_and_diff_shows_exactly_the_reported_changes() {
+fn a_kubeadm_v1_33_cluster_is_adopted_and_diff_shows_exactly_the_reported_changes() {
+    adopted_and_diffed(RELEASES[0]);
+}
+
+#[test]
+fn a_kubeadm_cluster_upgraded_to_v1_35_is_adopted_and_diff_shows_exactly_the_reported_changes() {
+    adopted_and_diffed(RELEASES[1]);
+}
+
+/// Makes a cluster of `release`, adopts it, and compares what adopt reported with what `diff` of
+/// every host shows.
+fn adopted_and_diffed(release: Release) {
     let temp = tempfile::tempdir().unwrap();
     let roots = temp.path().join("roots");
-    kubeadm_cluster(&roots);
+    kubeadm_cluster_at(&roots, release);
     let output = run_kcompile(
         temp.path(),
         &[
@@ -88,6 +103,32 @@ fn a_kubeadm_cluster_is_adopted_and_diff_shows_exactly_the_reported_changes() {
     assert!(
         spec.contains("provider: aescbc"),
         "encryption at rest is carried:\n{spec}"
+    );
+    assert!(
+        spec.contains(&format!("kubernetesVersion: {}", release.version())),
+        "{release:?}: the version is carried:\n{spec}"
+    );
+    for carried in [
+        // The paths of the files the apiservers name, and the audit log settings.
+        "configPath: /etc/kubernetes/enc/enc.yaml",
+        "policyPath: /etc/kubernetes/audit/policy.yaml",
+        "policyFile: cluster.audit-policy.yaml",
+        "logPath: /var/log/kubernetes/audit/audit.log",
+        "maxAge: 7",
+        "maxBackups: 5",
+        "maxSize: 50",
+        // kubeadm's --etcd-servers and its kube-proxy DaemonSet.
+        "apiServerEndpoints: local",
+        "external: true",
+        // The kubelet's configuration.
+        "cgroupDriver: systemd",
+    ] {
+        assert!(spec.contains(carried), "`{carried}` is carried:\n{spec}");
+    }
+    assert_eq!(
+        read(&temp.path().join("cluster.audit-policy.yaml")),
+        AUDIT_POLICY_TEXT,
+        "the audit policy is kept byte for byte"
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     for (_, secret) in ENCRYPTION_KEYS {
@@ -158,152 +199,184 @@ fn a_kubeadm_cluster_is_adopted_and_diff_shows_exactly_the_reported_changes() {
         }
     }
     for change in adopted["changes"].as_array().unwrap() {
-        assert!(!change["reason"].as_str().unwrap().is_empty(), "{change}");
+        let reason = change["reason"].as_str().unwrap();
+        assert!(!reason.is_empty(), "{change}");
+        // Every flag a static pod changes is one kcompile adds on purpose, with its reason.
+        assert!(
+            !reason.contains("which adopt does not intend"),
+            "no flag of the cluster changes: {change}"
+        );
+    }
+    for (host, path, action) in &reported {
+        assert_ne!(
+            path, ENCRYPTION_CONFIG,
+            "{host}: the EncryptionConfiguration stays as it is ({action})"
+        );
+        if path == AUDIT_POLICY {
+            assert!(
+                listing.contains(&format!("{host}\"/\"{AUDIT_POLICY}\": \"the cluster's audit policy, as it was; mode 0644 → 0600")),
+                "{host}: only the policy's mode changes:\n{listing}"
+            );
+        }
     }
     eprintln!("{listing}");
 }
 
+/// Copies the pristine cluster `from` to `to` (modes kept).
+fn copy_tree(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp is installed");
+    assert!(status.success());
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = read(path);
+    assert!(text.contains(from), "{}: no `{from}`", path.display());
+    write(path, text.replace(from, to));
+}
+
+fn apiserver(dir: &Path, host: &str) -> std::path::PathBuf {
+    dir.join("roots")
+        .join(host)
+        .join("etc/kubernetes/manifests/kube-apiserver.yaml")
+}
+
+/// One refusal: what is done to a copy of the cluster (in the test's directory, the roots under
+/// `roots/`), and what adopt must say.
+type Refusal = (&'static str, fn(&Path), &'static str);
+
+const REFUSALS: [Refusal; 9] = [
+    (
+        "no host at all",
+        |dir| {
+            std::fs::remove_dir_all(dir.join("roots")).unwrap();
+            std::fs::create_dir_all(dir.join("roots")).unwrap();
+        },
+        "holds no host folder",
+    ),
+    (
+        "an EncryptionConfiguration that differs between control planes",
+        |dir| {
+            write(
+                &dir.join("roots/cp-1").join(ENCRYPTION_CONFIG),
+                encryption_config()
+                    .replace("      - aescbc:", "      - identity: {}\n      - aescbc:"),
+            );
+        },
+        "cp-2/etc/kubernetes/enc/enc.yaml: cannot be adopted: differs from the first control plane's EncryptionConfiguration",
+    ),
+    (
+        "an EncryptionConfiguration that does not encrypt with a local key",
+        |dir| {
+            for (name, _) in CONTROL_PLANES {
+                write(
+                    &dir.join("roots").join(name).join(ENCRYPTION_CONFIG),
+                    encryption_config()
+                        .replace("      - aescbc:", "      - identity: {}\n      - aescbc:"),
+                );
+            }
+        },
+        "cp-1/etc/kubernetes/enc/enc.yaml: cannot be adopted: its first entry writes with `identity`",
+    ),
+    (
+        "an audit policy that differs between control planes",
+        |dir| {
+            edit(
+                &dir.join("roots/cp-2").join(AUDIT_POLICY),
+                "level: Metadata",
+                "level: Request",
+            );
+        },
+        "cp-2/etc/kubernetes/audit/policy.yaml: cannot be adopted: differs from the first control plane's audit policy",
+    ),
+    (
+        "an audit policy at another path on one control plane",
+        |dir| {
+            edit(
+                &apiserver(dir, "cp-3"),
+                "--audit-policy-file=/etc/kubernetes/audit/policy.yaml",
+                "--audit-policy-file=/etc/kubernetes/audit/other.yaml",
+            );
+        },
+        "cp-3/etc/kubernetes/manifests/kube-apiserver.yaml: cannot be adopted: --audit-policy-file=/etc/kubernetes/audit/other.yaml, while cp-1/etc/kubernetes/audit/policy.yaml names /etc/kubernetes/audit/policy.yaml",
+    ),
+    (
+        "an audit policy without a log file",
+        |dir| {
+            for (name, _) in CONTROL_PLANES {
+                edit(
+                    &apiserver(dir, name),
+                    "    - --audit-log-path=/var/log/kubernetes/audit/audit.log\n",
+                    "",
+                );
+            }
+        },
+        "cp-1/etc/kubernetes/manifests/kube-apiserver.yaml: cannot be adopted: --audit-policy-file without --audit-log-path",
+    ),
+    (
+        "a worker without a node address",
+        |dir| {
+            edit(
+                &dir.join("roots/node-1/var/lib/kubelet/kubeadm-flags.env"),
+                "--node-ip=192.168.56.31 ",
+                "",
+            );
+        },
+        "node-1/var/lib/kubelet/kubeadm-flags.env: cannot be adopted: no node address",
+    ),
+    (
+        "an existing spec",
+        |dir| write(&dir.join("cluster.yaml"), "mine\n"),
+        "`cluster.yaml` exists; adopt writes a new spec and never overwrites one",
+    ),
+    (
+        "another file where adopt keeps the audit policy",
+        |dir| write(&dir.join("cluster.audit-policy.yaml"), "mine\n"),
+        "`cluster.audit-policy.yaml` exists; adopt keeps the cluster's audit policy there and never overwrites a file",
+    ),
+];
+
 #[test]
 fn what_adopt_cannot_take_over_stops_it_naming_the_file_and_writing_nothing() {
-    let temp = tempfile::tempdir().unwrap();
-    // No host at all.
-    std::fs::create_dir_all(temp.path().join("empty")).unwrap();
-    let output = run_kcompile(
-        temp.path(),
-        &["adopt", "--roots", "empty", "-f", "cluster.yaml"],
-    );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("holds no host folder"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // An audit policy: not adopted yet, and never dropped.
-    let roots = temp.path().join("roots");
-    kubeadm_cluster(&roots);
-    let manifest = roots.join("cp-1/etc/kubernetes/manifests/kube-apiserver.yaml");
-    write(
-        &manifest,
-        read(&manifest).replace(
-            "    - --etcd-cafile=",
-            "    - --audit-policy-file=/etc/kubernetes/audit/policy.yaml\n    - --etcd-cafile=",
-        ),
-    );
-    let output = run_kcompile(
-        temp.path(),
-        &["adopt", "--roots", "roots", "-f", "cluster.yaml"],
-    );
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("cp-1/etc/kubernetes/manifests/kube-apiserver.yaml: cannot be adopted: --audit-policy-file=/etc/kubernetes/audit/policy.yaml"),
-        "{stderr}"
-    );
-    assert!(
-        !temp.path().join("cluster.yaml").exists(),
-        "no spec is written"
-    );
-    assert!(
-        !temp.path().join("cluster.state").exists(),
-        "no state is written"
-    );
-    write(
-        &manifest,
-        read(&manifest).replace(
-            "    - --audit-policy-file=/etc/kubernetes/audit/policy.yaml\n",
-            "",
-        ),
-    );
-    // An EncryptionConfiguration that does not encrypt with a local key (identity first), and one
-    // that differs between control planes.
-    let config = roots.join("cp-1").join(ENCRYPTION_CONFIG);
-    write(
-        &config,
-        encryption_config().replace("      - aescbc:", "      - identity: {}\n      - aescbc:"),
-    );
-    let output = run_kcompile(
-        temp.path(),
-        &["adopt", "--roots", "roots", "-f", "cluster.yaml"],
-    );
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("cp-2/etc/kubernetes/enc/enc.yaml: cannot be adopted: differs from the first control plane's EncryptionConfiguration"),
-        "{stderr}"
-    );
-    for (name, _) in CONTROL_PLANES {
-        let config = roots.join(name).join(ENCRYPTION_CONFIG);
-        write(
-            &config,
-            encryption_config().replace("      - aescbc:", "      - identity: {}\n      - aescbc:"),
+    let pristine = tempfile::tempdir().unwrap();
+    kubeadm_cluster(&pristine.path().join("roots"));
+    for (case, setup, expected) in REFUSALS {
+        let temp = tempfile::tempdir().unwrap();
+        copy_tree(&pristine.path().join("roots"), temp.path());
+        setup(temp.path());
+        let before = read_dir_names(temp.path());
+        let output = run_kcompile(
+            temp.path(),
+            &["adopt", "--roots", "roots", "-f", "cluster.yaml"],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{case}: {stderr}");
+        assert!(stderr.contains(expected), "{case}: {stderr}");
+        for (_, secret) in ENCRYPTION_KEYS {
+            assert!(
+                !stderr.contains(secret),
+                "{case}: no key in the message: {stderr}"
+            );
+        }
+        assert_eq!(
+            read_dir_names(temp.path()),
+            before,
+            "{case}: nothing is written (no spec, policy or state)"
         );
     }
-    let output = run_kcompile(
-        temp.path(),
-        &["adopt", "--roots", "roots", "-f", "cluster.yaml"],
-    );
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("cp-1/etc/kubernetes/enc/enc.yaml: cannot be adopted: its first entry writes with `identity`"),
-        "{stderr}"
-    );
-    for (_, secret) in ENCRYPTION_KEYS {
-        assert!(!stderr.contains(secret), "no key in the message: {stderr}");
-    }
-    assert!(!temp.path().join("cluster.yaml").exists());
-    assert!(!temp.path().join("cluster.state").exists());
-    for (name, _) in CONTROL_PLANES {
-        write(
-            &roots.join(name).join(ENCRYPTION_CONFIG),
-            encryption_config(),
-        );
-    }
-    // A worker without a node address names the file to fix.
-    let flags = roots.join("node-1/var/lib/kubelet/kubeadm-flags.env");
-    write(&flags, read(&flags).replace("--node-ip=192.168.56.31 ", ""));
-    write(
-        &manifest,
-        read(&manifest).replace(
-            "    - --encryption-provider-config=/etc/kubernetes/enc/enc.yaml\n",
-            "",
-        ),
-    );
-    let output = run_kcompile(
-        temp.path(),
-        &["adopt", "--roots", "roots", "-f", "other.yaml"],
-    );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains(
-            "node-1/var/lib/kubelet/kubeadm-flags.env: cannot be adopted: no node address"
-        ),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(!temp.path().join("other.yaml").exists());
-    // An existing spec is never overwritten.
-    write(
-        &flags,
-        read(&flags).replace("--pod-infra", "--node-ip=192.168.56.31 --pod-infra"),
-    );
-    write(&temp.path().join("cluster.yaml"), "mine\n");
-    let output = run_kcompile(
-        temp.path(),
-        &["adopt", "--roots", "roots", "-f", "cluster.yaml"],
-    );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .contains("`cluster.yaml` exists; adopt writes a new spec and never overwrites one"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(read(&temp.path().join("cluster.yaml")), "mine\n");
-    assert!(
-        !temp.path().join("cluster.state").exists(),
-        "no state is written"
-    );
+}
+
+fn read_dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// The providers of a rendered `EncryptionConfiguration`'s first entry: (provider, key names).
@@ -348,16 +421,12 @@ fn the_encryption_key_a_cluster_had_is_the_first_key_of_the_adopted_configuratio
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        read(
-            &temp
-                .path()
-                .join(out)
-                .join("cp-1/etc/kubernetes/encryption-config.yaml"),
-        )
+        read(&temp.path().join(out).join("cp-1").join(ENCRYPTION_CONFIG))
     };
     // Every key in its order, under its own name, the one that encrypted first: what the
-    // cluster had.
+    // cluster had, byte for byte, at its path.
     let config = build("out");
+    assert_eq!(config, encryption_config(), "the cluster's file, as it was");
     let value: Value = serde_saphyr::from_str(&config).unwrap();
     let cluster: Value = serde_saphyr::from_str(&encryption_config()).unwrap();
     assert_eq!(

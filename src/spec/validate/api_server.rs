@@ -42,9 +42,15 @@ impl Checker<'_> {
                 "Kubernetes recommends `secretbox` (or a KMS v2 provider)",
             );
         }
+        let config_path = self.config_file_path(
+            encryption.config_path.as_ref(),
+            "encryption.configPath",
+            crate::render::ENCRYPTION_CONFIG,
+        )?;
         Some(Some(Encryption {
             provider,
             resources,
+            config_path,
         }))
     }
 
@@ -84,13 +90,76 @@ impl Checker<'_> {
                 return None;
             }
         };
+        let policy_path = self.config_file_path(
+            audit.policy_path.as_ref(),
+            "audit.policyPath",
+            crate::render::AUDIT_POLICY,
+        )?;
+        let encryption_path = spec
+            .encryption
+            .as_ref()
+            .filter(|encryption| encryption.enabled.unwrap_or(false))
+            .and_then(|encryption| encryption.config_path.as_deref())
+            .unwrap_or(crate::render::ENCRYPTION_CONFIG);
+        if policy_path == encryption_path {
+            self.error(
+                "audit.policyPath",
+                format!("`{policy_path}` is also where the EncryptionConfiguration is written"),
+                "give the audit policy and `encryption.configPath` different paths",
+            );
+            return None;
+        }
         Some(Some(Audit {
             policy,
+            policy_path,
             log_path,
             max_age: *self.required(audit.max_age.as_ref(), "audit.maxAge")?,
             max_backups: *self.required(audit.max_backups.as_ref(), "audit.maxBackups")?,
             max_size: *self.required(audit.max_size.as_ref(), "audit.maxSize")?,
         }))
+    }
+
+    /// A file kcompile writes on the control planes at a path the spec may choose (an adopted
+    /// cluster's): absolute, in plain form, outside the directories whose every file kcompile
+    /// manages (a file among the static pods would run as one, one among the certificates would
+    /// be taken for one).
+    fn config_file_path(
+        &mut self,
+        value: Option<&String>,
+        at: &str,
+        default: &str,
+    ) -> Option<String> {
+        let Some(path) = value else {
+            return Some(default.to_owned());
+        };
+        let plain = path.starts_with('/')
+            && !path.ends_with('/')
+            && path
+                .split('/')
+                .skip(1)
+                .all(|part| !part.is_empty() && part != "." && part != "..");
+        if !plain {
+            self.error(
+                at,
+                format!("`{path}` is not an absolute path to a file"),
+                format!("write the file's path on the control planes, e.g. `{default}`"),
+            );
+            return None;
+        }
+        let managed = [crate::render::MANIFESTS, crate::render::PKI]
+            .into_iter()
+            .find(|dir| path.starts_with(&format!("{dir}/")));
+        if let Some(dir) = managed {
+            self.error(
+                at,
+                format!(
+                    "`{path}` is inside {dir}, whose files kcompile writes for their own purpose"
+                ),
+                format!("keep it elsewhere, e.g. `{default}`"),
+            );
+            return None;
+        }
+        Some(path.clone())
     }
 
     pub(super) fn aggregation(&mut self, spec: &Spec) -> Option<Aggregation> {

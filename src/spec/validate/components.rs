@@ -448,7 +448,7 @@ pub(super) static EMPTY: ComponentSpec = ComponentSpec {
 };
 
 /// `KubeletConfiguration` fields kcompile derives, with where they come from.
-pub(super) fn owned_kubelet_config_field(field: &str) -> Option<&'static str> {
+pub fn owned_kubelet_config_field(field: &str) -> Option<&'static str> {
     match field {
         "apiVersion" | "kind" => {
             Some("kcompile writes the right apiVersion and kind for the target version")

@@ -2,7 +2,7 @@
 
 use super::Checker;
 use super::hosts::Placed;
-use crate::cluster::EtcdTopology;
+use crate::cluster::{EtcdServers, EtcdTopology};
 use crate::spec::source::{child, element};
 use crate::spec::types::{Role, Spec};
 
@@ -15,6 +15,13 @@ impl Checker<'_> {
             .filter(|host| host.has(Role::Etcd))
             .collect();
         if let Some(external) = etcd.external {
+            if etcd.api_server_endpoints.is_some() {
+                self.error(
+                    "etcd.apiServerEndpoints",
+                    "chooses among stacked members, but `etcd.external` is set",
+                    "with an external etcd cluster the apiserver dials `etcd.external.endpoints`; remove `apiServerEndpoints`",
+                );
+            }
             if let Some(problem) = crate::spec::etcd::bootstrap_with_external(etcd.bootstrap) {
                 self.error(problem.path, problem.message, problem.hint);
             }
@@ -131,9 +138,29 @@ impl Checker<'_> {
             return None;
         }
         let bootstrap = etcd.bootstrap.unwrap_or_default();
+        let servers = etcd.api_server_endpoints.unwrap_or_default();
+        if servers == EtcdServers::Local {
+            let alone = hosts
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .find(|(_, host)| host.has(Role::ControlPlane) && !host.has(Role::Etcd));
+            if let Some((index, host)) = alone {
+                self.error(
+                    "etcd.apiServerEndpoints",
+                    format!(
+                        "`local` needs a member on every control plane, and `{}` (hosts[{index}]) has no role `etcd`",
+                        host.name
+                    ),
+                    "give every control plane the `etcd` role, or use `members`",
+                );
+                return None;
+            }
+        }
         Some(EtcdTopology::Stacked {
             data_dir,
             bootstrap,
+            servers,
         })
     }
 }

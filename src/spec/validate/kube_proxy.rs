@@ -19,6 +19,14 @@ impl Checker<'_> {
         if !proxy.enabled.unwrap_or(true) {
             return Some(None);
         }
+        if proxy.external.unwrap_or(false) {
+            self.error(
+                "kubeProxy.external",
+                "kube-proxy cannot be run both by kcompile (`enabled: true`) and outside it",
+                "for a kube-proxy kcompile does not run (kubeadm's DaemonSet), set `kubeProxy.enabled: false`",
+            );
+            return None;
+        }
         let mode = *self.required(proxy.mode.as_ref(), "kubeProxy.mode")?;
         if mode == ProxyMode::Ipvs
             && let Some(kube) = kube

@@ -2,7 +2,8 @@
 //! kubeconfigs by openssl (RSA 2048, PKCS#1 leaf keys, kubeadm's subjects and SANs), static pods
 //! from `tests/kubeadm-host/` (kubeadm v1.33's generators, cited in its README) for three stacked
 //! control planes joined one after the other and two workers, with `--profiling=false`,
-//! `--event-ttl=4h`, encryption at rest (`ENCRYPTION_CONFIG`, two aescbc keys), hostPath volumes
+//! `--event-ttl=4h`, encryption at rest (`ENCRYPTION_CONFIG`, two aescbc keys), an audit policy
+//! and log at non-default paths (`AUDIT_POLICY`), hostPath volumes
 //! of its own and an extra SAN on the apiservers. Never made by
 //! kcompile's renderer. Used by `adopt.rs`.
 
@@ -31,6 +32,13 @@ pub const ENCRYPTION_KEYS: [(&str, &str); 2] = [
     ("key2", "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM="),
     ("key1", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
 ];
+
+/// Where the cluster's audit policy lives (not kcompile's path).
+pub const AUDIT_POLICY: &str = "etc/kubernetes/audit/policy.yaml";
+
+/// The cluster's audit policy, as a site writes one by hand (with a comment and its own
+/// quoting, so that only a byte-for-byte copy matches it): metadata of every request.
+pub const AUDIT_POLICY_TEXT: &str = "# Log every request's metadata.\napiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages:\n  - \"RequestReceived\"\nrules:\n  - level: Metadata\n";
 
 /// The `EncryptionConfiguration` of a cluster whose key was rotated once by hand, as the
 /// Kubernetes documentation "Encrypting Confidential Data at Rest" shows it: aescbc with the new
@@ -190,8 +198,76 @@ fn kubelet_kubeconfig(ca_pem: &str, server: &str, node: &str) -> String {
     )
 }
 
+/// The kubeadm release a cluster is made as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Release {
+    /// `kubeadm init` and every `kubeadm join` at v1.33.
+    V1_33,
+    /// Initialised at v1.33, then upgraded (`kubeadm upgrade apply` v1.34, then v1.35, and
+    /// `kubeadm upgrade node` on the others). The static pods come from the later generator
+    /// (`getEtcdCommand` in cmd/kubeadm/app/phases/etcd/local.go, read at commit 0009808f5c66:
+    /// etcd 3.6's `--feature-gates=InitialCorruptCheck=true` and `--watch-progress-notify-interval`
+    /// in place of the `experimental-*` names; kubeadm sorts the flags), with the etcd image kubeadm
+    /// pins for v1.35 (`3.6.6-0`, `src/versions/releases.tsv`). An upgrade leaves the replaced
+    /// manifests under `/etc/kubernetes/tmp/kubeadm-backup-manifests-<date>-<time>/` (kubeadm's
+    /// upgrade documentation, "kubeadm upgrade apply"). `super-admin.conf` is on the first control
+    /// plane only (kubeadm writes it at `init`, never at `join`; `../shared/reference/kubeadm.md`).
+    /// The kubelet's flags lack `--pod-infra-container-image`, which the v1.35 kubelet no longer
+    /// has (`src/versions/upstream/kk-removals.tsv`).
+    V1_35Upgraded,
+}
+
+/// Every release the adopt tests run on.
+pub const RELEASES: [Release; 2] = [Release::V1_33, Release::V1_35Upgraded];
+
+/// Where an upgrade left the manifests it replaced.
+pub const UPGRADE_BACKUP: &str = "etc/kubernetes/tmp/kubeadm-backup-manifests-2026-01-12-10-00-00";
+
+impl Release {
+    /// The Kubernetes version its static pods run.
+    pub fn version(self) -> &'static str {
+        match self {
+            Release::V1_33 => "v1.33.0",
+            Release::V1_35Upgraded => "v1.35.0",
+        }
+    }
+
+    /// A v1.33 manifest (`tests/kubeadm-host/`) as this release's generator writes it.
+    fn manifest(self, text: &str) -> String {
+        match self {
+            Release::V1_33 => text.to_owned(),
+            Release::V1_35Upgraded => {
+                let text = text
+                    .replace(":v1.33.0", ":v1.35.0")
+                    .replace("etcd:3.5.24-0", "etcd:3.6.6-0")
+                    .replace(
+                        "    - --experimental-initial-corrupt-check=true\n",
+                        "    - --feature-gates=InitialCorruptCheck=true\n",
+                    );
+                let last = "    - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt\n";
+                match text.split_once("    - --experimental-watch-progress-notify-interval=5s\n") {
+                    Some((before, after)) => format!(
+                        "{before}{}",
+                        after.replacen(
+                            last,
+                            &format!("{last}    - --watch-progress-notify-interval=5s\n"),
+                            1
+                        )
+                    ),
+                    None => text,
+                }
+            }
+        }
+    }
+}
+
 /// A kubeadm v1.33 cluster under `roots/<host>/`.
 pub fn kubeadm_cluster(roots: &Path) {
+    kubeadm_cluster_at(roots, Release::V1_33);
+}
+
+/// A kubeadm cluster of `release` under `roots/<host>/`.
+pub fn kubeadm_cluster_at(roots: &Path, release: Release) {
     let shared = roots.join(".pki");
     let pki = shared.as_path();
     std::fs::create_dir_all(pki.join("etcd")).unwrap();
@@ -326,6 +402,9 @@ pub fn kubeadm_cluster(roots: &Path) {
                 "system:kube-scheduler",
             ),
         ] {
+            if conf == "super-admin" && release == Release::V1_35Upgraded && index > 0 {
+                continue;
+            }
             leaf(pki, &scratch, conf, "ca", subject, "clientAuth", &[]);
             // kubeadm points the control-plane components at their own apiserver.
             let own = if conf == "admin" || conf == "super-admin" {
@@ -344,40 +423,68 @@ pub fn kubeadm_cluster(roots: &Path) {
                 ),
             );
         }
-        kubelet_files(pki, roots, name, ip, &server);
+        kubelet_files(pki, roots, name, ip, &server, release);
+        // Readable by root alone, as a file holding keys should be; the policy as written.
         write(&root.join(ENCRYPTION_CONFIG), encryption_config());
+        std::fs::set_permissions(
+            root.join(ENCRYPTION_CONFIG),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        write(&root.join(AUDIT_POLICY), AUDIT_POLICY_TEXT);
         for manifest in [
             "etcd",
             "kube-apiserver",
             "kube-controller-manager",
             "kube-scheduler",
         ] {
-            let text = read(&template().join(format!("etc/kubernetes/manifests/{manifest}.yaml")))
+            let base = read(&template().join(format!("etc/kubernetes/manifests/{manifest}.yaml")))
                 .replace("192.168.56.21", ip)
                 .replace("cp-1", name);
-            let text = match manifest {
+            let joined = match manifest {
                 // kubeadm join: the member list up to this one, and `existing`.
-                "etcd" if index > 0 => text.replace(
+                "etcd" if index > 0 => base.replace(
                     &format!("--initial-cluster={name}=https://{ip}:2380"),
                     &format!(
                         "--initial-cluster={}\n    - --initial-cluster-state=existing",
                         members[..=index].join(",")
                     ),
                 ),
-                "kube-apiserver" => with_extras(&text),
-                _ => text,
+                "kube-apiserver" => with_extras(&base),
+                _ => base.clone(),
             };
-            write(
-                &root.join(format!("etc/kubernetes/manifests/{manifest}.yaml")),
-                text,
-            );
+            let text = match release {
+                Release::V1_33 => joined,
+                Release::V1_35Upgraded => {
+                    write(
+                        &root.join(UPGRADE_BACKUP).join(format!("{manifest}.yaml")),
+                        &joined,
+                    );
+                    // `kubeadm upgrade` writes every member's etcd pod as `init` does, with no
+                    // member list (`CreateLocalEtcdStaticPodManifestFile` in
+                    // cmd/kubeadm/app/phases/etcd/local.go: "used by init ... or by kubeadm
+                    // upgrade ... (and the --initial-cluster flag have no impact)").
+                    let upgraded = release.manifest(&base);
+                    if manifest == "kube-apiserver" {
+                        with_extras(&upgraded)
+                    } else {
+                        upgraded
+                    }
+                }
+            };
+            // kubeadm writes static pods readable by root alone (`WriteStaticPodToDisk` in
+            // cmd/kubeadm/app/util/staticpod/utils.go: `os.WriteFile(filename, serialized, 0600)`).
+            let path = root.join(format!("etc/kubernetes/manifests/{manifest}.yaml"));
+            write(&path, text);
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
         }
     }
     for (name, ip) in WORKERS {
         let root = roots.join(name);
         std::fs::create_dir_all(root.join("etc/kubernetes/pki")).unwrap();
         std::fs::copy(pki.join("ca.crt"), root.join("etc/kubernetes/pki/ca.crt")).unwrap();
-        kubelet_files(pki, roots, name, ip, &server);
+        kubelet_files(pki, roots, name, ip, &server, release);
     }
     std::fs::remove_dir_all(roots.join(".scratch")).unwrap();
     std::fs::remove_dir_all(shared).unwrap();
@@ -388,6 +495,10 @@ pub fn kubeadm_cluster(roots: &Path) {
 /// flags).
 fn with_extras(text: &str) -> String {
     text.replace(
+        "    - --authorization-mode=",
+        "    - --audit-log-maxage=7\n    - --audit-log-maxbackup=5\n    - --audit-log-maxsize=50\n    - --audit-log-path=/var/log/kubernetes/audit/audit.log\n    - --audit-policy-file=/etc/kubernetes/audit/policy.yaml\n    - --authorization-mode=",
+    )
+    .replace(
         "    - --etcd-cafile=",
         "    - --encryption-provider-config=/etc/kubernetes/enc/enc.yaml\n    - --event-ttl=4h\n    - --etcd-cafile=",
     )
@@ -397,18 +508,18 @@ fn with_extras(text: &str) -> String {
     )
     .replace(
         "    volumeMounts:\n",
-        "    volumeMounts:\n    - mountPath: /etc/kubernetes/enc\n      name: enc\n      readOnly: true\n    - mountPath: /etc/kubernetes/webhooks\n      name: webhooks\n      readOnly: true\n",
+        "    volumeMounts:\n    - mountPath: /etc/kubernetes/audit\n      name: audit\n      readOnly: true\n    - mountPath: /var/log/kubernetes/audit\n      name: audit-log\n    - mountPath: /etc/kubernetes/enc\n      name: enc\n      readOnly: true\n    - mountPath: /etc/kubernetes/webhooks\n      name: webhooks\n      readOnly: true\n",
     )
     .replace(
         "  volumes:\n",
-        "  volumes:\n  - hostPath:\n      path: /etc/kubernetes/enc\n      type: DirectoryOrCreate\n    name: enc\n  - hostPath:\n      path: /etc/kubernetes/webhooks\n      type: DirectoryOrCreate\n    name: webhooks\n",
+        "  volumes:\n  - hostPath:\n      path: /etc/kubernetes/audit\n      type: DirectoryOrCreate\n    name: audit\n  - hostPath:\n      path: /var/log/kubernetes/audit\n      type: DirectoryOrCreate\n    name: audit-log\n  - hostPath:\n      path: /etc/kubernetes/enc\n      type: DirectoryOrCreate\n    name: enc\n  - hostPath:\n      path: /etc/kubernetes/webhooks\n      type: DirectoryOrCreate\n    name: webhooks\n",
     )
 }
 
 /// The kubelet's files on any kubeadm node: kubeadm-flags.env with `--node-ip` (kubeadm's
 /// `nodeRegistration.kubeletExtraArgs`), config.yaml, kubelet.conf pointing at the rotated client
 /// pair, and the kubelet's self-signed serving certificate.
-fn kubelet_files(pki: &Path, roots: &Path, name: &str, ip: &str, server: &str) {
+fn kubelet_files(pki: &Path, roots: &Path, name: &str, ip: &str, server: &str, release: Release) {
     let root = roots.join(name);
     let scratch = roots.join(".scratch").join(name);
     leaf(
@@ -449,10 +560,14 @@ fn kubelet_files(pki: &Path, roots: &Path, name: &str, ip: &str, server: &str) {
         &root.join("etc/kubernetes/kubelet.conf"),
         kubelet_kubeconfig(&read(&pki.join("ca.crt")), server, name),
     );
+    let pause = match release {
+        Release::V1_33 => " --pod-infra-container-image=registry.k8s.io/pause:3.10",
+        Release::V1_35Upgraded => "",
+    };
     write(
         &root.join("var/lib/kubelet/kubeadm-flags.env"),
         format!(
-            "KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock --node-ip={ip} --pod-infra-container-image=registry.k8s.io/pause:3.10\"\n"
+            "KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock --node-ip={ip}{pause}\"\n"
         ),
     );
     std::fs::copy(
