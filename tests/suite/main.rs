@@ -31,6 +31,7 @@ mod golden;
 mod hardening;
 mod hostile_roots;
 mod hostile_specs;
+mod identical;
 mod images;
 mod ledger;
 mod load_balancer;
