@@ -17,6 +17,7 @@ pub mod import;
 pub mod inspect;
 pub mod keys;
 mod leaf;
+pub mod reuse;
 pub mod rotation;
 pub mod secrets;
 mod sign;
@@ -179,6 +180,9 @@ pub struct Plan {
     pub new_keys: Vec<String>,
     /// Certificates issued or reissued, with why.
     pub issued: Vec<(String, Reason)>,
+    /// Leaves reused without being planned: those of the hosts a warm build found current
+    /// ([`reuse`]).
+    pub reused_unplanned: usize,
 }
 
 /// What a leaf was issued from, stored beside it.

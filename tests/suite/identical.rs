@@ -116,3 +116,75 @@ fn parallel_single_threaded_cold_and_warm_builds_write_the_same_bytes() {
     assert_eq!(differing(&parallel_tars, &single_tars), [""; 0]);
     assert_eq!(differing(&parallel_tars, &tars("tars", None)), [""; 0]);
 }
+
+/// A warm build skips planning the hosts whose trees are current; it must still issue exactly
+/// what a full plan issues (here: every leaf inside a renewal window longer than its validity, and
+/// a host whose SANs change), and write what a build into an empty `--out` writes.
+#[test]
+fn a_warm_build_issues_what_a_full_plan_issues() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ha-3-masters.yaml");
+    fs::copy(&spec, dir.join("cluster.yaml")).unwrap();
+    let all = |out: &str, extra: &[&str]| {
+        let mut args = ["--all", "-f", "cluster.yaml", "--out", out]
+            .map(str::to_owned)
+            .to_vec();
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        args
+    };
+    let lines = |text: &str, prefix: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|line| line.strip_prefix(prefix).map(str::to_owned))
+            .collect()
+    };
+    build(dir, None, &all("out", &[]));
+    for extra in [&["--renew-within", "400d"][..], &[]] {
+        let preview = build(dir, None, &all("out", &[&["--dry-run"], extra].concat()));
+        let warm = build(dir, None, &all("out", extra));
+        assert_eq!(lines(&warm, "issued "), lines(&preview, "would issue "));
+        assert_eq!(
+            lines(&warm, "state "),
+            lines(&preview, "state ")
+                .iter()
+                .map(|l| l
+                    .replace("keys would be generated", "keys generated")
+                    .replace("certificates to issue", "certificates issued"))
+                .collect::<Vec<_>>()
+        );
+        build(dir, Some("1"), &all(&format!("fresh{}", extra.len()), &[]));
+        assert_eq!(
+            differing(
+                &tree(&dir.join("out")),
+                &tree(&dir.join(format!("fresh{}", extra.len())))
+            ),
+            [""; 0]
+        );
+    }
+    let renewed = lines(
+        &build(dir, None, &all("out", &["--renew-within", "400d"])),
+        "issued ",
+    );
+    assert!(renewed.len() > 40, "{renewed:?}");
+
+    // worker02 gets a new address: its certificates are reissued, every other host is current.
+    let text = fs::read_to_string(dir.join("cluster.yaml")).unwrap();
+    fs::write(
+        dir.join("cluster.yaml"),
+        text.replace("10.0.0.22", "10.0.0.32"),
+    )
+    .unwrap();
+    let preview = build(dir, None, &all("out", &["--dry-run"]));
+    let warm = build(dir, None, &all("out", &[]));
+    let issued = lines(&warm, "issued ");
+    assert_eq!(issued, lines(&preview, "would issue "));
+    assert!(
+        !issued.is_empty() && issued.iter().all(|id| id.starts_with("worker02/")),
+        "{issued:?}"
+    );
+    build(dir, Some("1"), &all("fresh", &[]));
+    assert_eq!(
+        differing(&tree(&dir.join("out")), &tree(&dir.join("fresh"))),
+        [""; 0]
+    );
+}
