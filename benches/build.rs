@@ -230,11 +230,11 @@ fn warm_builds(
     let mut limit = Vec::new();
     let mut peak = 0;
     for rep in 0..runs {
-        let (run, generated) = build(binary, spec, state, out);
-        eprintln!("{scenario} {rep}: {:.2?}", run.elapsed);
+        let (built, generated) = build(binary, spec, state, out);
+        eprintln!("{scenario} {rep}: {:.2?}", built.elapsed);
         assert_eq!(generated, 0, "a warm build with no change generated keys");
-        samples.push(run.elapsed);
-        peak = peak.max(run.peak_kib);
+        samples.push(built.elapsed);
+        peak = peak.max(built.peak_kib);
         let child = run(
             Command::new(std::env::current_exe().expect("this bench binary"))
                 .env(READ_HASH_CHILD, "1")

@@ -252,7 +252,8 @@ fn current_hosts<'c>(
     let transaction = state.begin();
     pki::reuse::load(&transaction, by_host.values().flatten())?;
     let now = time::OffsetDateTime::now_utc();
-    let checked: Vec<(&Host, Option<(Vec<u8>, usize)>)> = hosts
+    // Each host: current (`Ok`) or outdated (`Err`).
+    let checked: Vec<Result<Current<'c>, &'c Host>> = hosts
         .par_iter()
         .map(|host| {
             let leaves = by_host.get(&host.name).map_or(&[][..], Vec::as_slice);
@@ -267,9 +268,9 @@ fn current_hosts<'c>(
             let current = reusable.and_then(|issued| {
                 let digest = inputs.host_with(&issued, host);
                 bundle::dir::current_manifest(&out.join(&host.name), &digest)
-                    .map(|manifest| (manifest, issued.len()))
+                    .map(|manifest| (host.name.as_str(), manifest, issued.len()))
             });
-            Ok((*host, current))
+            Ok(current.ok_or(*host))
         })
         .collect::<Vec<_>>()
         // In host order, so the error reported is the first host's, whatever the threads did.
@@ -277,10 +278,10 @@ fn current_hosts<'c>(
         .collect::<Result<_, Error>>()?;
     let mut current = Vec::new();
     let mut outdated = Vec::new();
-    for (host, found) in checked {
+    for found in checked {
         match found {
-            Some((manifest, leaves)) => current.push((host.name.as_str(), manifest, leaves)),
-            None => outdated.push(host),
+            Ok(host) => current.push(host),
+            Err(host) => outdated.push(host),
         }
     }
     Ok((current, outdated))
