@@ -21,13 +21,15 @@
 //! as before. The digest includes private keys, so nobody without them can forge a stamp for an
 //! edited MANIFEST.
 
+use std::collections::BTreeMap;
+
 use sha2::{Digest, Sha256};
 
 use super::manifest;
 use crate::cluster::{Cluster, Host};
 use crate::digest::hex;
 use crate::etcd_membership::Membership;
-use crate::pki::Pki;
+use crate::pki::{Issued, Pki};
 use crate::render::FileSet;
 
 /// Where the stamp lives in a host's tree (beside the MANIFEST, not listed in it).
@@ -123,10 +125,18 @@ impl ClusterInputs {
 
     /// `host`'s digest: the shared inputs, its name and its own certificates and keys.
     pub fn host(&self, pki: &Pki, host: &Host) -> HostDigest {
+        self.host_with(&pki.certs, host)
+    }
+
+    /// `host`'s digest with its certificates and keys taken from `leaves` (by id; other hosts'
+    /// and cluster-wide ones are skipped): the same as [`ClusterInputs::host`] when `leaves` holds
+    /// what the plan's [`Pki`] holds for the host (a warm build's unplanned hosts,
+    /// [`crate::pki::reuse`]).
+    pub fn host_with(&self, leaves: &BTreeMap<String, Issued>, host: &Host) -> HostDigest {
         let mut hasher = self.shared.clone();
         field(&mut hasher, host.name.as_bytes());
         let prefix = format!("{}/", host.name);
-        for (id, issued) in pki.certs.range(prefix.clone()..) {
+        for (id, issued) in leaves.range(prefix.clone()..) {
             if !id.starts_with(&prefix) {
                 break;
             }

@@ -1,6 +1,7 @@
 //! `kcompile build`: plans and commits the PKI and the etcd membership, renders each host's
 //! bundle and writes it (a tar on stdout, a cloud-init or Ignition document, or trees under `--out`).
 
+use std::collections::BTreeSet;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 
@@ -13,9 +14,10 @@ use crate::error::{Error, ExitStatus};
 use crate::etcd_membership::Quorum;
 use crate::pki::{self, HostScope, IssueOptions};
 use crate::render;
+use crate::state::State;
 
 use super::{
-    Purpose, commit, find_host, host_bundle, load, open_state_for_run, plan_build, print,
+    Loaded, Purpose, commit, find_host, host_bundle, load, open_state_for_run, plan_build, print,
     report_members, report_plan,
 };
 
@@ -79,20 +81,39 @@ pub(crate) fn run(args: &BuildArgs) -> Result<ExitStatus, Error> {
         return Ok(ExitStatus::Success);
     }
     let mut state = open_state_for_run(&args.spec, Purpose::Create)?;
-    let (pki, plan, members, changes) = plan_build(&loaded, &state, &options, quorum)?;
+    // Each built host's MANIFEST, recorded with the built version below.
+    let mut manifests: Vec<(&str, Vec<u8>)> = Vec::new();
+    // A warm `build --all --out` in trees: the hosts whose trees are current with their leaves as
+    // the state holds them are neither planned, rendered nor written.
+    let mut options = options;
+    let mut reused_unplanned = 0;
+    let outdated: Vec<&Host> = match (&args.out, args.all, args.format) {
+        (Some(out), true, Format::Dir) => {
+            let (current, outdated) =
+                current_hosts(&loaded, &state, &options, quorum, out, &hosts)?;
+            for (host, manifest, leaves) in current {
+                manifests.push((host, manifest));
+                reused_unplanned += leaves;
+            }
+            options.hosts =
+                HostScope::Only(outdated.iter().map(|host| host.name.clone()).collect());
+            outdated
+        }
+        _ => hosts.clone(),
+    };
+    let (pki, mut plan, members, changes) = plan_build(&loaded, &state, &options, quorum)?;
+    plan.reused_unplanned = reused_unplanned;
     commit(&mut state, changes)?;
     report_plan(&state, &pki, &plan, false);
     report_members(&loaded.cluster, &members);
     warn_expired_token(&loaded.cluster, &pki);
-    // Each built host's MANIFEST, recorded with the built version below.
-    let mut manifests: Vec<(&str, Vec<u8>)> = Vec::new();
     let inputs =
         bundle::inputs::ClusterInputs::new(&loaded.cluster, &loaded.spec_sha256(), &pki, &members);
     if let (Some(out), true) = (&args.out, args.all) {
         // Rendered in parallel (pure), written on this thread a chunk of hosts at a time: two
         // syncs per chunk, and a bounded number of open directories. A tree that already holds
         // what its host's inputs render is neither rendered nor written (bundle::inputs).
-        for chunk in hosts.chunks(WRITE_CHUNK) {
+        for chunk in outdated.chunks(WRITE_CHUNK) {
             // A tree that is current holds the MANIFEST a build would write: it is recorded as is.
             let checked: Vec<(&Host, HostDigest, PathBuf, Option<Vec<u8>>)> = chunk
                 .par_iter()
@@ -199,6 +220,72 @@ pub(crate) fn run(args: &BuildArgs) -> Result<ExitStatus, Error> {
     let changes = transaction.finish();
     commit(&mut state, changes)?;
     Ok(ExitStatus::Success)
+}
+
+/// A host a warm build found current: its name, the MANIFEST its tree holds, how many leaves it
+/// reuses.
+type Current<'c> = (&'c str, Vec<u8>, usize);
+
+/// Splits `hosts` into those whose trees under `out` are current and the rest, for a warm
+/// `build --all --out`: the cluster-wide material is planned (with nothing to change, else every
+/// host is outdated), each host's leaves are read from the state as a plan would reuse them
+/// ([`pki::reuse`]), and its tree is current when its stamp is the digest of those
+/// ([`bundle::dir::current_manifest`]). Nothing is staged or written.
+fn current_hosts<'c>(
+    loaded: &Loaded,
+    state: &State,
+    options: &IssueOptions,
+    quorum: Quorum,
+    out: &Path,
+    hosts: &[&'c Host],
+) -> Result<(Vec<Current<'c>>, Vec<&'c Host>), Error> {
+    let cluster_wide = IssueOptions {
+        hosts: HostScope::Only(BTreeSet::new()),
+        ..options.clone()
+    };
+    let (pki, _, members, changes) = plan_build(loaded, state, &cluster_wide, quorum)?;
+    if !changes.is_empty() {
+        return Ok((Vec::new(), hosts.to_vec()));
+    }
+    let inputs =
+        bundle::inputs::ClusterInputs::new(&loaded.cluster, &loaded.spec_sha256(), &pki, &members);
+    let by_host = pki::reuse::host_leaves(&loaded.cluster);
+    let transaction = state.begin();
+    pki::reuse::load(&transaction, by_host.values().flatten())?;
+    let now = time::OffsetDateTime::now_utc();
+    // Each host: current (`Ok`) or outdated (`Err`).
+    let checked: Vec<Result<Current<'c>, &'c Host>> = hosts
+        .par_iter()
+        .map(|host| {
+            let leaves = by_host.get(&host.name).map_or(&[][..], Vec::as_slice);
+            let reusable = pki::reuse::unchanged_leaves(
+                &transaction,
+                &loaded.cluster,
+                &pki,
+                leaves,
+                options,
+                now,
+            )?;
+            let current = reusable.and_then(|issued| {
+                let digest = inputs.host_with(&issued, host);
+                bundle::dir::current_manifest(&out.join(&host.name), &digest)
+                    .map(|manifest| (host.name.as_str(), manifest, issued.len()))
+            });
+            Ok(current.ok_or(*host))
+        })
+        .collect::<Vec<_>>()
+        // In host order, so the error reported is the first host's, whatever the threads did.
+        .into_iter()
+        .collect::<Result<_, Error>>()?;
+    let mut current = Vec::new();
+    let mut outdated = Vec::new();
+    for found in checked {
+        match found {
+            Ok(host) => current.push(host),
+            Err(host) => outdated.push(host),
+        }
+    }
+    Ok((current, outdated))
 }
 
 /// How many hosts' trees `build --all --out` writes at a time.

@@ -228,7 +228,7 @@ pub(crate) fn report_plan(state: &State, pki: &pki::Pki, plan: &pki::Plan, previ
     for (id, why) in &plan.issued {
         crate::say!("{issue} {id} ({why})");
     }
-    let total = pki.certs.len() + pki.authorities.len();
+    let total = pki.certs.len() + pki.authorities.len() + plan.reused_unplanned;
     crate::say!(
         "state {}: {} {generate}, {} certificates {}, {} reused",
         state.root().display(),

@@ -16,21 +16,19 @@ pub mod expiry;
 pub mod import;
 pub mod inspect;
 pub mod keys;
+mod leaf;
+pub mod reuse;
 pub mod rotation;
 pub mod secrets;
+mod sign;
 pub mod tokens;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-    KeyUsagePurpose, SanType, SerialNumber,
-};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -38,13 +36,11 @@ use crate::cluster::Authority;
 use crate::cluster::KeyAlgorithm;
 use crate::cluster::{Cluster, EtcdTopology};
 use crate::state::Transaction;
-use catalog::{CertSpec, Usage, catalog};
+use catalog::{CertSpec, catalog};
 pub use error::{ExternalLeafProblem, PkiError};
 use inspect::Inspected;
 use keys::Key;
-
-/// Backdating of `notBefore`, as kubeadm (`CertificateBackdate`): tolerates clock skew.
-const BACKDATE: Duration = Duration::from_secs(5 * 60);
+pub(crate) use sign::self_signed_ca;
 
 /// A CA as the cluster uses it: the certificate (and, unless it is externally managed, the key)
 /// that signs, and what consumers trust — the same certificate, or during a CA rotation the old and
@@ -185,6 +181,9 @@ pub struct Plan {
     pub new_keys: Vec<String>,
     /// Certificates issued or reissued, with why.
     pub issued: Vec<(String, Reason)>,
+    /// Leaves reused without being planned: those of the hosts a warm build found current
+    /// ([`reuse`]).
+    pub reused_unplanned: usize,
 }
 
 /// What a leaf was issued from, stored beside it.
@@ -384,20 +383,16 @@ pub fn plan(
             (leaf, new_key, kept_key)
         })
         .collect();
-    let outcomes: Vec<LeafOutcome> = prepared
+    let context = leaf::LeafContext {
+        state,
+        authorities: &authorities,
+        options,
+        now,
+        report: &report,
+    };
+    let outcomes: Vec<leaf::LeafOutcome> = prepared
         .into_par_iter()
-        .map(|(leaf, new_key, kept_key)| {
-            plan_leaf(
-                state,
-                leaf,
-                new_key,
-                kept_key,
-                &authorities,
-                options,
-                now,
-                &report,
-            )
-        })
+        .map(|(leaf, new_key, kept_key)| leaf::plan_leaf(&context, leaf, new_key, kept_key))
         .collect::<Vec<_>>()
         // In leaf order, so the error reported is the first leaf's, whatever the threads did.
         .into_iter()
@@ -454,167 +449,6 @@ pub fn plan(
     ))
 }
 
-/// What planning one leaf decided: its material, and whether it is (re)issued and why.
-struct LeafOutcome {
-    issued: Issued,
-    /// The PEM of a key generated for it, to stage.
-    new_key_pem: Option<String>,
-    /// Why it is (re)issued, and its new issue record (JSON), when it is.
-    reissued: Option<(Reason, String)>,
-}
-
-/// Decides one leaf: reuse the certificate in the state, or sign a new one (with its new key, if
-/// it has one). Reads the transaction but stages nothing, so leaves can be planned in parallel.
-#[allow(clippy::too_many_arguments)]
-fn plan_leaf(
-    state: &Transaction<'_>,
-    leaf: CertSpec,
-    new_key: Option<Key>,
-    kept_key: Option<Key>,
-    authorities: &BTreeMap<Authority, (String, Option<Key>)>,
-    options: &IssueOptions,
-    now: OffsetDateTime,
-    report: &Plan,
-) -> Result<LeafOutcome, PkiError> {
-    let (ca_pem, ca_key) = &authorities[&leaf.issuer];
-    let cert_file = leaf_path(&leaf, "crt");
-    let new_key_pem = new_key.as_ref().map(Key::to_pem);
-    let existing = state.read_text(&cert_file)?;
-    let Some(ca_key) = ca_key else {
-        // External CA: the leaf must be there, signed by the CA, with the names it needs.
-        let (Some(cert), Some(key)) = (existing, kept_key) else {
-            return Err(PkiError::ExternalLeafMissing {
-                cert: cert_file,
-                ca: ca_path(leaf.issuer, "crt"),
-            });
-        };
-        Inspected::parse(&cert)
-            .map_err(ExternalLeafProblem::from)
-            .and_then(|inspected| Ok(inspected.check_external(&leaf, ca_pem, &key)?))
-            .map_err(|problem| PkiError::ExternalLeafUnusable {
-                cert: cert_file.clone(),
-                ca: ca_path(leaf.issuer, "crt"),
-                problem,
-            })?;
-        return Ok(LeafOutcome {
-            issued: Issued {
-                spec: leaf,
-                cert_pem: cert,
-                key_pem: key.to_pem(),
-            },
-            new_key_pem,
-            reissued: None,
-        });
-    };
-    let key = new_key.or(kept_key).expect("kept or generated above");
-    let desired = Record {
-        spec: leaf.clone(),
-        key_algorithm: key.algorithm,
-        issuer_sha256: inspect::fingerprint(ca_pem),
-    };
-    let recorded: Option<Record> = state
-        .read_text(&leaf_path(&leaf, "json"))?
-        .and_then(|text| serde_json::from_str(&text).ok());
-    let reason = reissue_reason(
-        &leaf,
-        &desired,
-        recorded.as_ref(),
-        existing.as_deref(),
-        &key,
-        options,
-        now,
-        report,
-    );
-    let (cert_pem, reissued) = match (reason, existing) {
-        (None, Some(cert)) => (cert, None),
-        (reason, _) => {
-            let pem = sign_leaf(&leaf, &key, ca_pem, ca_key, now)?;
-            let record = serde_json::to_string_pretty(&desired).unwrap_or_default();
-            (pem, Some((reason.unwrap_or(Reason::Missing), record)))
-        }
-    };
-    Ok(LeafOutcome {
-        issued: Issued {
-            spec: leaf,
-            cert_pem,
-            key_pem: key.to_pem(),
-        },
-        new_key_pem,
-        reissued,
-    })
-}
-
-/// Why a leaf must be (re)issued, or `None` to reuse it.
-#[allow(clippy::too_many_arguments)]
-fn reissue_reason(
-    leaf: &CertSpec,
-    desired: &Record,
-    recorded: Option<&Record>,
-    existing: Option<&str>,
-    key: &Key,
-    options: &IssueOptions,
-    now: OffsetDateTime,
-    report: &Plan,
-) -> Option<Reason> {
-    let Some(existing) = existing else {
-        return Some(Reason::Missing);
-    };
-    if report.new_keys.contains(&leaf.id) {
-        return Some(Reason::NewKey);
-    }
-    let Ok(inspected) = Inspected::parse(existing) else {
-        return Some(Reason::Unreadable);
-    };
-    if !inspected.matches_key(key) {
-        return Some(Reason::KeyMismatch);
-    }
-    match recorded {
-        None => return Some(Reason::NoRecord),
-        Some(recorded) if recorded.issuer_sha256 != desired.issuer_sha256 => {
-            return Some(Reason::CaChanged);
-        }
-        Some(recorded) if recorded.spec != desired.spec => {
-            return Some(describe_change(&recorded.spec, &desired.spec));
-        }
-        Some(_) => {}
-    }
-    if options
-        .renew
-        .iter()
-        .any(|name| name == "all" || *name == leaf.id)
-    {
-        return Some(Reason::RenewalAsked);
-    }
-    let window = time::Duration::try_from(options.renew_within).unwrap_or(time::Duration::ZERO);
-    if now
-        .checked_add(window)
-        .is_none_or(|horizon| inspected.not_after <= horizon)
-    {
-        return Some(Reason::Expires(inspected.not_after));
-    }
-    None
-}
-
-fn describe_change(old: &CertSpec, new: &CertSpec) -> Reason {
-    let mut changes = Vec::new();
-    if old.sans != new.sans {
-        changes.push("SANs");
-    }
-    if old.common_name != new.common_name || old.organizations != new.organizations {
-        changes.push("subject");
-    }
-    if old.usage != new.usage {
-        changes.push("usage");
-    }
-    if old.validity_seconds != new.validity_seconds {
-        changes.push("validity");
-    }
-    if old.issuer != new.issuer {
-        changes.push("issuer");
-    }
-    Reason::Changed(changes)
-}
-
 /// Generates keys for `ids` in parallel; a progress bar appears on a terminal after a second.
 fn generate_keys(
     ids: &[String],
@@ -664,120 +498,6 @@ pub(crate) fn leaf_path(leaf: &CertSpec, extension: &str) -> String {
         Some(host) => format!("hosts/{host}/{}.{extension}", leaf.file),
         None => format!("pki/{}.{extension}", leaf.file),
     }
-}
-
-fn serial() -> Result<SerialNumber, PkiError> {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).map_err(PkiError::NoSerial)?;
-    // Uniform in [1, 2^63), as kubeadm: positive and fits an int64.
-    let value = (u64::from_be_bytes(bytes) & (u64::MAX >> 1)).max(1);
-    Ok(SerialNumber::from(value))
-}
-
-fn validity_window(params: &mut CertificateParams, validity: Duration, now: OffsetDateTime) {
-    // Validation bounds every validity (duration::MAX_DURATION), so the sums fit; saturate anyway.
-    params.not_before = now
-        .checked_sub(time::Duration::try_from(BACKDATE).unwrap_or_default())
-        .unwrap_or(now);
-    params.not_after = time::Duration::try_from(validity)
-        .ok()
-        .and_then(|validity| now.checked_add(validity))
-        .unwrap_or(time::OffsetDateTime::new_utc(
-            time::macros::date!(9999 - 12 - 31),
-            time::Time::MIDNIGHT,
-        ));
-}
-
-pub(crate) fn self_signed_ca(
-    authority: Authority,
-    key: &Key,
-    validity: Duration,
-    now: OffsetDateTime,
-) -> Result<String, PkiError> {
-    let mut params = CertificateParams::default();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, authority.common_name());
-    params.subject_alt_names = vec![dns(authority.common_name())?];
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-        KeyUsagePurpose::KeyCertSign,
-    ];
-    params.serial_number = Some(serial()?);
-    validity_window(&mut params, validity, now);
-    let cert = params
-        .self_signed(&key.pair)
-        .map_err(|source| PkiError::SelfSign {
-            authority: authority.file(),
-            source,
-        })?;
-    Ok(cert.pem())
-}
-
-fn sign_leaf(
-    leaf: &CertSpec,
-    key: &Key,
-    ca_pem: &str,
-    ca_key: &Key,
-    now: OffsetDateTime,
-) -> Result<String, PkiError> {
-    let mut params = CertificateParams::default();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, leaf.common_name.as_str());
-    for organization in &leaf.organizations {
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, organization.as_str());
-    }
-    params.subject_alt_names = leaf
-        .sans
-        .iter()
-        .map(|san| match san.split_once(':') {
-            Some(("IP", ip)) => ip
-                .parse::<IpAddr>()
-                .map(SanType::IpAddress)
-                .map_err(|_| PkiError::IpSan(ip.to_owned())),
-            Some((_, name)) => dns(name),
-            None => dns(san),
-        })
-        .collect::<Result<_, _>>()?;
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = match leaf.usage {
-        Usage::Server => vec![ExtendedKeyUsagePurpose::ServerAuth],
-        Usage::Client => vec![ExtendedKeyUsagePurpose::ClientAuth],
-        Usage::ServerAndClient => vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ],
-    };
-    params.use_authority_key_identifier_extension = true;
-    params.serial_number = Some(serial()?);
-    validity_window(&mut params, Duration::from_secs(leaf.validity_seconds), now);
-    let issuer =
-        Issuer::from_ca_cert_pem(ca_pem, &ca_key.pair).map_err(|source| PkiError::Issuer {
-            authority: leaf.issuer.file(),
-            source,
-        })?;
-    let cert = params
-        .signed_by(&key.pair, &issuer)
-        .map_err(|source| PkiError::Sign {
-            id: leaf.id.clone(),
-            source,
-        })?;
-    Ok(cert.pem())
-}
-
-fn dns(name: &str) -> Result<SanType, PkiError> {
-    name.try_into()
-        .map(SanType::DnsName)
-        .map_err(|_| PkiError::DnsSan(name.to_owned()))
 }
 
 /// The issue record [`plan`] keeps beside a leaf, for a certificate that `kcompile adopt` takes

@@ -14,6 +14,8 @@
 mod error;
 pub mod inventory;
 pub mod journal;
+mod problem;
+mod transaction;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -29,7 +31,9 @@ use sha2::Sha256;
 use crate::digest::{hex, sha256};
 pub use error::StateError;
 use inventory::{Inventory, Item, ItemKind};
-use journal::{Recovery, Retirement, read_bounded};
+use journal::{Recovery, read_bounded};
+use problem::ItemProblem;
+pub use transaction::{Changes, Transaction};
 
 /// How a command uses the state dir.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,21 +199,22 @@ impl State {
             let kind = ItemKind::of(path);
             let problem = match outcome {
                 Ok(bytes) => {
+                    // A retired file is as secret as what it was retired from. Its mode is
+                    // checked before its bytes are kept: a refused secret is never cached.
+                    let secret = item
+                        .retired_from
+                        .as_deref()
+                        .map_or(kind, ItemKind::of)
+                        .is_some_and(ItemKind::is_secret);
+                    if secret {
+                        self.check_secret_mode(path)?;
+                    }
                     self.cache().insert(path.clone(), bytes);
                     None
                 }
                 Err(problem) => Some(problem.to_string()),
             };
             let Some(problem) = problem else {
-                // A retired file is as secret as what it was retired from.
-                let secret = item
-                    .retired_from
-                    .as_deref()
-                    .map_or(kind, ItemKind::of)
-                    .is_some_and(ItemKind::is_secret);
-                if secret {
-                    self.check_secret_mode(path)?;
-                }
                 continue;
             };
             if kind == Some(ItemKind::Retired) {
@@ -228,48 +233,6 @@ impl State {
             root: self.root.clone(),
             problems,
         })
-    }
-
-    fn describe_problem(
-        &self,
-        path: &str,
-        kind: Option<ItemKind>,
-        item: &Item,
-        problem: &str,
-    ) -> String {
-        let kind_name = kind.map_or("item", ItemKind::name);
-        let mut text = format!(
-            "  `{path}` ({kind_name}, recorded {}) {problem}",
-            item.since
-        );
-        if let Some(kind) = kind {
-            text.push_str(&format!("\n    why it matters: {}", kind.consequence()));
-        }
-        let copies = self.inventory.retired_copies(path);
-        let copy = match copies.last() {
-            Some(retired) => format!(
-                "an older copy is `{retired}` in the state dir; the recorded one is in your backup of the state dir"
-            ),
-            None => "restore it from a backup of the state dir".to_owned(),
-        };
-        text.push_str(&format!("\n    recover: {copy}"));
-        match kind {
-            Some(ItemKind::ServiceAccountKey | ItemKind::ServiceAccountPublicKey) => text.push_str(
-                "; with no copy, `kcompile rotate sa-key` replaces it on purpose",
-            ),
-            Some(ItemKind::EncryptionKey) => text.push_str(
-                "; with no copy, the Secrets encrypted with it cannot be read back by anyone",
-            ),
-            Some(ItemKind::LeafCertificate | ItemKind::LeafKey | ItemKind::IssueRecord) => text
-                .push_str(
-                    "; with no copy, `kcompile state forget PATH` drops its record and the next build issues a new one",
-                ),
-            Some(ItemKind::BuiltManifest) => text.push_str(
-                "; with no copy, `kcompile state forget PATH` drops its record (the next build of the host records it again; until then `kcompile plan --roots DIR` compares with the host's own files)",
-            ),
-            _ => {}
-        }
-        text
     }
 
     /// A secret file must be private: a writer repairs it with a warning, a reader refuses.
@@ -537,132 +500,8 @@ impl State {
     }
 }
 
-/// What is wrong with a recorded item, as its message says it after the item's name.
-#[derive(Debug)]
-enum ItemProblem {
-    /// It could not be read (not a regular file, too large, an I/O error).
-    Unreadable(StateError),
-    /// It is gone.
-    Missing,
-    /// It is there but empty.
-    Empty,
-    /// Its sha256 is not the recorded one.
-    Changed {
-        /// The sha256 of what is there.
-        found: String,
-        /// The sha256 the inventory records.
-        recorded: String,
-    },
-}
-
-impl std::fmt::Display for ItemProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ItemProblem::Unreadable(error) => write!(f, "{error}"),
-            ItemProblem::Missing => f.write_str("is missing"),
-            ItemProblem::Empty => f.write_str("is empty"),
-            ItemProblem::Changed { found, recorded } => write!(
-                f,
-                "is not what was recorded (sha256 {}…, recorded {}…)",
-                found.get(..12).unwrap_or(found),
-                recorded.get(..12).unwrap_or(recorded)
-            ),
-        }
-    }
-}
-
 /// The key of [`State::keyed_fingerprint`].
 pub const FINGERPRINT_KEY: &str = "secrets/fingerprint-key";
-
-/// A change set being planned: writes and retirements, kept in memory until committed.
-#[derive(Debug)]
-pub struct Transaction<'s> {
-    state: &'s State,
-    writes: BTreeMap<String, (Vec<u8>, u32)>,
-    retirements: BTreeMap<String, Retirement>,
-}
-
-/// What a transaction would change, detached from the state it read.
-#[derive(Debug, Default)]
-pub struct Changes {
-    writes: BTreeMap<String, (Vec<u8>, u32)>,
-    retirements: BTreeMap<String, Retirement>,
-    forgotten: std::collections::BTreeSet<String>,
-}
-
-impl Changes {
-    /// Whether nothing would change.
-    pub fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.retirements.is_empty() && self.forgotten.is_empty()
-    }
-}
-
-impl Transaction<'_> {
-    /// The bytes of `relative` as this change set would leave it.
-    pub fn read(&self, relative: &str) -> Result<Option<Vec<u8>>, StateError> {
-        if let Some((bytes, _)) = self.writes.get(relative) {
-            return Ok(Some(bytes.clone()));
-        }
-        if self.retirements.contains_key(relative) {
-            return Ok(None);
-        }
-        self.state.read(relative)
-    }
-
-    /// The text of `relative` as this change set would leave it.
-    pub fn read_text(&self, relative: &str) -> Result<Option<String>, StateError> {
-        as_text(&self.state.root, relative, self.read(relative)?)
-    }
-
-    /// Reads and checks, at once, the recorded items among `paths` this change set does not
-    /// replace ([`State::load`]).
-    pub fn load<'p>(&self, paths: impl IntoIterator<Item = &'p str>) -> Result<(), StateError> {
-        self.state.load(paths.into_iter().filter(|path| {
-            !self.writes.contains_key(*path) && !self.retirements.contains_key(*path)
-        }))
-    }
-
-    /// When the state recorded the content of `relative` (RFC 3339, UTC), or `None` if it records
-    /// no such item or this change set replaces it.
-    pub fn since(&self, relative: &str) -> Option<String> {
-        if self.writes.contains_key(relative) || self.retirements.contains_key(relative) {
-            return None;
-        }
-        let item = self.state.inventory.items.get(relative)?;
-        Some(item.since.clone())
-    }
-
-    /// Stages `relative` with `bytes` and `mode`.
-    pub fn write(&mut self, relative: &str, bytes: impl Into<Vec<u8>>, mode: u32) {
-        self.writes
-            .insert(relative.to_owned(), (bytes.into(), mode));
-    }
-
-    /// Stages the retirement of the state's `relative`: kept under `retired/` with a name taken
-    /// from its contents, then removed unless this change set writes it anew.
-    pub fn retire(&mut self, relative: &str) -> Result<(), StateError> {
-        let Some(bytes) = self.state.read(relative)? else {
-            return Ok(());
-        };
-        let digest = sha256(&bytes);
-        let retirement = Retirement {
-            from: relative.to_owned(),
-            to: format!("retired/{relative}.{}", &digest[..16]),
-            sha256: digest,
-        };
-        self.retirements.insert(relative.to_owned(), retirement);
-        Ok(())
-    }
-
-    /// Detaches the change set from the state, to commit it.
-    pub fn finish(self) -> Changes {
-        Changes {
-            writes: self.writes,
-            retirements: self.retirements,
-            forgotten: std::collections::BTreeSet::default(),
-        }
-    }
-}
 
 /// `bytes` of the state's `relative` as text.
 fn as_text(
@@ -798,111 +637,4 @@ fn now_rfc3339() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn committed(root: &Path, files: &[(&str, &[u8])]) -> State {
-        let (mut state, _) = State::open_or_create(root).unwrap();
-        let mut transaction = state.begin();
-        for (path, bytes) in files {
-            transaction.write(path, bytes.to_vec(), 0o600);
-        }
-        let changes = transaction.finish();
-        state.commit(changes).unwrap();
-        state
-    }
-
-    #[test]
-    fn a_recorded_item_that_goes_missing_or_changes_is_named() {
-        let temp = tempfile::tempdir().unwrap();
-        let root = temp.path().join("state");
-        drop(committed(
-            &root,
-            &[
-                ("pki/sa.key", b"key"),
-                ("secrets/etcd-initial-cluster-token", b"t"),
-            ],
-        ));
-        assert_eq!(
-            fs::metadata(&root).unwrap().permissions().mode() & 0o777,
-            0o700
-        );
-        State::open(&root, Access::ReadOnly)
-            .unwrap()
-            .check_all()
-            .unwrap();
-        fs::remove_file(root.join("pki/sa.key")).unwrap();
-        // Opening reads only the inventory; the item is checked when a run uses it.
-        let state = State::open(&root, Access::Write).unwrap();
-        let error = state.read("pki/sa.key").unwrap_err().to_string();
-        assert_eq!(state.check_all().unwrap_err().to_string(), error);
-        drop(state);
-        assert!(
-            error.contains("`pki/sa.key` (service-account-key"),
-            "{error}"
-        );
-        assert!(error.contains("is missing"), "{error}");
-        assert!(error.contains("service-account token"), "{error}");
-        fs::write(root.join("pki/sa.key"), b"other").unwrap();
-        let state = State::open(&root, Access::ReadOnly).unwrap();
-        let error = state.load(["pki/sa.key"]).unwrap_err().to_string();
-        assert!(error.contains("is not what was recorded"), "{error}");
-    }
-
-    #[test]
-    fn reads_see_staged_writes_and_previews_never_write() {
-        let temp = tempfile::tempdir().unwrap();
-        let root = temp.path().join("state");
-        drop(committed(&root, &[("pki/sa.key", b"one")]));
-        let state = State::open(&root, Access::ReadOnly).unwrap();
-        let mut transaction = state.begin();
-        transaction.write("pki/sa.key", b"two".to_vec(), 0o600);
-        transaction.retire("pki/sa.key").unwrap();
-        assert_eq!(transaction.read("pki/sa.key").unwrap().unwrap(), b"two");
-        drop(transaction);
-        assert_eq!(fs::read(root.join("pki/sa.key")).unwrap(), b"one");
-    }
-
-    #[test]
-    fn a_state_without_inventory_is_refused_until_recorded() {
-        let temp = tempfile::tempdir().unwrap();
-        let root = temp.path().join("state");
-        fs::create_dir_all(root.join("pki")).unwrap();
-        fs::set_permissions(&root, fs::Permissions::from_mode(0o700)).unwrap();
-        fs::write(root.join("pki/ca.crt"), b"cert").unwrap();
-        let error = State::open(&root, Access::Write).unwrap_err().to_string();
-        assert!(error.contains("no inventory"), "{error}");
-        assert_eq!(State::record_existing(&root).unwrap(), ["pki/ca.crt"]);
-        let state = State::open(&root, Access::ReadOnly).unwrap();
-        assert!(state.inventory().items.contains_key("pki/ca.crt"));
-    }
-
-    #[test]
-    fn open_to_others_is_refused_by_readers_and_repaired_by_writers() {
-        let temp = tempfile::tempdir().unwrap();
-        let root = temp.path().join("state");
-        drop(committed(&root, &[("pki/ca.key", b"key")]));
-        fs::set_permissions(&root, fs::Permissions::from_mode(0o777)).unwrap();
-        fs::set_permissions(root.join("pki/ca.key"), fs::Permissions::from_mode(0o644)).unwrap();
-        let error = State::open(&root, Access::ReadOnly)
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("mode 0777"), "{error}");
-        State::open(&root, Access::Write)
-            .unwrap()
-            .check_all()
-            .unwrap();
-        assert_eq!(
-            fs::metadata(&root).unwrap().permissions().mode() & 0o777,
-            0o700
-        );
-        assert_eq!(
-            fs::metadata(root.join("pki/ca.key"))
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777,
-            0o600
-        );
-    }
-}
+mod tests;

@@ -33,6 +33,7 @@ mod hardening;
 mod harness;
 mod hostile_roots;
 mod hostile_specs;
+mod identical;
 mod images;
 mod layers;
 mod ledger;
