@@ -147,11 +147,11 @@ pub(crate) fn run(args: &AdoptArgs) -> Result<ExitStatus, Error> {
             },
         );
         if let Some(read) = hosts.iter().find(|read| read.name == host.name) {
-            crate::adopt::tutorial::explain(&mut planned, read, &files, &staged.not_kept);
+            crate::adopt::tutorial::switch::explain(&mut planned, read, &files, &staged.not_kept);
         }
         changes.extend(planned);
     }
-    let cutover = crate::adopt::tutorial::cutover(
+    let cutover = crate::adopt::tutorial::switch::cutover(
         &hosts,
         hosts.first().map_or("", |first| first.name.as_str()),
     );
