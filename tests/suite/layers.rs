@@ -47,6 +47,31 @@ fn every_module_imports_only_the_layers_below_it() {
     );
 }
 
+/// The longest a source file in `src/` may be: past this a file holds more than one concept
+/// (issue 17). Data lives in `.tsv`/`.yaml` files beside the code, not in `.rs` files.
+const MAX_LINES: usize = 700;
+
+#[test]
+fn no_source_file_is_longer_than_the_limit() {
+    let mut files = Vec::new();
+    collect_sources(&Path::new(ROOT).join("src"), &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|path| {
+            let lines = std::fs::read_to_string(path)
+                .expect("readable")
+                .lines()
+                .count();
+            (lines > MAX_LINES).then(|| format!("{}: {lines} lines", path.display()))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "split these by concept (at most {MAX_LINES} lines each):\n{}",
+        long.join("\n")
+    );
+}
+
 #[test]
 fn the_checker_finds_upward_references_in_every_form() {
     let layers = vec![
