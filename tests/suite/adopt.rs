@@ -14,37 +14,8 @@ use crate::common::kubeadm_cluster::{
 };
 use serde_json::Value;
 
+use crate::common::adopted::{json, triples};
 use crate::common::run_kcompile;
-
-fn json(output: &std::process::Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
-
-/// (host, path, action) of every change in a list of change objects.
-fn triples(host: Option<&str>, changes: &Value) -> BTreeSet<(String, String, String)> {
-    changes
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|change| change["action"] != "unchanged")
-        .map(|change| {
-            (
-                host.map_or_else(
-                    || change["host"].as_str().unwrap().to_owned(),
-                    str::to_owned,
-                ),
-                change["path"].as_str().unwrap().to_owned(),
-                change["action"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn a_kubeadm_v1_33_cluster_is_adopted_and_diff_shows_exactly_the_reported_changes() {

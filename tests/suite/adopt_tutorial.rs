@@ -9,22 +9,13 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::common::adopted::{json, triples};
 use crate::common::kubeadm_cluster::{read, write};
 use crate::common::run_kcompile;
 use crate::common::tutorial_cluster::{
     CONTROLLERS, ENCRYPTION_CONFIG, ENCRYPTION_KEY, PUBLIC_ADDRESS, VERSION, WORKERS,
     encryption_config, leaf, tutorial_cluster,
 };
-
-fn json(output: &std::process::Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
 
 fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -51,26 +42,6 @@ fn hosts() -> Vec<&'static str> {
         .iter()
         .map(|(name, _)| *name)
         .chain(WORKERS.iter().map(|(name, _, _)| *name))
-        .collect()
-}
-
-/// (host, path, action) of every change in a list of change objects.
-fn triples(host: Option<&str>, changes: &Value) -> BTreeSet<(String, String, String)> {
-    changes
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|change| change["action"] != "unchanged")
-        .map(|change| {
-            (
-                host.map_or_else(
-                    || change["host"].as_str().unwrap().to_owned(),
-                    str::to_owned,
-                ),
-                change["path"].as_str().unwrap().to_owned(),
-                change["action"].as_str().unwrap().to_owned(),
-            )
-        })
         .collect()
 }
 

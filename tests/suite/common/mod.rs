@@ -2,6 +2,7 @@
 //! (`Spec`), real etcd in network namespaces (`netns`), the lock the heavy tests take, and small
 //! helpers.
 
+pub mod adopted;
 pub mod kubeadm_cluster;
 pub mod netns;
 mod spec;
