@@ -11,7 +11,9 @@ use crate::pki::IssueOptions;
 use crate::render;
 use crate::spec::{self, Source};
 
-use super::{Purpose, commit, host_bundle, open_state, plan_build, print, print_diagnostics};
+use super::{
+    Purpose, abandon_state, commit, host_bundle, open_state, plan_build, print, print_diagnostics,
+};
 
 /// Runs `kcompile adopt`.
 pub(crate) fn run(args: &AdoptArgs) -> Result<ExitStatus, Error> {
@@ -75,13 +77,8 @@ pub(crate) fn run(args: &AdoptArgs) -> Result<ExitStatus, Error> {
     let staged = match staged {
         Ok(staged) => staged,
         Err(error) => {
-            // All or nothing: a state dir this run created holds nothing yet; remove it.
             drop(transaction);
-            let root = state.root().to_owned();
-            drop(state);
-            if !existed {
-                let _ = std::fs::remove_dir_all(&root);
-            }
+            abandon_state(state, existed);
             return Err(match error {
                 crate::adopt::AdoptError::State(error) => Error::State(error),
                 error => Error::Input(error.to_string()),

@@ -4,7 +4,7 @@ use crate::cli::ImportArgs;
 use crate::error::{Error, ExitStatus};
 use crate::pki;
 
-use super::{Purpose, commit, open_state};
+use super::{Purpose, abandon_state, commit, open_state};
 
 /// Runs `kcompile import`.
 pub(crate) fn run(args: &ImportArgs) -> Result<ExitStatus, Error> {
@@ -14,13 +14,8 @@ pub(crate) fn run(args: &ImportArgs) -> Result<ExitStatus, Error> {
     let imported = match pki::import::from_pki(&mut transaction, &args.from_pki) {
         Ok(imported) => imported,
         Err(error) => {
-            // All or nothing: a state dir this import created holds nothing yet; remove it.
             drop(transaction);
-            let root = state.root().to_owned();
-            drop(state);
-            if !existed {
-                let _ = std::fs::remove_dir_all(&root);
-            }
+            abandon_state(state, existed);
             return Err(Error::Pki(error));
         }
     };

@@ -81,6 +81,17 @@ pub(crate) enum Purpose {
     Create,
 }
 
+/// Gives up a run whose transaction (dropped first) committed nothing: all or nothing, so a
+/// state dir the run itself created (it did not exist before, `existed`) is removed again; one
+/// that existed stays as it was.
+pub(crate) fn abandon_state(state: State, existed: bool) {
+    let root = state.root().to_owned();
+    drop(state);
+    if !existed {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
+
 /// Opens the state dir as `purpose` needs it and checks every recorded item.
 pub(crate) fn open_state(args: &SpecArgs, purpose: Purpose) -> Result<State, Error> {
     let state = open_state_for_run(args, purpose)?;
