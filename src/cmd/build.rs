@@ -2,6 +2,7 @@
 //! bundle and writes it (a tar on stdout, a cloud-init or Ignition document, or trees under `--out`).
 
 use std::collections::BTreeSet;
+use std::fs;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 
@@ -11,10 +12,10 @@ use crate::bundle::{self, inputs::HostDigest};
 use crate::cli::{BuildArgs, Format};
 use crate::cluster::{Cluster, Host};
 use crate::error::{Error, ExitStatus};
-use crate::etcd_membership::Quorum;
+use crate::etcd_membership::{Membership, Quorum};
 use crate::pki::{self, HostScope, IssueOptions};
 use crate::render;
-use crate::state::State;
+use crate::state::{Changes, State};
 
 use super::{
     Loaded, Purpose, commit, find_host, host_bundle, load, open_state_for_run, plan_build, print,
@@ -87,21 +88,28 @@ pub(crate) fn run(args: &BuildArgs) -> Result<ExitStatus, Error> {
     // the state holds them are neither planned, rendered nor written.
     let mut options = options;
     let mut reused_unplanned = 0;
+    // The cluster-wide plan of a warm build, which is the whole plan when every host is current.
+    let mut cluster_wide = None;
     let outdated: Vec<&Host> = match (&args.out, args.all, args.format) {
         (Some(out), true, Format::Dir) => {
-            let (current, outdated) =
-                current_hosts(&loaded, &state, &options, quorum, out, &hosts)?;
-            for (host, manifest, leaves) in current {
+            let warm = current_hosts(&loaded, &state, &options, quorum, out, &hosts)?;
+            for (host, manifest, leaves) in warm.current {
                 manifests.push((host, manifest));
                 reused_unplanned += leaves;
             }
             options.hosts =
-                HostScope::Only(outdated.iter().map(|host| host.name.clone()).collect());
-            outdated
+                HostScope::Only(warm.outdated.iter().map(|host| host.name.clone()).collect());
+            if warm.outdated.is_empty() {
+                cluster_wide = warm.cluster_wide;
+            }
+            warm.outdated
         }
         _ => hosts.clone(),
     };
-    let (pki, mut plan, members, changes) = plan_build(&loaded, &state, &options, quorum)?;
+    let (pki, mut plan, members, changes) = match cluster_wide {
+        Some(planned) => planned,
+        None => plan_build(&loaded, &state, &options, quorum)?,
+    };
     plan.reused_unplanned = reused_unplanned;
     commit(&mut state, changes)?;
     report_plan(&state, &pki, &plan, false);
@@ -226,6 +234,16 @@ pub(crate) fn run(args: &BuildArgs) -> Result<ExitStatus, Error> {
 /// reuses.
 type Current<'c> = (&'c str, Vec<u8>, usize);
 
+/// What a warm build found before planning any host.
+struct Warm<'c> {
+    /// The hosts whose trees are current.
+    current: Vec<Current<'c>>,
+    /// The rest, to plan, render and write.
+    outdated: Vec<&'c Host>,
+    /// The plan of the cluster-wide material (no host's leaves), when it changes nothing.
+    cluster_wide: Option<(pki::Pki, pki::Plan, Membership, Changes)>,
+}
+
 /// Splits `hosts` into those whose trees under `out` are current and the rest, for a warm
 /// `build --all --out`: the cluster-wide material is planned (with nothing to change, else every
 /// host is outdated), each host's leaves are read from the state as a plan would reuse them
@@ -238,14 +256,26 @@ fn current_hosts<'c>(
     quorum: Quorum,
     out: &Path,
     hosts: &[&'c Host],
-) -> Result<(Vec<Current<'c>>, Vec<&'c Host>), Error> {
+) -> Result<Warm<'c>, Error> {
+    let everything_outdated = Warm {
+        current: Vec::new(),
+        outdated: hosts.to_vec(),
+        cluster_wide: None,
+    };
+    // No tree holds a stamp (a first build into an empty --out): nothing to plan twice.
+    if !hosts
+        .iter()
+        .any(|host| fs::symlink_metadata(out.join(&host.name).join(bundle::inputs::PATH)).is_ok())
+    {
+        return Ok(everything_outdated);
+    }
     let cluster_wide = IssueOptions {
         hosts: HostScope::Only(BTreeSet::new()),
         ..options.clone()
     };
-    let (pki, _, members, changes) = plan_build(loaded, state, &cluster_wide, quorum)?;
+    let (pki, plan, members, changes) = plan_build(loaded, state, &cluster_wide, quorum)?;
     if !changes.is_empty() {
-        return Ok((Vec::new(), hosts.to_vec()));
+        return Ok(everything_outdated);
     }
     let inputs =
         bundle::inputs::ClusterInputs::new(&loaded.cluster, &loaded.spec_sha256(), &pki, &members);
@@ -285,7 +315,11 @@ fn current_hosts<'c>(
             Err(host) => outdated.push(host),
         }
     }
-    Ok((current, outdated))
+    Ok(Warm {
+        current,
+        outdated,
+        cluster_wide: Some((pki, plan, members, changes)),
+    })
 }
 
 /// How many hosts' trees `build --all --out` writes at a time.

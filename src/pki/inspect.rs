@@ -3,7 +3,8 @@
 
 use time::OffsetDateTime;
 use x509_parser::extensions::GeneralName;
-use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::nom::Parser as _;
+use x509_parser::prelude::{FromDer, X509Certificate, X509CertificateParser};
 
 use super::catalog::CertSpec;
 use super::keys::Key;
@@ -69,6 +70,21 @@ impl Inspected {
             return Err(CertificateError::NotACertificate(block.tag().to_owned()));
         }
         Inspected::from_der(block.contents())
+    }
+
+    /// The expiry of a PEM certificate, read without parsing its extensions: the renewal check of
+    /// a warm build ([`super::reuse`]), which needs nothing else. `None` when `pem` is not one
+    /// certificate (a full plan then says why).
+    pub fn not_after(pem: &str) -> Option<OffsetDateTime> {
+        let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
+        if block.label != "CERTIFICATE" {
+            return None;
+        }
+        let (_, cert) = X509CertificateParser::new()
+            .with_deep_parse_extensions(false)
+            .parse(&block.contents)
+            .ok()?;
+        Some(cert.validity().not_after.to_datetime())
     }
 
     /// Parses a DER certificate.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 use super::catalog::CertSpec;
-use super::inspect::{self, Inspected};
+use super::inspect::Inspected;
 use super::keys::Key;
 use super::sign::sign_leaf;
 use super::{
@@ -22,6 +22,8 @@ pub(super) struct LeafContext<'t, 's> {
     pub state: &'t Transaction<'s>,
     /// Each CA's certificate (PEM) and, unless it is external, its key.
     pub authorities: &'t BTreeMap<Authority, (String, Option<Key>)>,
+    /// Each CA's certificate fingerprint ([`super::inspect::fingerprint`]), as issue records name it.
+    pub fingerprints: &'t BTreeMap<Authority, String>,
     /// What the run asked for (renewals, the renewal window).
     pub options: &'t IssueOptions,
     /// The time the plan is made at.
@@ -50,6 +52,7 @@ pub(super) fn plan_leaf(
     let LeafContext {
         state,
         authorities,
+        fingerprints,
         options,
         now,
         report,
@@ -88,7 +91,7 @@ pub(super) fn plan_leaf(
     let desired = Record {
         spec: leaf.clone(),
         key_algorithm: key.algorithm,
-        issuer_sha256: inspect::fingerprint(ca_pem),
+        issuer_sha256: fingerprints[&leaf.issuer].clone(),
     };
     let recorded: Option<Record> = state
         .read_text(&leaf_path(&leaf, "json"))?

@@ -49,6 +49,8 @@ pub(crate) use sign::self_signed_ca;
 pub struct CaMaterial {
     /// PEM certificate of the CA that signs.
     pub cert_pem: String,
+    /// Its fingerprint ([`inspect::fingerprint`]), as the issue records of its leaves name it.
+    pub fingerprint: String,
     /// PEM key of the CA that signs; `None` in external-CA mode.
     pub key_pem: Option<String>,
     /// PEM bundle consumers trust.
@@ -227,20 +229,27 @@ pub fn plan(
     }
     state.load(used.iter().map(String::as_str))?;
 
-    // 1. What exists.
+    // 1. What exists. The CAs' keys and the service-account key are parsed in parallel: an RSA
+    // key's parse checks the key, which costs about a millisecond.
+    let mut key_paths: Vec<String> = needed.iter().map(|a| ca_path(*a, "key")).collect();
+    key_paths.push("pki/sa.key".to_owned());
+    let mut cluster_keys: Vec<Option<Key>> = key_paths
+        .par_iter()
+        .map(|path| {
+            state
+                .read_text(path)?
+                .map(|pem| load_key(&pem, path))
+                .transpose()
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect::<Result<_, PkiError>>()?;
+    let sa_key = cluster_keys.pop().flatten();
     let mut ca_state = BTreeMap::new();
-    for authority in &needed {
+    for (authority, key) in needed.iter().zip(cluster_keys) {
         let cert = state.read_text(&ca_path(*authority, "crt"))?;
-        let key = state
-            .read_text(&ca_path(*authority, "key"))?
-            .map(|pem| load_key(&pem, &ca_path(*authority, "key")))
-            .transpose()?;
         ca_state.insert(*authority, (cert, key));
     }
-    let sa_key = state
-        .read_text("pki/sa.key")?
-        .map(|pem| load_key(&pem, "pki/sa.key"))
-        .transpose()?;
     let loaded_keys: Vec<Option<Key>> = leaves
         .par_iter()
         .map(|leaf| {
@@ -383,9 +392,14 @@ pub fn plan(
             (leaf, new_key, kept_key)
         })
         .collect();
+    let fingerprints: BTreeMap<Authority, String> = authorities
+        .iter()
+        .map(|(authority, (cert_pem, _))| (*authority, inspect::fingerprint(cert_pem)))
+        .collect();
     let context = leaf::LeafContext {
         state,
         authorities: &authorities,
+        fingerprints: &fingerprints,
         options,
         now,
         report: &report,
@@ -428,6 +442,7 @@ pub fn plan(
             (
                 authority,
                 CaMaterial {
+                    fingerprint: fingerprints[&authority].clone(),
                     cert_pem,
                     key_pem: key.map(|k| k.to_pem()),
                     trust_pem,

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 use super::catalog::CertSpec;
-use super::inspect::{self, Inspected};
+use super::inspect::Inspected;
 use super::{IssueOptions, Issued, Pki, PkiError, Record, leaf_path};
 use crate::cluster::Cluster;
 use crate::state::Transaction;
@@ -86,13 +86,13 @@ pub fn unchanged_leaves(
         let desired = Record {
             spec: leaf.clone(),
             key_algorithm: cluster.pki.key_algorithm,
-            issuer_sha256: inspect::fingerprint(&ca.cert_pem),
+            issuer_sha256: ca.fingerprint.clone(),
         };
         if serde_json::from_str::<Record>(&record).ok().as_ref() != Some(&desired) {
             return Ok(None);
         }
-        match Inspected::parse(&cert_pem) {
-            Ok(inspected) if inspected.not_after > horizon => {}
+        match Inspected::not_after(&cert_pem) {
+            Some(not_after) if not_after > horizon => {}
             _ => return Ok(None),
         }
         issued.insert(

@@ -5,6 +5,7 @@
 //! profile contributed what.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -29,10 +30,18 @@ pub struct Layer {
     pub label: String,
     /// The text it came from.
     pub source: Source,
-    /// Where each of its values is.
-    pub map: SourceMap,
+    /// Where each of its values is: made the first time a diagnostic asks (see [`Layer::map`]).
+    map: OnceLock<SourceMap>,
     /// What it says.
     pub spec: Spec,
+}
+
+impl Layer {
+    /// Where each of its values is. The text is parsed a second time for this, so only a run
+    /// that reports a diagnostic pays for it.
+    pub fn map(&self) -> &SourceMap {
+        self.map.get_or_init(|| SourceMap::of(&self.source.text))
+    }
 }
 
 /// The spec with its profiles under it.
@@ -70,9 +79,9 @@ impl Layered {
     ) -> Diagnostic {
         let layer = self.layer_of(path);
         let position = on_key
-            .then(|| layer.map.key(path))
+            .then(|| layer.map().key(path))
             .flatten()
-            .or_else(|| layer.map.value(path))
+            .or_else(|| layer.map().value(path))
             .unwrap_or(Position {
                 line: 1,
                 column: 1,
@@ -89,12 +98,11 @@ impl Layered {
 
 /// Parses the spec, expands its profiles, and overlays them.
 pub fn layer(source: Source) -> Result<Layered, Diagnostic> {
-    let map = SourceMap::of(&source.text);
     let spec = parse(&source)?;
     let user = Layer {
         label: "spec".into(),
         source,
-        map,
+        map: OnceLock::new(),
         spec,
     };
     let names = user.spec.profiles.clone().unwrap_or_else(|| {
@@ -107,7 +115,7 @@ pub fn layer(source: Source) -> Result<Layered, Diagnostic> {
     for (index, name) in names.iter().enumerate() {
         let path = element("profiles", index);
         expand_profile(name, &mut layers, &mut Vec::new()).map_err(|(message, hint)| {
-            let position = user.map.value(&path).unwrap_or(Position {
+            let position = user.map().value(&path).unwrap_or(Position {
                 line: 1,
                 column: 1,
                 len: 1,
@@ -181,7 +189,7 @@ fn expand_profile(
     visiting.pop();
     layers.push(Layer {
         label,
-        map: SourceMap::of(&source.text),
+        map: OnceLock::new(),
         source,
         spec,
     });

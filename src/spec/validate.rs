@@ -73,7 +73,7 @@ impl Checker<'_> {
         let spec = self.layered.spec_layer();
         paths
             .iter()
-            .find(|path| spec.map.contains(path))
+            .find(|path| spec.map().contains(path))
             .unwrap_or(&paths[0])
     }
 

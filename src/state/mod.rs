@@ -138,7 +138,6 @@ impl State {
                     ),
                     Recovery::Clean => {}
                 }
-                remove_stray_temp_files(root)?;
                 None
             }
             Access::ReadOnly => journal::pending(root)?,
@@ -464,6 +463,7 @@ impl State {
             inventory.to_json().into_bytes(),
             0o600,
         ));
+        remove_stray_temp_files(&self.root)?;
         journal::commit(
             &self.root,
             &writes,
@@ -616,7 +616,8 @@ fn lock(root: &Path, access: Access) -> Result<Option<File>, StateError> {
     Ok(Some(file))
 }
 
-/// Removes `.tmp-*` files that runs of older kcompile versions left when killed.
+/// Removes `.tmp-*` files that runs of older kcompile versions left when killed (a commit that
+/// writes does, so a run that writes nothing does not walk the whole dir).
 fn remove_stray_temp_files(root: &Path) -> Result<(), StateError> {
     for entry in walkdir::WalkDir::new(root).follow_links(false) {
         let Ok(entry) = entry else { continue };

@@ -6,9 +6,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 
-use crate::versions::{NEWEST_MINOR, OLDEST_MINOR, tsv_rows};
+use crate::versions::{NEWEST_MINOR, OLDEST_MINOR};
 
 /// A component configuration file kcompile writes and merges the spec's `config` into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -173,41 +173,49 @@ impl Tree {
     }
 }
 
-/// Every table: (kind, minor) → root type → its fields.
-type Schemas = HashMap<(ConfigKind, u32), HashMap<&'static str, Tree>>;
+/// One table at one minor: root type → its fields.
+type Roots = HashMap<&'static str, Tree>;
 
-static SCHEMAS: LazyLock<Schemas> = LazyLock::new(|| {
-    let mut schemas = Schemas::new();
-    for kind in [
-        ConfigKind::Kubelet,
-        ConfigKind::KubeProxy,
-        ConfigKind::Scheduler,
-    ] {
-        for columns in tsv_rows(kind.table()) {
-            let &[minor, root, path, type_, _source] = columns.as_slice() else {
-                continue;
-            };
-            let (Some(minor), Some(type_)) = (
-                minor.strip_prefix("1.").and_then(|m| m.parse().ok()),
-                FieldType::parse(type_),
-            ) else {
-                continue;
-            };
-            schemas
-                .entry((kind, minor))
-                .or_default()
-                .entry(root)
-                .or_default()
-                .fields
-                .insert(path, type_);
-        }
+/// How many minors kcompile supports.
+const MINORS: usize = (NEWEST_MINOR - OLDEST_MINOR + 1) as usize;
+
+/// Each kind's tables, one per supported minor, read from its TSV the first time a run asks for
+/// that minor (a run asks for one).
+static SCHEMAS: [[OnceLock<Roots>; MINORS]; 3] = [const { [const { OnceLock::new() }; MINORS] }; 3];
+
+/// The rows of `kind`'s table at `minor`.
+fn read_roots(kind: ConfigKind, minor: u32) -> Roots {
+    let prefix = format!("1.{minor}\t");
+    let mut roots = Roots::new();
+    for line in kind
+        .table()
+        .lines()
+        .filter(|line| line.starts_with(&prefix))
+    {
+        let columns: Vec<&str> = line.split('\t').collect();
+        let &[_minor, root, path, type_, _source] = columns.as_slice() else {
+            continue;
+        };
+        let Some(type_) = FieldType::parse(type_) else {
+            continue;
+        };
+        roots.entry(root).or_default().fields.insert(path, type_);
     }
-    schemas
-});
+    roots
+}
 
 /// The fields of `root` in `kind`'s file at Kubernetes minor `minor`, if that version has the type.
 pub fn tree(kind: ConfigKind, minor: u32, root: &str) -> Option<&'static Tree> {
-    SCHEMAS.get(&(kind, minor))?.get(root)
+    let index = usize::try_from(minor.checked_sub(OLDEST_MINOR)?).ok()?;
+    let kind_index = match kind {
+        ConfigKind::Kubelet => 0,
+        ConfigKind::KubeProxy => 1,
+        ConfigKind::Scheduler => 2,
+    };
+    SCHEMAS[kind_index]
+        .get(index)?
+        .get_or_init(|| read_roots(kind, minor))
+        .get(root)
 }
 
 /// The supported minors whose `root` has a field at `path`.
@@ -246,10 +254,8 @@ mod tests {
                 .lines()
                 .filter(|line| line.starts_with("1."))
                 .count();
-            let parsed: usize = SCHEMAS
-                .iter()
-                .filter(|((k, _), _)| *k == kind)
-                .flat_map(|(_, roots)| roots.values())
+            let parsed: usize = (OLDEST_MINOR..=NEWEST_MINOR)
+                .flat_map(|minor| read_roots(kind, minor).into_values())
                 .map(|tree| tree.fields.len())
                 .sum();
             assert_eq!(rows, parsed, "{kind:?}");
