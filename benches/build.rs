@@ -109,7 +109,7 @@ fn main() {
             &binary,
             KeyAlgorithm::Rsa2048,
             "RSA-2048",
-            2,
+            3,
             Some(1.05),
             &mut rows,
         );
@@ -184,7 +184,7 @@ fn bench_algorithm(
         &spec,
         &state,
         &out,
-        5,
+        15,
         format!("warm build, 103 hosts, {name}"),
     ));
 
@@ -300,12 +300,12 @@ fn bench_scale(binary: &Path, rows: &mut Vec<Row>) {
         &spec,
         &state,
         &out,
-        3,
+        5,
         format!("warm build, {hosts} hosts"),
     ));
 
     let mut validate = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..9 {
         let run = run(Command::new(binary)
             .args(["validate", "-f"])
             .arg(&spec)
@@ -317,7 +317,7 @@ fn bench_scale(binary: &Path, rows: &mut Vec<Row>) {
     for host in ["master01", "worker0500"] {
         let mut samples = Vec::new();
         let mut peak = 0;
-        for _ in 0..5 {
+        for _ in 0..9 {
             let run = run(Command::new(binary)
                 .args(["diff", "--host", host, "-f"])
                 .arg(&spec)

@@ -13,10 +13,16 @@ use super::{
 
 /// Runs `kcompile diff`.
 pub(crate) fn run(args: &DiffArgs) -> Result<ExitStatus, Error> {
-    let loaded = load(&args.spec)?;
-    let host = find_host(&loaded.cluster, &args.host)?;
     // diff compiles from the state a build made, read-only: what it would issue is shown, not made.
-    let state = open_state_for_run(&args.spec, Purpose::Inspect)?;
+    // A read-only open changes nothing, so the state is read while the spec loads; errors are
+    // reported in the order a sequential run meets them (spec, host, state).
+    let (loaded, state) = rayon::join(
+        || load(&args.spec),
+        || open_state_for_run(&args.spec, Purpose::Inspect),
+    );
+    let loaded = loaded?;
+    let host = find_host(&loaded.cluster, &args.host)?;
+    let state = state?;
     let options = IssueOptions {
         hosts: HostScope::Only([host.name.clone()].into()),
         ..IssueOptions::default()

@@ -199,3 +199,25 @@ pub fn date(when: OffsetDateTime) -> String {
         time::macros::format_description!("[month repr:short] [day], [year] [hour]:[minute] UTC");
     when.format(&format).unwrap_or_else(|_| when.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::KeyAlgorithm;
+
+    #[test]
+    fn not_after_reads_the_expiry_a_full_parse_reads_and_nothing_else() {
+        let key = Key::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["example.test".to_owned()]).unwrap();
+        params.not_after = rcgen::date_time_ymd(2031, 5, 17);
+        let pem = params.self_signed(&key.pair).unwrap().pem();
+        let expected = Inspected::parse(&pem).unwrap().not_after;
+        assert_eq!(expected.date(), time::macros::date!(2031 - 05 - 17));
+        assert_eq!(Inspected::not_after(&pem), Some(expected));
+        // Not one certificate: a key, no PEM, a body cut short.
+        assert_eq!(Inspected::not_after(&key.to_pem()), None);
+        assert_eq!(Inspected::not_after("not pem"), None);
+        let cut = pem.replacen('\n', "\nAAAA", 2);
+        assert_eq!(Inspected::not_after(&cut), None);
+    }
+}

@@ -392,3 +392,40 @@ fn diff_needs_an_existing_state_dir() {
         "diff creates no PKI"
     );
 }
+
+/// diff reads the state while the spec loads; its errors still come in the order of a sequential
+/// run: a broken spec, then an unknown host, then the state.
+#[test]
+fn spec_and_host_errors_come_before_a_missing_state() {
+    let cluster = Cluster::new();
+    let root = cluster.root();
+    let diff = |host: &str| {
+        cluster.kcompile(&[
+            "diff",
+            "--host",
+            host,
+            "--root",
+            root.to_str().unwrap(),
+            "--state",
+            "elsewhere",
+        ])
+    };
+    let unknown = diff("nosuch");
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("error: the spec has no host `nosuch`") && !stderr.contains("state dir"),
+        "{stderr}"
+    );
+    cluster.edit(|spec| spec.set("kubernetesVersion", "v9.99.0"));
+    let broken = diff("master01");
+    assert_eq!(broken.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(
+        stderr.contains("error: `v9.99.0` is not a Kubernetes version")
+            && stderr.contains("error: the spec has 1 error")
+            && !stderr.contains("state dir"),
+        "{stderr}"
+    );
+    assert!(!cluster.dir.path().join("elsewhere").exists());
+}
