@@ -18,8 +18,8 @@ use crate::render;
 use crate::state::{Changes, State};
 
 use super::{
-    Loaded, Purpose, commit, find_host, host_bundle, load, open_state_for_run, plan_build, print,
-    report_members, report_plan,
+    Loaded, Purpose, commit, find_host, free_at_exit, host_bundle, load, open_state_for_run,
+    plan_build, print, report_members, report_plan,
 };
 
 /// Runs `kcompile build`.
@@ -227,6 +227,7 @@ pub(crate) fn run(args: &BuildArgs) -> Result<ExitStatus, Error> {
     }
     let changes = transaction.finish();
     commit(&mut state, changes)?;
+    free_at_exit((loaded, pki, members, state));
     Ok(ExitStatus::Success)
 }
 

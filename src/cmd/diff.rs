@@ -8,7 +8,8 @@ use crate::etcd_membership::Quorum;
 use crate::pki::{HostScope, IssueOptions};
 
 use super::{
-    Purpose, find_host, host_bundle, load, open_state_for_run, plan_build, print, report_members,
+    Purpose, find_host, free_at_exit, host_bundle, load, open_state_for_run, plan_build, print,
+    report_members,
 };
 
 /// Runs `kcompile diff`.
@@ -54,6 +55,7 @@ pub(crate) fn run(args: &DiffArgs) -> Result<ExitStatus, Error> {
         },
     };
     print(&report.render(format))?;
+    free_at_exit((loaded, pki, members, state));
     Ok(if report.has_changes() {
         ExitStatus::Differences
     } else {

@@ -12,6 +12,8 @@ use crate::cluster::{Authority, Cluster, EndpointHost, EtcdTopology, Host, San};
 use crate::cluster::{LoadBalancerKind, Role};
 use crate::versions::KubeletClientAccess;
 
+use super::HostScope;
+
 /// Extended key usage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Usage {
@@ -57,6 +59,12 @@ impl fmt::Display for San {
 
 /// Every leaf certificate of the cluster, hosts in spec order.
 pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
+    catalog_of(cluster, &HostScope::All)
+}
+
+/// The cluster-wide leaves and those of the hosts in `scope`, hosts in spec order: what a plan
+/// for those hosts uses (`diff --host` of one host of a thousand makes one host's leaves).
+pub fn catalog_of(cluster: &Cluster, scope: &HostScope) -> Vec<CertSpec> {
     let validity = cluster.pki.certificate_validity;
     let mut certs = vec![
         leaf(
@@ -81,7 +89,11 @@ pub fn catalog(cluster: &Cluster) -> Vec<CertSpec> {
         ),
     ];
     let stacked = matches!(cluster.etcd, EtcdTopology::Stacked { .. });
-    for host in &cluster.hosts {
+    for host in cluster
+        .hosts
+        .iter()
+        .filter(|host| scope.includes(Some(&host.name)))
+    {
         let on = Some(host);
         if host.has(Role::ControlPlane) {
             // kubeadm #138957 (v1.37.0, v1.36.1, v1.35.5, v1.34.8, v1.33.12) drops the group and

@@ -210,10 +210,7 @@ pub fn plan(
     let algorithm = cluster.pki.key_algorithm;
     let now = OffsetDateTime::now_utc();
     let mut report = Plan::default();
-    let leaves: Vec<CertSpec> = catalog(cluster)
-        .into_iter()
-        .filter(|leaf| options.hosts.includes(leaf.host.as_deref()))
-        .collect();
+    let leaves: Vec<CertSpec> = catalog::catalog_of(cluster, &options.hosts);
     let mut needed: Vec<Authority> = vec![Authority::Cluster, Authority::FrontProxy];
     if matches!(cluster.etcd, EtcdTopology::Stacked { .. }) {
         needed.push(Authority::Etcd);

@@ -425,15 +425,28 @@ impl State {
                 },
             );
         }
+        // Each write's digest, whether the inventory records it, and whether its file holds it
+        // (an unchanged item is rewritten only if its file is not what was recorded): hashed and
+        // read in parallel, since a build records every host's MANIFEST.
+        let checked: Vec<(String, bool, bool)> = changes
+            .writes
+            .par_iter()
+            .map(|(path, (bytes, _))| {
+                let digest = sha256(bytes);
+                let unchanged = inventory
+                    .items
+                    .get(path)
+                    .is_some_and(|item| item.sha256 == digest);
+                let on_disk =
+                    unchanged && self.read_file(path).ok().flatten().as_ref() == Some(bytes);
+                (digest, unchanged, on_disk)
+            })
+            .collect();
         let mut writes = Vec::new();
-        for (path, (bytes, mode)) in &changes.writes {
-            let digest = sha256(bytes);
-            let unchanged = inventory
-                .items
-                .get(path)
-                .is_some_and(|item| item.sha256 == digest);
-            // An unchanged item is rewritten only if its file is not what was recorded.
-            if unchanged && self.read_file(path).ok().flatten().as_ref() == Some(bytes) {
+        for ((path, (bytes, mode)), (digest, unchanged, on_disk)) in
+            changes.writes.iter().zip(checked)
+        {
+            if on_disk {
                 continue;
             }
             if !unchanged {
